@@ -1,0 +1,50 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_sqlalchemy.session import Session as FlaskSession
+
+from crm import cli, web
+from crm.audit import services as audit
+from crm.auth import bp as auth_bp
+from crm.config import load_config
+from crm.extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+from crm.partners import bp as partners_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(load_config(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+
+    db.init_app(app)
+    audit.install_listener(FlaskSession)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    compress.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=web.select_locale,
+        timezone_selector=web.select_timezone,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    login_manager.init_app(app)
+
+    for blueprint in (auth_bp, partners_bp):
+        app.register_blueprint(blueprint)
+    web.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,157 @@
+"""Writing and reading the audit trail.
+
+Every flush that touches a model marked ``__audit__ = True`` appends one event per row, with the
+changed fields (old → new), from a single session listener: services never have to remember it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import NO_VALUE
+
+from crm.audit.models import AuditEvent
+from crm.db import utcnow
+
+SKIPPED_FIELDS = frozenset({"id", "version", "created_at", "updated_at"})
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def client_ip() -> str:
+    return (request.remote_addr or "")[:64] if has_request_context() else ""
+
+
+def _actor() -> tuple[int | None, str]:
+    if has_request_context():
+        user = current_user._get_current_object() if current_user else None
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user.id, user.audit_label
+    return None, "system"
+
+
+def _changes(obj: Any, created: bool) -> dict[str, list[Any]]:
+    state = inspect(obj)
+    excluded = SKIPPED_FIELDS | getattr(obj, "__audit_exclude__", frozenset())
+    changes: dict[str, list[Any]] = {}
+    for attr in state.mapper.column_attrs:
+        if attr.key in excluded:
+            continue
+        hist = state.attrs[attr.key].history
+        if created:
+            value = getattr(obj, attr.key)
+            if value not in (None, ""):
+                changes[attr.key] = [None, _jsonable(value)]
+        elif hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old is NO_VALUE:
+                old = None
+            if _jsonable(old) != _jsonable(new):
+                changes[attr.key] = [_jsonable(old), _jsonable(new)]
+    return changes
+
+
+def _owner(obj: Any) -> tuple[str, int | None]:
+    owner = getattr(obj, "audit_owner", None)
+    return owner if owner else (obj.__tablename__, obj.id)
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    rows = []
+    actor_id, actor_label = _actor()
+    now = utcnow()
+    groups = (("create", session.new), ("update", session.dirty), ("delete", session.deleted))
+    for action, objects in groups:
+        for obj in objects:
+            if not getattr(obj, "__audit__", False):
+                continue
+            if action == "update" and not session.is_modified(obj, include_collections=False):
+                continue
+            changes = {} if action == "delete" else _changes(obj, created=action == "create")
+            if action == "update":
+                action_name = getattr(obj, "audit_action", None) or "update"
+                if not changes:
+                    continue
+            else:
+                action_name = action
+            owner_type, owner_id = _owner(obj)
+            rows.append(
+                {
+                    "created_at": now,
+                    "actor_id": actor_id,
+                    "actor_label": actor_label[:300],
+                    "action": action_name,
+                    "entity_type": obj.__tablename__,
+                    "entity_id": obj.id,
+                    "owner_type": owner_type,
+                    "owner_id": owner_id,
+                    "label": str(getattr(obj, "audit_label", ""))[:300],
+                    "changes": changes,
+                    "subject": "",
+                    "ip": client_ip(),
+                }
+            )
+    if rows:
+        session.connection().execute(insert(AuditEvent), rows)
+
+
+def install_listener(session_class: type[Session]) -> None:
+    if not event.contains(session_class, "after_flush", _after_flush):
+        event.listen(session_class, "after_flush", _after_flush)
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    subject: str = "",
+    label: str = "",
+    entity_type: str = "",
+    entity_id: int | None = None,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Append an event that is not a row change: sign-ins, refused access, reads of confidential records."""
+    if actor_label is None:
+        actor_id, actor_label = _actor()
+    session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            actor_label=actor_label[:300],
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            owner_type=entity_type,
+            owner_id=entity_id,
+            label=label[:300],
+            changes=changes or {},
+            subject=subject[:254],
+            ip=client_ip(),
+        )
+    )
+
+
+def history_for(owner_type: str, owner_id: int, limit: int = 50):
+    """The newest events shown on a record's page."""
+    return (
+        select(AuditEvent)
+        .where(AuditEvent.owner_type == owner_type, AuditEvent.owner_id == owner_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )

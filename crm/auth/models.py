@@ -1,0 +1,104 @@
+"""Users, roles and server-side sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, utcnow
+
+
+class Role(enum.StrEnum):
+    VIEWER = "viewer"
+    STAFF = "staff"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+    @property
+    def level(self) -> int:
+        return list(Role).index(self)
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+    def at_least(self, other: Role) -> bool:
+        return self.level >= other.level
+
+
+ROLE_LABELS = {
+    Role.VIEWER: _l("Viewer (read only)"),
+    Role.STAFF: _l("Staff"),
+    Role.OFFICER: _l("Cooperation officer"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
+class User(VersionMixin, TimestampMixin, Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(String(16), default=Role.STAFF)
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __audit__ = True
+    __audit_exclude__ = frozenset({"password_hash", "password_changed_at"})
+
+    # Flask-Login protocol (the session token, not the user id, is what the cookie carries).
+    is_anonymous = False
+    session_token = None  # set per request by the user loader
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def can(self, role: Role) -> bool:
+        return self.active and self.role_enum.at_least(role)
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class UserSession(Base):
+    """One signed-in browser. The cookie holds a random token; we keep only its hash."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    user: Mapped[User] = relationship(lazy="raise")
+
+    __table_args__ = (Index("ix_user_session_user_active", "user_id", "revoked_at"),)
+

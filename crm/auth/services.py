@@ -1,0 +1,224 @@
+"""Accounts, passwords, sign-in with throttling, and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from crm.audit import services as audit
+from crm.audit.models import AuditEvent
+from crm.auth.models import Role, User, UserSession
+from crm.db import check_version, utcnow
+from crm.errors import DomainError
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
+
+class AuthError(DomainError):
+    """A refused sign-in or account change."""
+
+    status = 401
+
+
+class Throttled(AuthError):
+    status = 429
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
+    """Why a new password is refused, or None. Length and commonness only: no composition rules."""
+    if len(password) < PASSWORD_MIN:
+        return _("The password must have at least %(n)d characters.", n=PASSWORD_MIN)
+    if len(password) > PASSWORD_MAX:
+        return _("The password may have at most %(n)d characters.", n=PASSWORD_MAX)
+    lowered = password.lower()
+    if lowered in _COMMON or len(set(lowered)) < 3:
+        return _("This password is too common; choose a longer phrase of your own.")
+    local = normalize_email(email).split("@")[0]
+    if (local and lowered == local) or (name and lowered == name.strip().lower()):
+        return _("The password must not be your name or email address.")
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Constant-work check: an unknown account still costs one argon2 verification."""
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    session: Session, *, email: str, name: str, role: Role, password: str, unit: str = "", locale: str = "fr"
+) -> User:
+    email = normalize_email(email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise AuthError(_("An account with this email address already exists."), field="email")
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise AuthError(problem, field="password")
+    user = User(
+        email=email,
+        name=name.strip(),
+        unit=unit.strip(),
+        role=Role(role),
+        locale=locale,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(session: Session, user: User, *, version: int, **fields) -> User:
+    """Admin edits: role, name, unit, active. Deactivation revokes every session."""
+    check_version(user, version)
+    for key, value in fields.items():
+        setattr(user, key, value)
+    if "active" in fields and not fields["active"]:
+        revoke_sessions(session, user)
+    session.flush()
+    return user
+
+
+def update_preferences(session: Session, user: User, *, locale: str, timezone: str) -> None:
+    user.locale = locale
+    user.timezone = timezone
+    session.flush()
+
+
+def change_password(session: Session, user: User, *, current: str, new: str, keep_token: str | None) -> None:
+    if not verify_password(user, current):
+        raise AuthError(_("The current password is not correct."), field="current")
+    problem = password_problem(new, email=user.email, name=user.name)
+    if problem:
+        raise AuthError(problem, field="new")
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    revoke_sessions(session, user, except_token=keep_token)
+    audit.record(session, "password_changed", entity_type="user_account", entity_id=user.id, label=user.audit_label)
+    session.flush()
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SignIn:
+    user: User
+    token: str
+
+
+def _recent_failures(session: Session, column, value: str) -> int:
+    since = utcnow() - current_app.config["CRM_LOGIN_WINDOW"]
+    return session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "login_failed", column == value, AuditEvent.created_at >= since)
+    )
+
+
+def is_throttled(session: Session, email: str, ip: str) -> bool:
+    cfg = current_app.config
+    return (
+        _recent_failures(session, AuditEvent.subject, normalize_email(email)) >= cfg["CRM_LOGIN_MAX_FAILURES_ACCOUNT"]
+        or _recent_failures(session, AuditEvent.ip, ip) >= cfg["CRM_LOGIN_MAX_FAILURES_ADDRESS"]
+    )
+
+
+def sign_in(session: Session, *, email: str, password: str, ip: str, user_agent: str) -> SignIn:
+    """Check credentials and open a session. Unknown email and wrong password fail alike."""
+    email = normalize_email(email)
+    refused = _("Unknown email address or wrong password.")
+    if is_throttled(session, email, ip):
+        audit.record(session, "login_throttled", subject=email, actor_label="")
+        raise Throttled(_("Too many failed attempts. Wait 15 minutes before trying again."))
+    user = session.scalar(select(User).where(User.email == email))
+    if not verify_password(user, password) or not user.active:
+        audit.record(session, "login_failed", subject=email, actor_label="", label=email)
+        raise AuthError(refused)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_digest(token), user_id=user.id, ip=ip, user_agent=user_agent[:300]))
+    audit.record(
+        session, "login", subject=email, entity_type="user_account", entity_id=user.id,
+        actor_id=user.id, actor_label=user.audit_label, label=user.audit_label,
+    )
+    session.flush()
+    return SignIn(user=user, token=token)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_session_user(session: Session, token: str) -> User | None:
+    """The user behind a session cookie, if that session is still alive (idle and absolute limits)."""
+    now = utcnow()
+    row = session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    user_session, user = row
+    cfg = current_app.config
+    expired = (
+        now - user_session.created_at > cfg["CRM_SESSION_ABSOLUTE"]
+        or now - user_session.last_seen_at > cfg["CRM_SESSION_IDLE"]
+    )
+    if expired or not user.active:
+        return None
+    if (now - user_session.last_seen_at).total_seconds() > 60:
+        # touch at most once a minute, so that reads stay reads
+        session.execute(update(UserSession).where(UserSession.id == user_session.id).values(last_seen_at=now))
+        session.commit()
+    return user
+
+
+def sign_out(session: Session, token: str) -> None:
+    session.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit.record(session, "logout")
+
+
+def revoke_sessions(session: Session, user: User, except_token: str | None = None) -> None:
+    stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+    if except_token:
+        stmt = stmt.where(UserSession.token_hash != _digest(except_token))
+    session.execute(stmt.values(revoked_at=utcnow()))
+
+
+def users_query():
+    return select(User).order_by(User.active.desc(), User.name)
+
+
+def last_seen(session: Session) -> dict[int, datetime]:
+    rows = session.execute(select(UserSession.user_id, func.max(UserSession.last_seen_at)).group_by(UserSession.user_id))
+    return dict(rows.all())

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from crm.audit import services as audit
+from crm.auth import services
+from crm.auth.forms import LoginForm, PasswordChangeForm, PreferencesForm, UserCreateForm, UserEditForm
+from crm.auth.models import Role, User
+from crm.auth.permissions import public, role_required
+from crm.errors import DomainError
+from crm.extensions import db
+from crm.views import redirect_to, render
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("partners.organisations")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = services.sign_in(
+                db.session,
+                email=form.email.data,
+                password=form.password.data,
+                ip=audit.client_ip(),
+                user_agent=request.user_agent.string,
+            )
+        except DomainError as exc:
+            db.session.commit()  # keep the failed attempt: it feeds the throttle and the trail
+            form.password.errors.append(exc.message)
+            status = exc.status
+        else:
+            db.session.commit()
+            lang = session.get("lang")
+            session.clear()  # a new session identifier at every sign-in
+            if lang and not result.user.locale:
+                session["lang"] = lang
+            result.user.session_token = result.token
+            login_user(result.user)
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@role_required(Role.VIEWER)
+def logout():
+    services.sign_out(db.session, current_user.session_token)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/language/<code>")
+@public
+def set_language(code: str):
+    """Language switch for visitors who are not signed in (signed-in users set it in their account)."""
+    if code not in ("fr", "en"):
+        abort(404)
+    session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")) if request.args.get("next") else url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+def account():
+    prefs = PreferencesForm(obj=current_user, prefix="prefs")
+    password = PasswordChangeForm(prefix="pw")
+    status = 200
+    if request.method == "POST":
+        if "prefs-locale" in request.form:
+            if prefs.validate_on_submit():
+                services.update_preferences(
+                    db.session, current_user, locale=prefs.locale.data, timezone=prefs.timezone.data
+                )
+                db.session.commit()
+                flash(_("Your preferences are saved."), "success")
+                return redirect(url_for("auth.account"))
+            status = 422
+        elif password.validate_on_submit():
+            try:
+                services.change_password(
+                    db.session, current_user, current=password.current.data, new=password.new.data,
+                    keep_token=current_user.session_token,
+                )
+            except DomainError as exc:
+                db.session.rollback()
+                getattr(password, exc.field or "new").errors.append(exc.message)
+                status = 422
+            else:
+                db.session.commit()
+                flash(_("Your password is changed. Your other sessions were signed out."), "success")
+                return redirect(url_for("auth.account"))
+        else:
+            status = 422
+    return render_template("auth/account.html", prefs=prefs, password=password), status
+
+
+# --- administration of accounts ----------------------------------------------------------------
+
+
+@bp.get("/admin/users")
+@role_required(Role.ADMIN)
+def users():
+    rows = db.session.scalars(services.users_query()).all()
+    return render_template("auth/users.html", users=rows, last_seen=services.last_seen(db.session))
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_new():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                db.session, email=form.email.data, name=form.name.data, unit=form.unit.data,
+                role=Role(form.role.data), locale=form.locale.data, password=form.password.data,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "email").errors.append(exc.message)
+            return render("auth/user_form.html", form=form, status=422)
+        db.session.commit()
+        flash(_("Account created for %(name)s.", name=user.name), "success")
+        return redirect_to(url_for("auth.users"))
+    return render("auth/user_form.html", form=form, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_edit(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        if user.id == current_user.id and (form.role.data != Role.ADMIN or not form.active.data):
+            form.role.errors.append(_("You cannot remove your own administrator rights or deactivate yourself."))
+            return render("auth/user_form.html", form=form, user=user, status=422)
+        try:
+            services.update_user(
+                db.session, user, version=form.version.data, name=form.name.data.strip(),
+                unit=(form.unit.data or "").strip(), role=Role(form.role.data), active=form.active.data,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            return render("auth/user_form.html", form=form, user=user, error=exc.message, status=exc.status)
+        db.session.commit()
+        flash(_("Account of %(name)s saved.", name=user.name), "success")
+        return redirect_to(url_for("auth.users"))
+    history = db.session.scalars(audit.history_for("user_account", user.id)).all()
+    status = 422 if request.method == "POST" else 200
+    return render("auth/user_form.html", form=form, user=user, history=history, status=status)
+

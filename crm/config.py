@@ -1,0 +1,64 @@
+"""Settings read from CRM_* environment variables, with safe defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Return the secret key kept in instance/, creating it (mode 600) on first run."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: Path) -> dict:
+    """Build the Flask config mapping from the environment."""
+    database_url = os.environ.get("CRM_DATABASE_URL") or f"sqlite:///{instance_path / 'crm.sqlite3'}"
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    production = os.environ.get("CRM_ENV", "development") == "production"
+    return {
+        "SECRET_KEY": os.environ.get("CRM_SECRET_KEY") or _instance_secret(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CRM_ENV": "production" if production else "development",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("CRM_SECURE_COOKIES", production),
+        "SESSION_COOKIE_NAME": "crm_session",
+        # Idle and absolute session limits, enforced server-side on every request.
+        "CRM_SESSION_IDLE": timedelta(minutes=int(os.environ.get("CRM_SESSION_IDLE_MINUTES", "120"))),
+        "CRM_SESSION_ABSOLUTE": timedelta(hours=int(os.environ.get("CRM_SESSION_ABSOLUTE_HOURS", "12"))),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=int(os.environ.get("CRM_SESSION_ABSOLUTE_HOURS", "12"))),
+        # Failed sign-ins allowed in the window, per account and per address.
+        "CRM_LOGIN_MAX_FAILURES_ACCOUNT": int(os.environ.get("CRM_LOGIN_MAX_FAILURES_ACCOUNT", "5")),
+        "CRM_LOGIN_MAX_FAILURES_ADDRESS": int(os.environ.get("CRM_LOGIN_MAX_FAILURES_ADDRESS", "20")),
+        "CRM_LOGIN_WINDOW": timedelta(minutes=int(os.environ.get("CRM_LOGIN_WINDOW_MINUTES", "15"))),
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "BABEL_DEFAULT_TIMEZONE": "Africa/Bamako",
+        "CRM_LANGUAGES": ("fr", "en"),
+        "CRM_PAGE_SIZE": 25,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "SEND_FILE_MAX_AGE_DEFAULT": timedelta(days=365),  # static URLs carry a content hash
+        "MAX_CONTENT_LENGTH": int(os.environ.get("CRM_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        "COMPRESS_MIMETYPES": ["text/html", "text/css", "application/javascript", "text/javascript", "application/json", "image/svg+xml", "text/calendar"],
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_MIN_SIZE": 300,
+        "COMPRESS_CACHE_BACKEND": None,
+    }

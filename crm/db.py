@@ -1,0 +1,91 @@
+"""Declarative base with a naming convention, shared mixins and small query helpers."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from crm.errors import StaleEdit
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back as an aware datetime (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class VersionMixin:
+    """Optimistic locking: every UPDATE checks and bumps `version` (SQLAlchemy version_id_col)."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+def search_key(text: str | None) -> str:
+    """Fold case, accents, apostrophes and spacing so that 'N’Diaye' and 'ndiaye' meet."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = []
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            continue
+        if ch in "'’ʼ`´‘-_.,;:()/":
+            kept.append(" " if ch in "-_.,;:()/" else "")
+            continue
+        kept.append(ch)
+    return " ".join("".join(kept).split())
+
+
+def check_version(obj: VersionMixin, version: int | None) -> None:
+    """Refuse a save made from a form loaded before the record's last change."""
+    if version is None or int(version) != obj.version:
+        raise StaleEdit(
+            _(
+                "Someone else saved this record while you were editing it. Your input is kept below: "
+                "open the record in a new tab to see the current version, then save again."
+            )
+        )

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from babel import Locale
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from crm.forms import VersionField, strip_filter
+from crm.partners.models import HONORIFICS, LANGUAGE_CODES, ORG_KIND_LABELS, SECTOR_LABELS, OrgKind
+
+PHONE = Regexp(r"^[0-9+() .\-/]*$", message=_l("Digits, spaces and + ( ) - / only."))
+NOTES_MAX = 10_000
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+def language_choices() -> list[tuple[str, str]]:
+    locale = Locale.parse(str(get_locale() or "fr"))
+    return [(code, (locale.languages.get(code) or code).capitalize()) for code in LANGUAGE_CODES]
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
+    acronym = StringField(_l("Acronym"), filters=[strip_filter], validators=[Length(max=40)])
+    kind = SelectField(_l("Kind"), choices=[(k.value, label) for k, label in ORG_KIND_LABELS.items()], default=OrgKind.OTHER.value)
+    country_code = SelectField(_l("Country"), choices=[], validators=[DataRequired()])
+    parent_id = SelectField(_l("Belongs to"), choices=[], coerce=_optional_int, validate_choice=False)
+    sectors = MultiCheckboxField(_l("Sectors"), choices=list(SECTOR_LABELS.items()))
+    email = EmailField(_l("Email"), filters=[strip_filter], validators=[Optional(), Email(), Length(max=254)])
+    phone = StringField(_l("Phone"), filters=[strip_filter], validators=[Optional(), Length(max=60), PHONE])
+    website = StringField(
+        _l("Website"), filters=[strip_filter], validators=[Optional(), URL(message=_l("Enter a full address, e.g. https://example.org.")), Length(max=300)]
+    )
+    address = TextAreaField(_l("Address"), filters=[strip_filter], validators=[Length(max=1000)])
+    city = StringField(_l("City"), filters=[strip_filter], validators=[Length(max=120)])
+    notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Length(max=NOTES_MAX)])
+    version = VersionField()
+
+
+class ContactForm(FlaskForm):
+    honorific = SelectField(_l("Honorific"), choices=[(h, h or "—") for h in HONORIFICS])
+    given_name = StringField(_l("Given names"), filters=[strip_filter], validators=[Length(max=150)])
+    family_name = StringField(_l("Family name"), filters=[strip_filter], validators=[DataRequired(), Length(max=150)])
+    native_name = StringField(_l("Name in its own script"), filters=[strip_filter], validators=[Length(max=300)])
+    email = EmailField(_l("Email"), filters=[strip_filter], validators=[Optional(), Email(), Length(max=254)])
+    phone = StringField(_l("Phone"), filters=[strip_filter], validators=[Optional(), Length(max=60), PHONE])
+    languages = MultiCheckboxField(_l("Languages"), choices=[])
+    notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Length(max=NOTES_MAX)])
+    version = VersionField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.languages.choices = language_choices()
+
+
+class PositionForm(FlaskForm):
+    organisation_id = SelectField(_l("Organisation"), choices=[], coerce=_optional_int, validators=[DataRequired()])
+    title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
+    start_date = DateField(_l("Start"), validators=[Optional()])
+    end_date = DateField(_l("End"), validators=[Optional()])
+    notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Length(max=2000)])
+    succeeds_holder = BooleanField(_l("Succeeds the current holder of this title (their position ends the day before)"))
+    version = VersionField()
+
+
+class ArchiveForm(FlaskForm):
+    version = VersionField()

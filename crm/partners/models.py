@@ -1,0 +1,217 @@
+"""Countries, organisations, contacts, and positions (who held which post when)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
+
+
+class OrgKind(enum.StrEnum):
+    MINISTRY = "ministry"
+    AGENCY = "agency"
+    OPERATOR = "operator"
+    VENDOR = "vendor"
+    INTERNATIONAL = "international"
+    NGO = "ngo"
+    ACADEMIC = "academic"
+    EMBASSY = "embassy"
+    OTHER = "other"
+
+
+ORG_KIND_LABELS = {
+    OrgKind.MINISTRY: _l("Ministry"),
+    OrgKind.AGENCY: _l("Public agency"),
+    OrgKind.OPERATOR: _l("Telecom operator"),
+    OrgKind.VENDOR: _l("Vendor"),
+    OrgKind.INTERNATIONAL: _l("International organisation"),
+    OrgKind.NGO: _l("NGO / civil society"),
+    OrgKind.ACADEMIC: _l("University / research"),
+    OrgKind.EMBASSY: _l("Embassy"),
+    OrgKind.OTHER: _l("Other"),
+}
+
+SECTOR_LABELS = {
+    "telecom": _l("Telecommunications"),
+    "digital_economy": _l("Digital economy"),
+    "egov": _l("E-government"),
+    "cybersecurity": _l("Cybersecurity"),
+    "ai": _l("Artificial intelligence"),
+    "infrastructure": _l("Infrastructure and connectivity"),
+    "training": _l("Training and skills"),
+    "startups": _l("Start-ups and innovation"),
+    "media": _l("Media and communication"),
+    "culture": _l("Culture"),
+    "postal": _l("Postal services"),
+    "data_protection": _l("Data protection"),
+    "events": _l("Events and conferences"),
+}
+
+HONORIFICS = ["", "S.E.", "M.", "Mme", "Dr", "Pr"]
+
+# Languages our partners speak, most common first (ISO 639 codes).
+LANGUAGE_CODES = ["fr", "en", "bm", "ar", "ff", "son", "tmh", "mos", "ha", "dyu", "wo", "zh"]
+
+
+class Country(Base):
+    __tablename__ = "country"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name_fr: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    is_aes: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def name(self) -> str:
+        return self.name_en if str(get_locale() or "fr") == "en" else self.name_fr
+
+
+class Organisation(VersionMixin, TimestampMixin, Base):
+    __tablename__ = "organisation"
+    __audit__ = True
+    __audit_exclude__ = frozenset({"name_key", "search"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    acronym: Mapped[str] = mapped_column(String(40), default="")
+    kind: Mapped[OrgKind] = mapped_column(String(20), default=OrgKind.OTHER)
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"), index=True)
+    # Sector codes, comma-framed (",telecom,egov,") so that one LIKE finds a sector.
+    sectors: Mapped[str] = mapped_column(String(400), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(60), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Folded name (case, accents, apostrophes): duplicates and search compare this.
+    name_key: Mapped[str] = mapped_column(String(300))
+    search: Mapped[str] = mapped_column(String(400))
+
+    country: Mapped[Country] = relationship(lazy="raise")
+    parent: Mapped[Organisation | None] = relationship(remote_side=[id], lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("name_key", "country_code"),
+        Index("ix_organisation_list", "archived_at", "name_key", "id"),
+        Index("ix_organisation_country", "country_code", "name_key", "id"),
+    )
+
+    @property
+    def sector_list(self) -> list[str]:
+        return [code for code in self.sectors.split(",") if code]
+
+    @sector_list.setter
+    def sector_list(self, codes: list[str]) -> None:
+        self.sectors = "," + ",".join(codes) + "," if codes else ""
+
+    @property
+    def kind_label(self) -> str:
+        return str(ORG_KIND_LABELS.get(OrgKind(self.kind), self.kind))
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.acronym})" if self.acronym and self.acronym not in self.name else self.name
+
+    @property
+    def audit_label(self) -> str:
+        return self.name
+
+    def refresh_keys(self) -> None:
+        self.name_key = search_key(self.name)
+        self.search = f"{self.name_key} {search_key(self.acronym)}".strip()
+
+
+class Contact(VersionMixin, TimestampMixin, Base):
+    __tablename__ = "contact"
+    __audit__ = True
+    __audit_exclude__ = frozenset({"sort_key", "search"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    honorific: Mapped[str] = mapped_column(String(20), default="")
+    given_name: Mapped[str] = mapped_column(String(150), default="")
+    family_name: Mapped[str] = mapped_column(String(150))
+    # The name as written in the person's own script (N'Ko, Arabic, Tifinagh…), shown beside it.
+    native_name: Mapped[str] = mapped_column(String(300), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(60), default="")
+    languages: Mapped[str] = mapped_column(String(120), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sort_key: Mapped[str] = mapped_column(String(300))
+    search: Mapped[str] = mapped_column(String(700))
+
+    positions: Mapped[list[Position]] = relationship(
+        back_populates="contact", lazy="raise", order_by="Position.start_date.desc()"
+    )
+
+    __table_args__ = (Index("ix_contact_list", "archived_at", "sort_key", "id"),)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.given_name, self.family_name) if part)
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(part for part in (self.honorific, self.full_name) if part)
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
+    @language_list.setter
+    def language_list(self, codes: list[str]) -> None:
+        self.languages = ",".join(codes)
+
+    @property
+    def audit_label(self) -> str:
+        return self.full_name
+
+    def refresh_keys(self) -> None:
+        self.sort_key = search_key(f"{self.family_name} {self.given_name}")
+        self.search = " ".join(
+            part for part in (search_key(self.full_name), search_key(self.native_name), (self.email or "").lower()) if part
+        )
+
+
+class Position(VersionMixin, TimestampMixin, Base):
+    """A post held by a contact in an organisation, from start to end (open-ended while held)."""
+
+    __tablename__ = "position"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(String(300))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    contact: Mapped[Contact] = relationship(back_populates="positions", lazy="raise")
+    organisation: Mapped[Organisation] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates_in_order"),
+        Index("ix_position_contact", "contact_id", "end_date"),
+        Index("ix_position_organisation", "organisation_id", "end_date"),
+    )
+
+    def held_on(self, day: date) -> bool:
+        return (self.start_date is None or self.start_date <= day) and (self.end_date is None or day <= self.end_date)
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("contact", self.contact_id)
+
+    @property
+    def audit_label(self) -> str:
+        return self.title

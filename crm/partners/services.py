@@ -1,0 +1,363 @@
+"""Business rules of the partner directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pycountry
+from babel import Locale
+from flask_babel import gettext as _
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from crm.db import check_version, search_key, utcnow
+from crm.errors import DomainError, Duplicate
+from crm.pagination import Page, keyset_page
+from crm.partners.models import Contact, Country, Organisation, OrgKind, Position
+
+AES_CODES = ("ML", "BF", "NE")
+AES_FILTER = "AES"
+
+
+# --- countries -------------------------------------------------------------------------------
+
+
+def seed_countries(session: Session) -> int:
+    """Load the ISO 3166 list with French and English names; idempotent. Returns rows added."""
+    existing = set(session.scalars(select(Country.code)))
+    fr, en = Locale("fr"), Locale("en")
+    added = 0
+    for entry in pycountry.countries:
+        code = entry.alpha_2
+        if code in existing:
+            continue
+        session.add(
+            Country(
+                code=code,
+                name_fr=fr.territories.get(code, entry.name),
+                name_en=en.territories.get(code, entry.name),
+                is_aes=code in AES_CODES,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
+
+
+def country_choices(session: Session, locale: str) -> list[tuple[str, str]]:
+    """AES members first, then every country by its name in the user's language."""
+    rows = session.execute(select(Country.code, Country.name_fr, Country.name_en, Country.is_aes)).all()
+    named = [(code, en if locale == "en" else fr, aes) for code, fr, en, aes in rows]
+    aes = sorted((c for c in named if c[2]), key=lambda c: search_key(c[1]))
+    rest = sorted((c for c in named if not c[2]), key=lambda c: search_key(c[1]))
+    return [(code, name) for code, name, _aes in aes + rest]
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+def _like(term: str) -> str:
+    folded = search_key(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{folded}%"
+
+
+def _country_filter(column, country: str | None):
+    if not country:
+        return None
+    if country == AES_FILTER:
+        return column.in_(AES_CODES)
+    return column == country.upper()
+
+
+@dataclass
+class OrgFilters:
+    q: str = ""
+    kind: str = ""
+    country: str = ""
+    sector: str = ""
+    archived: bool = False
+    sort: str = "name"
+
+
+ORG_SORTS = {
+    "name": ([Organisation.name_key, Organisation.id], False),
+    "-name": ([Organisation.name_key, Organisation.id], True),
+    "country": ([Organisation.country_code, Organisation.name_key, Organisation.id], False),
+    "recent": ([Organisation.id], True),
+}
+
+
+def list_organisations(session: Session, filters: OrgFilters, *, cursor: str | None, size: int) -> Page:
+    stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
+    stmt = stmt.where(Organisation.archived_at.is_not(None) if filters.archived else Organisation.archived_at.is_(None))
+    if filters.q.strip():
+        stmt = stmt.where(Organisation.search.like(_like(filters.q), escape="\\"))
+    if filters.kind:
+        stmt = stmt.where(Organisation.kind == filters.kind)
+    country = _country_filter(Organisation.country_code, filters.country)
+    if country is not None:
+        stmt = stmt.where(country)
+    if filters.sector:
+        stmt = stmt.where(Organisation.sectors.like(f"%,{filters.sector},%"))
+    order, descending = ORG_SORTS.get(filters.sort, ORG_SORTS["name"])
+    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending)
+
+
+@dataclass
+class ContactFilters:
+    q: str = ""
+    country: str = ""
+    organisation_id: int | None = None
+    archived: bool = False
+    sort: str = "name"
+
+
+CONTACT_SORTS = {
+    "name": ([Contact.sort_key, Contact.id], False),
+    "-name": ([Contact.sort_key, Contact.id], True),
+    "recent": ([Contact.id], True),
+}
+
+
+def _current_position_clause(today: date):
+    return or_(Position.end_date.is_(None), Position.end_date >= today)
+
+
+def list_contacts(session: Session, filters: ContactFilters, *, cursor: str | None, size: int) -> Page:
+    today = date.today()
+    stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
+    stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
+    if filters.q.strip():
+        stmt = stmt.where(Contact.search.like(_like(filters.q), escape="\\"))
+    country = _country_filter(Organisation.country_code, filters.country)
+    if country is not None or filters.organisation_id:
+        held = (
+            select(Position.id)
+            .join(Organisation, Organisation.id == Position.organisation_id)
+            .where(Position.contact_id == Contact.id, _current_position_clause(today))
+        )
+        if country is not None:
+            held = held.where(country)
+        if filters.organisation_id:
+            held = held.where(Position.organisation_id == filters.organisation_id)
+        stmt = stmt.where(exists(held))
+    order, descending = CONTACT_SORTS.get(filters.sort, CONTACT_SORTS["name"])
+    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending)
+
+
+def current_positions(contact: Contact, on: date | None = None) -> list[Position]:
+    """Posts held on a day (today by default), newest first; positions must be loaded."""
+    day = on or date.today()
+    return [p for p in contact.positions if p.held_on(day)]
+
+
+def title_on(contact: Contact, organisation_id: int | None, day: date) -> str:
+    """The title a contact held on a given day, in that organisation if given: meetings show this."""
+    for position in current_positions(contact, day):
+        if organisation_id is None or position.organisation_id == organisation_id:
+            return position.title
+    return ""
+
+
+# --- organisations -----------------------------------------------------------------------------
+
+
+ORG_FIELDS = ("name", "acronym", "kind", "country_code", "parent_id", "email", "phone", "website", "address", "city", "notes")
+
+
+def _check_parent(session: Session, org: Organisation | None, parent_id: int | None) -> None:
+    if parent_id is None:
+        return
+    seen = {org.id} if org is not None and org.id else set()
+    current = parent_id
+    while current is not None:
+        if current in seen:
+            raise DomainError(_("An organisation cannot belong to itself or to one of its own units."), field="parent_id")
+        seen.add(current)
+        current_row = session.execute(select(Organisation.id, Organisation.parent_id).where(Organisation.id == current)).first()
+        if current_row is None:
+            raise DomainError(_("The parent organisation does not exist."), field="parent_id")
+        current = current_row.parent_id
+
+
+def _check_duplicate(session: Session, org: Organisation) -> None:
+    stmt = select(Organisation).where(
+        Organisation.name_key == org.name_key, Organisation.country_code == org.country_code
+    )
+    if org.id:
+        stmt = stmt.where(Organisation.id != org.id)
+    existing = session.scalars(stmt.limit(1)).first()
+    if existing is not None:
+        raise Duplicate(
+            _("An organisation with this name already exists in this country."), existing=existing, field="name"
+        )
+
+
+def _check_country(session: Session, code: str) -> None:
+    if session.get(Country, code) is None:
+        raise DomainError(_("Unknown country."), field="country_code")
+
+
+def _apply(obj: Any, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for field in fields:
+        if field in data:
+            value = data[field]
+            setattr(obj, field, value.strip() if isinstance(value, str) else value)
+
+
+def save_organisation(
+    session: Session, data: dict[str, Any], org: Organisation | None = None, version: int | None = None
+) -> Organisation:
+    """Create (org None) or update an organisation; refuses duplicates, cycles and stale versions."""
+    if org is not None:
+        check_version(org, version)
+    else:
+        org = Organisation(kind=OrgKind.OTHER)
+    _check_country(session, data["country_code"])
+    _check_parent(session, org, data.get("parent_id"))
+    with session.no_autoflush:
+        _apply(org, data, ORG_FIELDS)
+        org.sector_list = list(data.get("sectors", []))
+        org.refresh_keys()
+        _check_duplicate(session, org)
+    session.add(org)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Someone saved the same name at the same moment: the unique index caught it.
+        existing = session.scalars(
+            select(Organisation).where(
+                Organisation.name_key == org.name_key, Organisation.country_code == org.country_code
+            )
+        ).first()
+        raise Duplicate(
+            _("An organisation with this name already exists in this country."), existing=existing, field="name"
+        ) from None
+    return org
+
+
+def set_archived(session: Session, obj: Organisation | Contact, archived: bool, version: int | None) -> None:
+    check_version(obj, version)
+    obj.archived_at = utcnow() if archived else None
+    session.flush()
+
+
+def organisation_detail(session: Session, org_id: int) -> Organisation | None:
+    return session.scalars(
+        select(Organisation)
+        .options(joinedload(Organisation.country), joinedload(Organisation.parent))
+        .where(Organisation.id == org_id)
+    ).first()
+
+
+def organisation_people(session: Session, org_id: int) -> list[Position]:
+    """Everyone who held a post in the organisation, current holders first."""
+    return list(
+        session.scalars(
+            select(Position)
+            .options(joinedload(Position.contact))
+            .where(Position.organisation_id == org_id)
+            .order_by(Position.end_date.is_not(None), Position.end_date.desc(), Position.start_date.desc(), Position.id)
+        )
+    )
+
+
+def organisation_units(session: Session, org_id: int) -> list[Organisation]:
+    return list(
+        session.scalars(select(Organisation).where(Organisation.parent_id == org_id).order_by(Organisation.name_key))
+    )
+
+
+def organisation_choices(session: Session, exclude_id: int | None = None) -> list[tuple[int, str]]:
+    stmt = (
+        select(Organisation.id, Organisation.name, Organisation.acronym, Organisation.country_code)
+        .where(Organisation.archived_at.is_(None))
+        .order_by(Organisation.name_key)
+    )
+    if exclude_id:
+        stmt = stmt.where(Organisation.id != exclude_id)
+    return [(row.id, f"{row.name} ({row.acronym or row.country_code})") for row in session.execute(stmt)]
+
+
+# --- contacts and positions ------------------------------------------------------------------
+
+
+CONTACT_FIELDS = ("honorific", "given_name", "family_name", "native_name", "email", "phone", "notes")
+
+
+def save_contact(
+    session: Session, data: dict[str, Any], contact: Contact | None = None, version: int | None = None
+) -> Contact:
+    if contact is not None:
+        check_version(contact, version)
+    else:
+        contact = Contact()
+    _apply(contact, data, CONTACT_FIELDS)
+    contact.email = (contact.email or "").lower()
+    contact.language_list = list(data.get("languages", []))
+    contact.refresh_keys()
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def contact_detail(session: Session, contact_id: int) -> Contact | None:
+    return session.scalars(
+        select(Contact)
+        .options(selectinload(Contact.positions).joinedload(Position.organisation))
+        .where(Contact.id == contact_id)
+    ).first()
+
+
+POSITION_FIELDS = ("organisation_id", "title", "start_date", "end_date", "notes")
+
+
+def save_position(
+    session: Session,
+    contact: Contact,
+    data: dict[str, Any],
+    position: Position | None = None,
+    version: int | None = None,
+    *,
+    succeeds_holder: bool = False,
+) -> Position:
+    """Record a post. With ``succeeds_holder``, whoever holds the same title there leaves the day before."""
+    start, end = data.get("start_date"), data.get("end_date")
+    if start and end and end < start:
+        raise DomainError(_("The end date must be on or after the start date."), field="end_date")
+    org = session.get(Organisation, data["organisation_id"])
+    if org is None:
+        raise DomainError(_("Unknown organisation."), field="organisation_id")
+    if position is not None:
+        check_version(position, version)
+    else:
+        position = Position(contact_id=contact.id)
+    _apply(position, data, POSITION_FIELDS)
+    session.add(position)
+    if succeeds_holder:
+        if not start:
+            raise DomainError(_("Give the start date to end the predecessor's position."), field="start_date")
+        predecessors = session.scalars(
+            select(Position).where(
+                Position.organisation_id == org.id,
+                func.lower(Position.title) == position.title.lower(),
+                Position.contact_id != contact.id,
+                or_(Position.end_date.is_(None), Position.end_date >= start),
+                or_(Position.start_date.is_(None), Position.start_date < start),
+            )
+        ).all()
+        for previous in predecessors:
+            previous.end_date = start - timedelta(days=1)
+    session.flush()
+    return position
+
+
+def delete_position(session: Session, position: Position, version: int | None) -> None:
+    check_version(position, version)
+    session.delete(position)
+    session.flush()
+

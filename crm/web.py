@@ -1,0 +1,171 @@
+"""Request plumbing shared by every blueprint: locale, sessions, headers, errors, template helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from crm.audit import labels as audit_labels
+from crm.audit import services as audit
+from crm.auth import services as auth_services
+from crm.auth.models import Role
+from crm.auth.permissions import can
+from crm.extensions import db, htmx, login_manager
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def select_locale() -> str:
+    languages = current_app.config["CRM_LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+@login_manager.user_loader
+def _load_user(token: str):
+    user = auth_services.load_session_user(db.session, token)
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+@cache
+def _static_hash(path: str) -> str:
+    file = Path(current_app.static_folder) / path
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+
+
+def static_url(filename: str) -> str:
+    """A fingerprinted URL, so the file can be cached for a year and still change on deploy."""
+    return url_for("static", filename=filename, v=_static_hash(filename))
+
+
+def _require_login():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.endpoint == "static" or view is None or getattr(view, "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def _headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+        response.vary.add("HX-Request")
+        response.vary.add("Cookie")
+    return response
+
+
+def _error(status: int, message: str):
+    """Full page for a normal request, a small fragment for htmx (shown in the notice bar)."""
+    template = "errors/_message.html" if htmx else "errors/page.html"
+    return render_template(template, status=status, message=message), status
+
+
+ERROR_MESSAGES = {
+    400: lambda: _("The request could not be understood. Please check what you entered and try again."),
+    403: lambda: _("You do not have permission to see or do this."),
+    404: lambda: _("This page does not exist, or the record was removed."),
+    405: lambda: _("This action is not allowed here."),
+    413: lambda: _("The file is too large."),
+    429: lambda: _("Too many requests. Please wait a moment and try again."),
+    500: lambda: _("Something went wrong on our side. Your input was not saved; please try again."),
+}
+
+
+def _handle_http(exc: HTTPException):
+    status = exc.code or 500
+    if status == 403 and current_user.is_authenticated:
+        db.session.rollback()
+        audit.record(db.session, "access_denied", label=request.path[:300])
+        db.session.commit()
+    message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[400])()
+    return _error(status, message)
+
+
+def _handle_csrf(exc: CSRFError):
+    return _error(
+        400,
+        _("Your session expired or the form was too old. Nothing was lost: copy your text if needed, reload and send again."),
+    )
+
+
+def _handle_500(exc: Exception):
+    db.session.rollback()
+    current_app.logger.exception("unhandled error")
+    return _error(500, ERROR_MESSAGES[500]())
+
+
+def _language_names(codes: list[str]) -> str:
+    locale = Locale.parse(str(get_locale() or "fr"))
+    return ", ".join((locale.languages.get(code) or code).capitalize() for code in codes)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # our server-side sessions do better
+    app.before_request(_require_login)
+    app.after_request(_headers)
+    app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(HTTPException, _handle_http)
+    if not app.debug and not app.testing:
+        app.register_error_handler(Exception, _handle_500)
+
+    @app.context_processor
+    def _per_request():
+        return {"current_locale": str(get_locale() or "fr"), "today": date.today()}
+
+    # Globals (unlike context processors) are also seen inside imported macros.
+    app.jinja_env.globals.update(
+        static_url=static_url,
+        can=can,
+        Role=Role,
+        language_names=_language_names,
+        audit_action=audit_labels.action,
+        audit_entity=audit_labels.entity,
+        audit_field=audit_labels.field,
+    )
+
+    app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
+    app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if htmx:
+        # Leave the page (and whatever the user typed) in place; the notice bar says what to do.
+        return _error(401, _("Your session has ended. Sign in again in a new tab; what you typed here is kept."))
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
