@@ -8,8 +8,9 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, g, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import refresh as refresh_babel
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -30,6 +31,8 @@ CSP = (
 
 def select_locale() -> str:
     languages = current_app.config["CRM_LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     if session.get("lang") in languages:
@@ -38,7 +41,7 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    if current_user and current_user.is_authenticated:
+    if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.timezone
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
@@ -60,6 +63,12 @@ def _static_hash(path: str) -> str:
 def static_url(filename: str) -> str:
     """A fingerprinted URL, so the file can be cached for a year and still change on deploy."""
     return url_for("static", filename=filename, v=_static_hash(filename))
+
+
+def _fresh_request_state():
+    """Per-request state lives on the app context; a test holding one context must not leak it between requests."""
+    g.pop("_login_user", None)
+    refresh_babel()
 
 
 def _require_login():
@@ -137,6 +146,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # our server-side sessions do better
+    app.before_request(_fresh_request_state)
     app.before_request(_require_login)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _handle_csrf)

@@ -126,6 +126,7 @@ def record(
     actor_id: int | None = None,
     actor_label: str | None = None,
     changes: dict[str, Any] | None = None,
+    ip: str | None = None,
 ) -> None:
     """Append an event that is not a row change: sign-ins, refused access, reads of confidential records."""
     if actor_label is None:
@@ -142,7 +143,7 @@ def record(
             label=label[:300],
             changes=changes or {},
             subject=subject[:254],
-            ip=client_ip(),
+            ip=(ip if ip is not None else client_ip())[:64],
         )
     )
 

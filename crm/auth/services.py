@@ -152,11 +152,11 @@ def sign_in(session: Session, *, email: str, password: str, ip: str, user_agent:
     email = normalize_email(email)
     refused = _("Unknown email address or wrong password.")
     if is_throttled(session, email, ip):
-        audit.record(session, "login_throttled", subject=email, actor_label="")
+        audit.record(session, "login_throttled", subject=email, actor_label="", ip=ip)
         raise Throttled(_("Too many failed attempts. Wait 15 minutes before trying again."))
     user = session.scalar(select(User).where(User.email == email))
     if not verify_password(user, password) or not user.active:
-        audit.record(session, "login_failed", subject=email, actor_label="", label=email)
+        audit.record(session, "login_failed", subject=email, actor_label="", label=email, ip=ip)
         raise AuthError(refused)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -164,7 +164,7 @@ def sign_in(session: Session, *, email: str, password: str, ip: str, user_agent:
     session.add(UserSession(token_hash=_digest(token), user_id=user.id, ip=ip, user_agent=user_agent[:300]))
     audit.record(
         session, "login", subject=email, entity_type="user_account", entity_id=user.id,
-        actor_id=user.id, actor_label=user.audit_label, label=user.audit_label,
+        actor_id=user.id, actor_label=user.audit_label, label=user.audit_label, ip=ip,
     )
     session.flush()
     return SignIn(user=user, token=token)

@@ -1,0 +1,40 @@
+# make run    set everything up, migrate, load the demo data on first run, serve on http://127.0.0.1:5000
+# make test   set everything up and run the whole suite (SQLite; PostgreSQL with CRM_TEST_DATABASE_URL)
+SHELL := /bin/bash
+FLASK := .venv/bin/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup setup-test migrate bench lint translations serve
+
+setup:
+	@bash scripts/setup.sh
+
+setup-test:
+	@bash scripts/setup.sh --test
+
+migrate: setup
+	@$(FLASK) db upgrade
+
+run: migrate
+	@$(FLASK) seed-demo --if-empty
+	@echo
+	@echo "Sign in at http://$(HOST):$(PORT)/ with one of the demo accounts (role, email, password):"
+	@cat instance/demo-accounts.txt 2>/dev/null || echo "  (no demo accounts: create one with 'flask --app app users create EMAIL --name NAME --role admin')"
+	@echo
+	@$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: setup-test
+	@.venv/bin/pytest
+
+lint: setup
+	@.venv/bin/ruff check crm tests app.py migrations
+	@.venv/bin/ruff format --check crm tests app.py
+
+bench: setup
+	@.venv/bin/python -m crm.bench
+
+# Re-extract the strings after changing templates or code, then translate the new entries in both catalogues.
+translations: setup
+	@.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	@.venv/bin/pybabel update -N --no-location --no-wrap -i translations/messages.pot -d translations

@@ -1,0 +1,125 @@
+import re
+
+from sqlalchemy import select
+
+from crm.auth.models import Role, User
+from tests.conftest import PASSWORD, make_user, sign_in
+
+
+def test_sign_in_page_is_french_by_default_and_english_on_request(client):
+    assert "Se connecter" in client.get("/login").get_data(as_text=True)
+    english = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert "Sign in" in english and 'lang="en"' in english
+    client.get("/language/en")
+    assert 'lang="en"' in client.get("/login").get_data(as_text=True)
+
+
+def test_pages_need_a_session(client):
+    response = client.get("/organisations")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    # htmx requests get a 401 with a message, so the page (and typed text) stays in place.
+    fragment = client.get("/organisations", headers={"HX-Request": "true"})
+    assert fragment.status_code == 401 and "error-message" in fragment.get_data(as_text=True)
+
+
+def test_wrong_password_keeps_the_email_and_says_so(client, db):
+    user = make_user()
+    response = sign_in(client, user.email, "wrong password here")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert user.email in page and "Adresse e-mail inconnue ou mot de passe incorrect" in page
+
+
+def test_session_identifier_changes_at_sign_in_and_old_cookie_is_refused_after_logout(app, client, db):
+    user = make_user()
+    client.get("/login")
+    before = client.get_cookie("crm_session")
+    sign_in(client, user.email)
+    after = client.get_cookie("crm_session")
+    assert after is not None and (before is None or before.value != after.value)
+    stolen = after.value
+    assert client.get("/organisations").status_code == 200
+    client.post("/logout")
+    thief = app.test_client()
+    thief.set_cookie("crm_session", stolen)
+    assert thief.get("/organisations").status_code == 302
+
+
+def test_password_change_from_the_account_page(client, db):
+    user = make_user()
+    sign_in(client, user.email)
+    weak = client.post("/account", data={"pw-current": PASSWORD, "pw-new": "password"})
+    assert weak.status_code == 422 and "trop courant" in weak.get_data(as_text=True)
+    wrong = client.post("/account", data={"pw-current": "not mine", "pw-new": "une phrase assez longue"})
+    assert wrong.status_code == 422
+    ok = client.post("/account", data={"pw-current": PASSWORD, "pw-new": "une phrase assez longue"})
+    assert ok.status_code == 302
+    client.post("/logout")
+    assert sign_in(client, user.email, "une phrase assez longue").status_code == 302
+
+
+def test_user_switches_interface_to_english(client, db):
+    user = make_user()
+    sign_in(client, user.email)
+    client.post("/account", data={"prefs-locale": "en", "prefs-timezone": "Africa/Niamey"})
+    page = client.get("/organisations").get_data(as_text=True)
+    assert "New organisation" in page and 'lang="en"' in page
+    assert db.session.get(User, user.id).timezone == "Africa/Niamey"
+
+
+def test_admin_creates_reroles_and_deactivates_accounts(client, db, login_as):
+    login_as(Role.ADMIN)
+    created = client.post(
+        "/admin/users/new",
+        data={"email": "awa.traore@mcenma.example", "name": "Awa Traoré", "unit": "Coopération",
+              "role": "officer", "locale": "fr", "password": "bamako ouaga niamey"},
+    )
+    assert created.status_code == 302
+    awa = db.session.scalars(select(User).where(User.email == "awa.traore@mcenma.example")).one()
+    assert awa.role == Role.OFFICER
+    response = client.post(
+        f"/admin/users/{awa.id}", data={"name": "Awa Traoré", "unit": "", "role": "viewer", "version": awa.version}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    awa = db.session.get(User, awa.id)
+    assert awa.role == Role.VIEWER and not awa.active  # the unchecked box deactivates
+    assert "Désactivé" in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_admin_cannot_demote_themselves(client, db, login_as):
+    admin = login_as(Role.ADMIN)
+    response = client.post(
+        f"/admin/users/{admin.id}", data={"name": admin.name, "role": "staff", "active": "y", "version": admin.version}
+    )
+    assert response.status_code == 422
+    assert db.session.get(User, admin.id).role == Role.ADMIN
+
+
+def test_stale_user_edit_is_refused_and_input_kept(client, db, login_as):
+    login_as(Role.ADMIN)
+    other = make_user(Role.STAFF)
+    response = client.post(
+        f"/admin/users/{other.id}",
+        data={"name": "Nom tapé par l’admin", "role": "staff", "active": "y", "version": other.version - 1},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Nom tapé par l’admin" in page or "Nom tapé par l&#39;admin" in page or "Nom tap" in page
+
+
+def test_duplicate_account_email_is_refused(client, db, login_as):
+    login_as(Role.ADMIN)
+    existing = make_user(Role.STAFF)
+    response = client.post(
+        "/admin/users/new",
+        data={"email": existing.email, "name": "X", "role": "staff", "locale": "fr", "password": "bamako ouaga niamey"},
+    )
+    assert response.status_code == 422
+    assert "existe déjà" in response.get_data(as_text=True)
+
+
+def test_open_redirect_after_login_is_refused(client, db):
+    user = make_user()
+    response = client.post("/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and not re.match(r"^(https?:)?//", response.headers["Location"])

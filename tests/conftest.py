@@ -1,0 +1,176 @@
+"""Fixtures: a fresh database per test (SQLite in memory, or PostgreSQL with CRM_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+os.environ.setdefault("CRM_INSTANCE_PATH", tempfile.mkdtemp(prefix="crm-test-instance-"))
+os.environ.setdefault("CRM_SECRET_KEY", "test-secret-key-not-for-production")
+
+from crm import create_app  # noqa: E402 - the environment above must be set first
+from crm.auth import services as auth_services  # noqa: E402
+from crm.auth.models import Role, User  # noqa: E402
+from crm.db import Base  # noqa: E402
+from crm.extensions import db as _db  # noqa: E402
+from crm.partners import services as partners  # noqa: E402
+from crm.partners.models import Contact, Organisation, OrgKind  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
+
+
+def sqlalchemy_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
+
+
+def ensure_pg_database(url: str) -> None:
+    """Create the test database on the server if it does not exist yet."""
+    target = make_url(sqlalchemy_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    if not PG_URL:
+        return "sqlite://"
+    ensure_pg_database(PG_URL)
+    url = sqlalchemy_url(PG_URL)
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(text("DROP FUNCTION IF EXISTS audit_event_append_only() CASCADE"))
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+def _make_app(database_url: str, **overrides) -> Flask:
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+        "CRM_PAGE_SIZE": 25,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Override to change the app's configuration for one test module."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_config: dict) -> Iterator[Flask]:
+    app = _make_app(database_url, **app_config)
+    with app.app_context():
+        if database_url.startswith("sqlite"):
+            _db.create_all()
+        else:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            _db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            _db.session.commit()
+        partners.seed_countries(_db.session)
+        _db.session.commit()
+        yield app
+        _db.session.remove()
+        if database_url.startswith("sqlite"):
+            _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask):
+    return _db
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def make_user(role: Role | str = Role.STAFF, email: str | None = None, **kwargs) -> User:
+    role = Role(role)
+    user = auth_services.create_user(
+        _db.session,
+        email=email or f"{role.value}-{os.urandom(3).hex()}@mcenma.example",
+        name=kwargs.pop("name", f"Test {role.value.title()}"),
+        role=role,
+        password=kwargs.pop("password", PASSWORD),
+        **kwargs,
+    )
+    _db.session.commit()
+    return user
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def login_as(client: FlaskClient) -> Callable[..., User]:
+    """Sign the test client in with a new user of the given role."""
+
+    def _login(role: Role | str = Role.STAFF, **kwargs) -> User:
+        user = make_user(role, **kwargs)
+        response = sign_in(client, user.email, kwargs.get("password", PASSWORD))
+        assert response.status_code == 302, response.data
+        return user
+
+    return _login
+
+
+def make_org(name: str = "Orange Mali", country: str = "ML", **data) -> Organisation:
+    org = partners.save_organisation(
+        _db.session, {"name": name, "country_code": country, "kind": data.pop("kind", OrgKind.OPERATOR), **data}
+    )
+    _db.session.commit()
+    return org
+
+
+def make_contact(family_name: str = "N’Diaye", given_name: str = "Leyti", **data) -> Contact:
+    contact = partners.save_contact(_db.session, {"family_name": family_name, "given_name": given_name, **data})
+    _db.session.commit()
+    return contact
+
+
+@pytest.fixture
+def count_queries(app: Flask):
+    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
+
+    @contextmanager
+    def _counter():
+        statements: list[str] = []
+
+        def _before(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        engine = _db.engine
+        event.listen(engine, "before_cursor_execute", _before)
+        try:
+            yield lambda: len(statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", _before)
+
+    return _counter
+
+
+def htmx_headers(**extra) -> dict[str, str]:
+    return {"HX-Request": "true", **extra}
