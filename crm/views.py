@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template
 from flask_htmx import make_response as htmx_response
 
+from crm.errors import DomainError, Duplicate, StaleEdit
 from crm.extensions import htmx
 
 
@@ -24,3 +25,19 @@ def redirect_to(url: str):
     if htmx:
         return htmx_response(redirect=url)
     return redirect(url)
+
+
+def form_refusal(form, exc: DomainError, record=None) -> str | None:
+    """Show a service refusal: next to its field, or returned for the top of the form.
+
+    After a stale edit the form takes the record's current version, so that the user, now warned,
+    can save their kept input deliberately.
+    """
+    if isinstance(exc, StaleEdit) and record is not None and hasattr(form, "version"):
+        form.version.data = record.version
+        form.version.raw_data = [str(record.version)]
+    field = getattr(form, exc.field, None) if exc.field and not isinstance(exc, Duplicate) else None
+    if field is None:
+        return exc.message
+    field.errors = [*field.errors, exc.message]
+    return None

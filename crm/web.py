@@ -8,9 +8,8 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, current_app, g, has_request_context, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale
-from flask_babel import refresh as refresh_babel
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -63,12 +62,6 @@ def _static_hash(path: str) -> str:
 def static_url(filename: str) -> str:
     """A fingerprinted URL, so the file can be cached for a year and still change on deploy."""
     return url_for("static", filename=filename, v=_static_hash(filename))
-
-
-def _fresh_request_state():
-    """Per-request state lives on the app context; a test holding one context must not leak it between requests."""
-    g.pop("_login_user", None)
-    refresh_babel()
 
 
 def _require_login():
@@ -146,7 +139,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # our server-side sessions do better
-    app.before_request(_fresh_request_state)
     app.before_request(_require_login)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _handle_csrf)

@@ -7,8 +7,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import flask_babel
 import pytest
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -59,6 +60,21 @@ def database_url() -> str:
     return url
 
 
+class FreshClient(FlaskClient):
+    """A test client whose every request starts with empty per-request state.
+
+    The tests hold an app context (for the database); Flask reuses it for client requests, so `g`
+    (signed-in user, CSRF token) and Flask-Babel's cached locale would leak from one request to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            for key in list(g):
+                g.pop(key)
+            flask_babel.refresh()
+        return super().open(*args, **kwargs)
+
+
 def _make_app(database_url: str, **overrides) -> Flask:
     config = {
         "TESTING": True,
@@ -68,7 +84,9 @@ def _make_app(database_url: str, **overrides) -> Flask:
         "CRM_PAGE_SIZE": 25,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = FreshClient
+    return app
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from crm.auth.models import Role, User
 from crm.auth.permissions import public, role_required
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.views import redirect_to, render
+from crm.views import form_refusal, redirect_to, render
 
 bp = Blueprint("auth", __name__)
 
@@ -110,7 +110,7 @@ def account():
                 return redirect(url_for("auth.account"))
         else:
             status = 422
-    return render_template("auth/account.html", prefs=prefs, password=password), status
+    return render("auth/account.html", prefs=prefs, password=password, status=status)
 
 
 # --- administration of accounts ----------------------------------------------------------------
@@ -120,7 +120,7 @@ def account():
 @role_required(Role.ADMIN)
 def users():
     rows = db.session.scalars(services.users_query()).all()
-    return render_template("auth/users.html", users=rows, last_seen=services.last_seen(db.session))
+    return render("auth/users.html", users=rows, last_seen=services.last_seen(db.session))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -159,7 +159,9 @@ def user_edit(user_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            return render("auth/user_form.html", form=form, user=user, error=exc.message, status=exc.status)
+            return render(
+                "auth/user_form.html", form=form, user=user, error=form_refusal(form, exc, user), status=exc.status
+            )
         db.session.commit()
         flash(_("Account of %(name)s saved.", name=user.name), "success")
         return redirect_to(url_for("auth.users"))

@@ -7,27 +7,18 @@ from flask_babel import gettext as _
 from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
-from crm.errors import DomainError, Duplicate
+from crm.errors import DomainError
 from crm.extensions import db
 from crm.partners import services
 from crm.partners.forms import ArchiveForm, ContactForm, OrganisationForm, PositionForm
 from crm.partners.models import ORG_KIND_LABELS, SECTOR_LABELS, Contact, Organisation, Position
-from crm.views import redirect_to, render
+from crm.views import form_refusal, redirect_to, render
 
 bp = Blueprint("partners", __name__)
 
 
 def _countries() -> list[tuple[str, str]]:
     return services.country_choices(db.session, str(get_locale() or "fr"))
-
-
-def _form_error(form, exc: DomainError) -> str | None:
-    """Put a service refusal next to its field; return it instead when it belongs at the top of the form."""
-    field = getattr(form, exc.field, None) if exc.field and not isinstance(exc, Duplicate) else None
-    if field is None:
-        return exc.message
-    field.errors = [*field.errors, exc.message]
-    return None
 
 
 def _int_arg(name: str) -> int | None:
@@ -92,7 +83,7 @@ def organisation_new():
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/organisation_form.html", form=form, error=_form_error(form, exc),
+                "partners/organisation_form.html", form=form, error=form_refusal(form, exc),
                 duplicate=getattr(exc, "existing", None), status=exc.status,
             )
         db.session.commit()
@@ -130,7 +121,7 @@ def organisation_edit(org_id: int):
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/organisation_form.html", form=form, org=org, error=_form_error(form, exc),
+                "partners/organisation_form.html", form=form, org=org, error=form_refusal(form, exc, org),
                 duplicate=getattr(exc, "existing", None), status=exc.status,
             )
         db.session.commit()
@@ -237,7 +228,8 @@ def contact_edit(contact_id: int):
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/contact_form.html", form=form, contact=person, error=_form_error(form, exc), status=exc.status
+                "partners/contact_form.html", form=form, contact=person, error=form_refusal(form, exc, person),
+                status=exc.status,
             )
         db.session.commit()
         flash(_("Contact saved."), "success")
@@ -279,7 +271,7 @@ def position_new(contact_id: int):
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/position_form.html", form=form, contact=person, error=_form_error(form, exc), status=exc.status
+                "partners/position_form.html", form=form, contact=person, error=form_refusal(form, exc), status=exc.status
             )
         db.session.commit()
         flash(_("Position added."), "success")
@@ -305,7 +297,7 @@ def position_edit(position_id: int):
             db.session.rollback()
             return render(
                 "partners/position_form.html", form=form, contact=person, position=position,
-                error=_form_error(form, exc), status=exc.status,
+                error=form_refusal(form, exc, position), status=exc.status,
             )
         db.session.commit()
         flash(_("Position saved."), "success")
