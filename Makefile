@@ -37,4 +37,6 @@ bench: setup
 # Re-extract the strings after changing templates or code, then translate the new entries in both catalogues.
 translations: setup
 	@.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
-	@.venv/bin/pybabel update -N --no-location --no-wrap -i translations/messages.pot -d translations
+	@.venv/bin/pybabel update -N --no-wrap --ignore-obsolete -i translations/messages.pot -d translations
+	@.venv/bin/python scripts/fill_english.py
+	@.venv/bin/pybabel compile -d translations >/dev/null

@@ -22,7 +22,7 @@ users = AppGroup("users", help="Manage accounts.")
 @click.option("--name", required=True, help="Full name.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.STAFF.value, show_default=True)
 @click.option("--unit", default="", help="Department or unit.")
-@click.option("--locale", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("--locale", type=click.Choice(["", "fr", "en"]), default="", help="Empty: the browser's language.")
 def users_create(email: str, name: str, role: str, unit: str, locale: str) -> None:
     """Create an account; the password comes from CRM_PASSWORD or is asked for."""
     password = os.environ.get("CRM_PASSWORD") or click.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -35,7 +35,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=LANGUAGES)
+    locale = SelectField(_l("Language"), choices=[("", _l("Automatic (the browser's language)")), *LANGUAGES])
     timezone = SelectField(_l("Time zone"), choices=[])
 
     def __init__(self, *args, **kwargs):
@@ -48,7 +48,7 @@ class UserCreateForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     unit = StringField(_l("Unit"), validators=[Length(max=200)])
     role = SelectField(_l("Role"), choices=role_choices, default=Role.STAFF.value)
-    locale = SelectField(_l("Language"), choices=LANGUAGES)
+    locale = SelectField(_l("Language"), choices=[("", _l("Automatic (the browser's language)")), *LANGUAGES])
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
 
 

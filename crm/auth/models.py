@@ -46,7 +46,7 @@ class User(VersionMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(String(16), default=Role.STAFF)
-    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    locale: Mapped[str] = mapped_column(String(8), default="")  # "" follows the browser
     timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -70,8 +70,9 @@ def verify_password(user: User | None, password: str) -> bool:
 
 
 def create_user(
-    session: Session, *, email: str, name: str, role: Role, password: str, unit: str = "", locale: str = "fr"
+    session: Session, *, email: str, name: str, role: Role, password: str, unit: str = "", locale: str = ""
 ) -> User:
+    """A new account; an empty locale follows the browser's language."""
     email = normalize_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AuthError(_("An account with this email address already exists."), field="email")
