@@ -46,7 +46,7 @@ def users_list() -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
 def seed_demo(if_empty: bool) -> None:
     """Load the demo data from the news articles (idempotent) and print the demo accounts."""
-    from crm.demo import load_demo  # noqa: PLC0415 - demo data is only imported by this command
+    from crm.demo import load_demo
 
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo("The database already has accounts: demo data not loaded.")

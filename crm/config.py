@@ -57,8 +57,17 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "SEND_FILE_MAX_AGE_DEFAULT": timedelta(days=365),  # static URLs carry a content hash
         "MAX_CONTENT_LENGTH": int(os.environ.get("CRM_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
-        "COMPRESS_MIMETYPES": ["text/html", "text/css", "application/javascript", "text/javascript", "application/json", "image/svg+xml", "text/calendar"],
+        "COMPRESS_MIMETYPES": [
+            "text/html",
+            "text/css",
+            "application/javascript",
+            "text/javascript",
+            "application/json",
+            "image/svg+xml",
+            "text/calendar",
+        ],
         "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],  # static files are streamed; gzip for old browsers
         "COMPRESS_MIN_SIZE": 300,
         "COMPRESS_CACHE_BACKEND": None,
     }

@@ -60,7 +60,7 @@ class VersionMixin:
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict:
+    def __mapper_args__(cls) -> dict:  # noqa: N805 - a declared_attr receives the class
         return {"version_id_col": cls.__table__.c.version}
 
 

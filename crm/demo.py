@@ -32,48 +32,79 @@ ORGANISATIONS = [
     {
         "key": "mcenma",
         "name": "Ministère de la Communication, de l’Économie numérique et de la Modernisation de l’Administration",
-        "acronym": "MCENMA", "kind": OrgKind.MINISTRY, "country_code": "ML", "city": "Bamako",
+        "acronym": "MCENMA",
+        "kind": OrgKind.MINISTRY,
+        "country_code": "ML",
+        "city": "Bamako",
         "sectors": ["digital_economy", "egov", "media"],
         "notes": "Organise la Semaine du Numérique au Mali (3e édition, CICB, 29–31 janvier 2026).",
     },
     {
         "key": "mtdpce",
         "name": "Ministère de la Transition digitale, des Postes et des Communications électroniques",
-        "acronym": "MTDPCE", "kind": OrgKind.MINISTRY, "country_code": "BF", "city": "Ouagadougou",
+        "acronym": "MTDPCE",
+        "kind": OrgKind.MINISTRY,
+        "country_code": "BF",
+        "city": "Ouagadougou",
         "sectors": ["digital_economy", "postal", "telecom"],
         "notes": "Organise la Semaine du Numérique du Burkina Faso (20e édition ouverte le 18 novembre 2025).",
     },
     {
         "key": "mcpen",
         "name": "Ministère de la Communication, des Postes et de l’Économie numérique",
-        "acronym": "MCPEN", "kind": OrgKind.MINISTRY, "country_code": "NE", "city": "Niamey",
+        "acronym": "MCPEN",
+        "kind": OrgKind.MINISTRY,
+        "country_code": "NE",
+        "city": "Niamey",
         "sectors": ["digital_economy", "postal", "media"],
     },
     {
         "key": "culture",
         "name": "Ministère de la Culture",
-        "acronym": "", "kind": OrgKind.MINISTRY, "country_code": "ML", "city": "Bamako", "sectors": ["culture"],
+        "acronym": "",
+        "kind": OrgKind.MINISTRY,
+        "country_code": "ML",
+        "city": "Bamako",
+        "sectors": ["culture"],
         "notes": "Haut parrain de la 3e Semaine du Numérique (thème : e-gouvernement et IA, défis pour la culture).",
     },
     {
-        "key": "agetic", "parent": "mcenma",
+        "key": "agetic",
+        "parent": "mcenma",
         "name": "Agence des Technologies de l’Information et de la Communication",
-        "acronym": "AGETIC", "kind": OrgKind.AGENCY, "country_code": "ML", "city": "Bamako",
+        "acronym": "AGETIC",
+        "kind": OrgKind.AGENCY,
+        "country_code": "ML",
+        "city": "Bamako",
         "sectors": ["egov", "startups", "training"],
         "notes": "Assure le coaching et l’incubation des candidats présélectionnés de la Semaine du Numérique.",
     },
     {
         "key": "cicb",
         "name": "Centre International de Conférences de Bamako",
-        "acronym": "CICB", "kind": OrgKind.OTHER, "country_code": "ML", "city": "Bamako", "sectors": ["events"],
+        "acronym": "CICB",
+        "kind": OrgKind.OTHER,
+        "country_code": "ML",
+        "city": "Bamako",
+        "sectors": ["events"],
     },
     {
-        "key": "orange", "name": "Orange Mali", "acronym": "", "kind": OrgKind.OPERATOR, "country_code": "ML",
-        "city": "Bamako", "sectors": ["telecom", "infrastructure", "digital_economy"],
+        "key": "orange",
+        "name": "Orange Mali",
+        "acronym": "",
+        "kind": OrgKind.OPERATOR,
+        "country_code": "ML",
+        "city": "Bamako",
+        "sectors": ["telecom", "infrastructure", "digital_economy"],
     },
     {
-        "key": "huawei", "name": "Huawei Technologies Mali", "acronym": "Huawei Mali", "kind": OrgKind.VENDOR,
-        "country_code": "ML", "city": "Bamako", "sectors": ["telecom", "training", "cybersecurity"],
+        "key": "huawei",
+        "name": "Huawei Technologies Mali",
+        "acronym": "Huawei Mali",
+        "kind": OrgKind.VENDOR,
+        "country_code": "ML",
+        "city": "Bamako",
+        "sectors": ["telecom", "training", "cybersecurity"],
     },
 ]
 
@@ -82,59 +113,112 @@ FICTIONAL = "Personne fictive (données de démonstration) : les sources ne nomm
 
 CONTACTS = [
     {
-        "honorific": "S.E.", "given_name": "Alhamdou", "family_name": "Ag Ilyène", "languages": ["fr", "tmh"],
-        "positions": [("mcenma", "Ministre de la Communication, de l’Économie numérique et de la Modernisation "
-                                 "de l’Administration", None, None, UNKNOWN_START)],
+        "honorific": "S.E.",
+        "given_name": "Alhamdou",
+        "family_name": "Ag Ilyène",
+        "languages": ["fr", "tmh"],
+        "positions": [
+            (
+                "mcenma",
+                "Ministre de la Communication, de l’Économie numérique et de la Modernisation de l’Administration",
+                None,
+                None,
+                UNKNOWN_START,
+            )
+        ],
     },
     {
-        "honorific": "S.E.", "given_name": "Aminata", "family_name": "Zerbo Sabané", "languages": ["fr"],
-        "positions": [("mtdpce", "Ministre de la Transition digitale, des Postes et des Communications "
-                                 "électroniques", None, None, UNKNOWN_START)],
+        "honorific": "S.E.",
+        "given_name": "Aminata",
+        "family_name": "Zerbo Sabané",
+        "languages": ["fr"],
+        "positions": [
+            (
+                "mtdpce",
+                "Ministre de la Transition digitale, des Postes et des Communications électroniques",
+                None,
+                None,
+                UNKNOWN_START,
+            )
+        ],
     },
     {
-        "honorific": "S.E.", "given_name": "Mohamed", "family_name": "Sidi Raliou", "languages": ["fr", "ar"],
-        "positions": [("mcpen", "Ministre de la Communication, des Postes et de l’Économie numérique",
-                       None, None, UNKNOWN_START)],
+        "honorific": "S.E.",
+        "given_name": "Mohamed",
+        "family_name": "Sidi Raliou",
+        "languages": ["fr", "ar"],
+        "positions": [
+            ("mcpen", "Ministre de la Communication, des Postes et de l’Économie numérique", None, None, UNKNOWN_START)
+        ],
     },
     {
-        "honorific": "S.E.", "given_name": "Mamou", "family_name": "Daffé", "languages": ["fr", "bm"],
+        "honorific": "S.E.",
+        "given_name": "Mamou",
+        "family_name": "Daffé",
+        "languages": ["fr", "bm"],
         "positions": [("culture", "Ministre de la Culture", None, None, UNKNOWN_START)],
     },
     {
-        "honorific": "M.", "given_name": "Leyti", "family_name": "N’Diaye", "languages": ["fr", "wo"],
+        "honorific": "M.",
+        "given_name": "Leyti",
+        "family_name": "N’Diaye",
+        "languages": ["fr", "wo"],
         "notes": "Reçu en audience par le ministre le 22 janvier 2026, fraîchement installé.",
-        "positions": [("orange", "Directeur général", date(2026, 1, 1), None,
-                       "Nommé début 2026 ; date exacte à confirmer.")],
+        "positions": [
+            ("orange", "Directeur général", date(2026, 1, 1), None, "Nommé début 2026 ; date exacte à confirmer.")
+        ],
     },
     {
-        "honorific": "M.", "given_name": "Seydou", "family_name": "Konaté", "languages": ["fr", "bm"],
+        "honorific": "M.",
+        "given_name": "Seydou",
+        "family_name": "Konaté",
+        "languages": ["fr", "bm"],
         "notes": FICTIONAL,
         "positions": [("orange", "Directeur général", date(2022, 3, 1), date(2025, 12, 31), FICTIONAL)],
     },
     {
-        "honorific": "M.", "given_name": "Jean Sun", "family_name": "Wei", "languages": ["zh", "fr", "en"],
+        "honorific": "M.",
+        "given_name": "Jean Sun",
+        "family_name": "Wei",
+        "languages": ["zh", "fr", "en"],
         "notes": "Reçu en audience par le ministre le 22 janvier 2026, fraîchement installé.",
-        "positions": [("huawei", "Directeur général", date(2026, 1, 1), None,
-                       "Nommé début 2026 ; date exacte à confirmer.")],
+        "positions": [
+            ("huawei", "Directeur général", date(2026, 1, 1), None, "Nommé début 2026 ; date exacte à confirmer.")
+        ],
     },
     {
-        "honorific": "M.", "given_name": "Li", "family_name": "Hong", "languages": ["zh", "en", "fr"],
+        "honorific": "M.",
+        "given_name": "Li",
+        "family_name": "Hong",
+        "languages": ["zh", "en", "fr"],
         "notes": FICTIONAL,
         "positions": [("huawei", "Directeur général", date(2021, 9, 1), date(2025, 12, 31), FICTIONAL)],
     },
     {
-        "honorific": "Mme", "given_name": "Fatoumata", "family_name": "Keïta", "native_name": "ߝߊߕߎߡߊߕߊ ߞߋߕߊ",
-        "languages": ["bm", "fr"], "notes": "Personne fictive : nom écrit aussi en N’Ko.",
+        "honorific": "Mme",
+        "given_name": "Fatoumata",
+        "family_name": "Keïta",
+        "native_name": "ߝߊߕߎߡߊߕߊ ߞߋߕߊ",
+        "languages": ["bm", "fr"],
+        "notes": "Personne fictive : nom écrit aussi en N’Ko.",
         "positions": [("agetic", "Cheffe du centre d’incubation", date(2024, 2, 1), None, "")],
     },
     {
-        "honorific": "M.", "given_name": "Ibrahim", "family_name": "Ag Mohamed", "native_name": "ⵉⴱⵔⴰⵀⵉⵎ ⴰⴳ ⵎⵓⵃⴰⵎⵎⴰⴷ",
-        "languages": ["tmh", "fr", "ar"], "notes": "Personne fictive : nom écrit aussi en tifinagh.",
+        "honorific": "M.",
+        "given_name": "Ibrahim",
+        "family_name": "Ag Mohamed",
+        "native_name": "ⵉⴱⵔⴰⵀⵉⵎ ⴰⴳ ⵎⵓⵃⴰⵎⵎⴰⴷ",
+        "languages": ["tmh", "fr", "ar"],
+        "notes": "Personne fictive : nom écrit aussi en tifinagh.",
         "positions": [("mcenma", "Conseiller technique chargé de la coopération", date(2025, 5, 1), None, "")],
     },
     {
-        "honorific": "Dr", "given_name": "Mariam", "family_name": "Ould Ahmed", "native_name": "مريم ولد أحمد",
-        "languages": ["ar", "fr"], "notes": "Personne fictive : nom écrit aussi en arabe.",
+        "honorific": "Dr",
+        "given_name": "Mariam",
+        "family_name": "Ould Ahmed",
+        "native_name": "مريم ولد أحمد",
+        "languages": ["ar", "fr"],
+        "notes": "Personne fictive : nom écrit aussi en arabe.",
         "positions": [("mcpen", "Directrice de l’économie numérique", date(2024, 6, 1), None, "")],
     },
 ]
@@ -161,8 +245,8 @@ def load_demo(session: Session) -> str:
     """Load everything; running it twice changes nothing. Returns what to print."""
     partners.seed_countries(session)
     orgs: dict[str, Organisation] = {}
-    for spec in ORGANISATIONS:
-        spec = dict(spec)
+    for entry in ORGANISATIONS:
+        spec = dict(entry)
         key, parent = spec.pop("key"), spec.pop("parent", None)
         existing = session.scalars(
             select(Organisation).where(
@@ -173,8 +257,8 @@ def load_demo(session: Session) -> str:
             spec["parent_id"] = orgs[parent].id if parent else None
             existing = partners.save_organisation(session, spec)
         orgs[key] = existing
-    for spec in CONTACTS:
-        spec = dict(spec)
+    for entry in CONTACTS:
+        spec = dict(entry)
         positions = spec.pop("positions")
         key = search_key(f"{spec['family_name']} {spec['given_name']}")
         if session.scalar(select(Contact.id).where(Contact.sort_key == key)) is not None:
@@ -182,8 +266,14 @@ def load_demo(session: Session) -> str:
         contact = partners.save_contact(session, spec)
         for org_key, title, start, end, notes in positions:
             session.add(
-                Position(contact_id=contact.id, organisation_id=orgs[org_key].id, title=title,
-                         start_date=start, end_date=end, notes=notes)
+                Position(
+                    contact_id=contact.id,
+                    organisation_id=orgs[org_key].id,
+                    title=title,
+                    start_date=start,
+                    end_date=end,
+                    notes=notes,
+                )
             )
     session.flush()
 

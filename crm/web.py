@@ -120,7 +120,10 @@ def _handle_http(exc: HTTPException):
 def _handle_csrf(exc: CSRFError):
     return _error(
         400,
-        _("Your session expired or the form was too old. Nothing was lost: copy your text if needed, reload and send again."),
+        _(
+            "Your session expired or the form was too old. Nothing was lost: "
+            "copy your text if needed, reload and send again."
+        ),
     )
 
 

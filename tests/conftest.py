@@ -17,13 +17,13 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("CRM_INSTANCE_PATH", tempfile.mkdtemp(prefix="crm-test-instance-"))
 os.environ.setdefault("CRM_SECRET_KEY", "test-secret-key-not-for-production")
 
-from crm import create_app  # noqa: E402 - the environment above must be set first
-from crm.auth import services as auth_services  # noqa: E402
-from crm.auth.models import Role, User  # noqa: E402
-from crm.db import Base  # noqa: E402
-from crm.extensions import db as _db  # noqa: E402
-from crm.partners import services as partners  # noqa: E402
-from crm.partners.models import Contact, Organisation, OrgKind  # noqa: E402
+from crm import create_app
+from crm.auth import services as auth_services
+from crm.auth.models import Role, User
+from crm.db import Base
+from crm.extensions import db as _db
+from crm.partners import services as partners
+from crm.partners.models import Contact, Organisation, OrgKind
 
 PASSWORD = "correct horse battery staple"
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")

@@ -13,8 +13,14 @@ def test_create_and_update_record_who_and_which_fields_old_to_new(client, db, lo
     org = make_org("Orange Mali", city="Bamako")
     client.post(
         f"/organisations/{org.id}/edit",
-        data={"name": "Orange Mali", "kind": "operator", "country_code": "ML", "city": "Kayes",
-              "notes": "Nouveau DG installé", "version": org.version},
+        data={
+            "name": "Orange Mali",
+            "kind": "operator",
+            "country_code": "ML",
+            "city": "Kayes",
+            "notes": "Nouveau DG installé",
+            "version": org.version,
+        },
     )
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "organisation")).all()
     created, updated = events
@@ -28,9 +34,11 @@ def test_create_and_update_record_who_and_which_fields_old_to_new(client, db, lo
 def test_position_changes_show_on_the_contacts_page(client, db, login_as):
     login_as(Role.STAFF)
     org = make_org()
-    contact_id = client.post(
-        "/contacts/new", data={"family_name": "Sun Wei", "given_name": "Jean", "honorific": "M."}
-    ).headers["Location"].rsplit("/", 1)[1]
+    contact_id = (
+        client.post("/contacts/new", data={"family_name": "Sun Wei", "given_name": "Jean", "honorific": "M."})
+        .headers["Location"]
+        .rsplit("/", 1)[1]
+    )
     client.post(f"/contacts/{contact_id}/positions/new", data={"organisation_id": org.id, "title": "Directeur général"})
     page = client.get(f"/contacts/{contact_id}").get_data(as_text=True)
     assert "fonction « Directeur général »" in page

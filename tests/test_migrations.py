@@ -47,10 +47,12 @@ def test_upgrade_from_empty_matches_the_models(empty_database):
         # No default credentials in a fresh database.
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
         # The trail is append-only once migrated, too.
-        db.session.execute(text(
-            "INSERT INTO audit_event (created_at, actor_label, action, entity_type, owner_type, label, changes, "
-            "subject, ip) VALUES (CURRENT_TIMESTAMP, '', 'test', '', '', '', '{}', '', '')"
-        ))
+        db.session.execute(
+            text(
+                "INSERT INTO audit_event (created_at, actor_label, action, entity_type, owner_type, label, changes, "
+                "subject, ip) VALUES (CURRENT_TIMESTAMP, '', 'test', '', '', '', '{}', '', '')"
+            )
+        )
         db.session.commit()
         with pytest.raises(DBAPIError):
             db.session.execute(text("UPDATE audit_event SET label = 'forged'"))

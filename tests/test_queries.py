@@ -10,21 +10,30 @@ from crm.partners.models import Contact, Organisation, Position
 
 def _fill(db, n: int, tag: str) -> tuple[int, int]:
     orgs = [
-        Organisation(name=f"Organisation {tag}{i}", name_key=f"organisation {tag}{i}", search=f"organisation {tag}{i}",
-                     country_code=["ML", "BF", "NE", "GH"][i % 4], kind="operator", sectors=",telecom,")
+        Organisation(
+            name=f"Organisation {tag}{i}",
+            name_key=f"organisation {tag}{i}",
+            search=f"organisation {tag}{i}",
+            country_code=["ML", "BF", "NE", "GH"][i % 4],
+            kind="operator",
+            sectors=",telecom,",
+        )
         for i in range(n)
     ]
     db.session.add_all(orgs)
     db.session.flush()
     for org in orgs[1:]:
         org.parent_id = orgs[0].id
-    contacts = [Contact(family_name=f"Nom {i}", given_name="Awa", sort_key=f"nom {i} awa", search=f"awa nom {i}")
-                for i in range(n)]
+    contacts = [
+        Contact(family_name=f"Nom {i}", given_name="Awa", sort_key=f"nom {i} awa", search=f"awa nom {i}")
+        for i in range(n)
+    ]
     db.session.add_all(contacts)
     db.session.flush()
     db.session.add_all(
-        Position(contact_id=c.id, organisation_id=orgs[i % n].id, title="Chargé de mission",
-                 start_date=date(2024, 1, 1))
+        Position(
+            contact_id=c.id, organisation_id=orgs[i % n].id, title="Chargé de mission", start_date=date(2024, 1, 1)
+        )
         for i, c in enumerate(contacts)
     )
     db.session.commit()
@@ -32,8 +41,13 @@ def _fill(db, n: int, tag: str) -> tuple[int, int]:
 
 
 PAGES = [
-    "/organisations", "/organisations?country=AES&sector=telecom", "/organisations?sort=-name",
-    "/contacts", "/contacts?country=ML", "/organisations/{org}", "/contacts/{contact}",
+    "/organisations",
+    "/organisations?country=AES&sector=telecom",
+    "/organisations?sort=-name",
+    "/contacts",
+    "/contacts?country=ML",
+    "/organisations/{org}",
+    "/contacts/{contact}",
 ]
 
 

@@ -143,7 +143,10 @@ class TestCsrf:
         assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 400
         page = client.get("/login").get_data(as_text=True)
         token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-        assert client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code == 302
+        assert (
+            client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code
+            == 302
+        )
         form = {"name": "Orange Mali", "country_code": "ML", "kind": "operator"}
         refused = client.post("/organisations/new", data=form, headers=htmx_headers())
         assert refused.status_code == 400

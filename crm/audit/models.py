@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DDL, ForeignKey, Index, Integer, String, event
+from sqlalchemy import DDL, JSON, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, UTCDateTime, utcnow

@@ -101,4 +101,3 @@ class UserSession(Base):
     user: Mapped[User] = relationship(lazy="raise")
 
     __table_args__ = (Index("ix_user_session_user_active", "user_id", "revoked_at"),)
-

@@ -164,8 +164,15 @@ def sign_in(session: Session, *, email: str, password: str, ip: str, user_agent:
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=_digest(token), user_id=user.id, ip=ip, user_agent=user_agent[:300]))
     audit.record(
-        session, "login", subject=email, entity_type="user_account", entity_id=user.id,
-        actor_id=user.id, actor_label=user.audit_label, label=user.audit_label, ip=ip,
+        session,
+        "login",
+        subject=email,
+        entity_type="user_account",
+        entity_id=user.id,
+        actor_id=user.id,
+        actor_label=user.audit_label,
+        label=user.audit_label,
+        ip=ip,
     )
     session.flush()
     return SignIn(user=user, token=token)
@@ -221,5 +228,7 @@ def users_query():
 
 
 def last_seen(session: Session) -> dict[int, datetime]:
-    rows = session.execute(select(UserSession.user_id, func.max(UserSession.last_seen_at)).group_by(UserSession.user_id))
+    rows = session.execute(
+        select(UserSession.user_id, func.max(UserSession.last_seen_at)).group_by(UserSession.user_id)
+    )
     return dict(rows.all())

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+
 from crm.audit import services as audit
 from crm.auth import services
 from crm.auth.forms import LoginForm, PasswordChangeForm, PreferencesForm, UserCreateForm, UserEditForm
@@ -97,7 +98,10 @@ def account():
         elif password.validate_on_submit():
             try:
                 services.change_password(
-                    db.session, current_user, current=password.current.data, new=password.new.data,
+                    db.session,
+                    current_user,
+                    current=password.current.data,
+                    new=password.new.data,
                     keep_token=current_user.session_token,
                 )
             except DomainError as exc:
@@ -130,8 +134,13 @@ def user_new():
     if form.validate_on_submit():
         try:
             user = services.create_user(
-                db.session, email=form.email.data, name=form.name.data, unit=form.unit.data,
-                role=Role(form.role.data), locale=form.locale.data, password=form.password.data,
+                db.session,
+                email=form.email.data,
+                name=form.name.data,
+                unit=form.unit.data,
+                role=Role(form.role.data),
+                locale=form.locale.data,
+                password=form.password.data,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -154,8 +163,13 @@ def user_edit(user_id: int):
             return render("auth/user_form.html", form=form, user=user, status=422)
         try:
             services.update_user(
-                db.session, user, version=form.version.data, name=form.name.data.strip(),
-                unit=(form.unit.data or "").strip(), role=Role(form.role.data), active=form.active.data,
+                db.session,
+                user,
+                version=form.version.data,
+                name=form.name.data.strip(),
+                unit=(form.unit.data or "").strip(),
+                role=Role(form.role.data),
+                active=form.active.data,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -168,4 +182,3 @@ def user_edit(user_id: int):
     history = db.session.scalars(audit.history_for("user_account", user.id)).all()
     status = 422 if request.method == "POST" else 200
     return render("auth/user_form.html", form=form, user=user, history=history, status=status)
-

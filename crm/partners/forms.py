@@ -32,14 +32,18 @@ def language_choices() -> list[tuple[str, str]]:
 class OrganisationForm(FlaskForm):
     name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
     acronym = StringField(_l("Acronym"), filters=[strip_filter], validators=[Length(max=40)])
-    kind = SelectField(_l("Kind"), choices=[(k.value, label) for k, label in ORG_KIND_LABELS.items()], default=OrgKind.OTHER.value)
+    kind = SelectField(
+        _l("Kind"), choices=[(k.value, label) for k, label in ORG_KIND_LABELS.items()], default=OrgKind.OTHER.value
+    )
     country_code = SelectField(_l("Country"), choices=[], validators=[DataRequired()])
     parent_id = SelectField(_l("Belongs to"), choices=[], coerce=_optional_int, validate_choice=False)
     sectors = MultiCheckboxField(_l("Sectors"), choices=list(SECTOR_LABELS.items()))
     email = EmailField(_l("Email"), filters=[strip_filter], validators=[Optional(), Email(), Length(max=254)])
     phone = StringField(_l("Phone"), filters=[strip_filter], validators=[Optional(), Length(max=60), PHONE])
     website = StringField(
-        _l("Website"), filters=[strip_filter], validators=[Optional(), URL(message=_l("Enter a full address, e.g. https://example.org.")), Length(max=300)]
+        _l("Website"),
+        filters=[strip_filter],
+        validators=[Optional(), URL(message=_l("Enter a full address, e.g. https://example.org.")), Length(max=300)],
     )
     address = TextAreaField(_l("Address"), filters=[strip_filter], validators=[Length(max=1000)])
     city = StringField(_l("City"), filters=[strip_filter], validators=[Length(max=120)])

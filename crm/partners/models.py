@@ -178,7 +178,9 @@ class Contact(VersionMixin, TimestampMixin, Base):
     def refresh_keys(self) -> None:
         self.sort_key = search_key(f"{self.family_name} {self.given_name}")
         self.search = " ".join(
-            part for part in (search_key(self.full_name), search_key(self.native_name), (self.email or "").lower()) if part
+            part
+            for part in (search_key(self.full_name), search_key(self.native_name), (self.email or "").lower())
+            if part
         )
 
 

@@ -47,8 +47,20 @@ def seed_countries(session: Session) -> int:
     return added
 
 
+_country_cache: dict[str, list[tuple[str, str]]] = {}
+
+
 def country_choices(session: Session, locale: str) -> list[tuple[str, str]]:
-    """AES members first, then every country by its name in the user's language."""
+    """AES members first, then every country by its name in the user's language.
+
+    The ISO list only changes with a migration, so it is read once per process and language.
+    """
+    if locale not in _country_cache:
+        _country_cache[locale] = _load_country_choices(session, locale)
+    return _country_cache[locale]
+
+
+def _load_country_choices(session: Session, locale: str) -> list[tuple[str, str]]:
     rows = session.execute(select(Country.code, Country.name_fr, Country.name_en, Country.is_aes)).all()
     named = [(code, en if locale == "en" else fr, aes) for code, fr, en, aes in rows]
     aes = sorted((c for c in named if c[2]), key=lambda c: search_key(c[1]))
@@ -165,7 +177,19 @@ def title_on(contact: Contact, organisation_id: int | None, day: date) -> str:
 # --- organisations -----------------------------------------------------------------------------
 
 
-ORG_FIELDS = ("name", "acronym", "kind", "country_code", "parent_id", "email", "phone", "website", "address", "city", "notes")
+ORG_FIELDS = (
+    "name",
+    "acronym",
+    "kind",
+    "country_code",
+    "parent_id",
+    "email",
+    "phone",
+    "website",
+    "address",
+    "city",
+    "notes",
+)
 
 
 def _check_parent(session: Session, org: Organisation | None, parent_id: int | None) -> None:
@@ -175,9 +199,13 @@ def _check_parent(session: Session, org: Organisation | None, parent_id: int | N
     current = parent_id
     while current is not None:
         if current in seen:
-            raise DomainError(_("An organisation cannot belong to itself or to one of its own units."), field="parent_id")
+            raise DomainError(
+                _("An organisation cannot belong to itself or to one of its own units."), field="parent_id"
+            )
         seen.add(current)
-        current_row = session.execute(select(Organisation.id, Organisation.parent_id).where(Organisation.id == current)).first()
+        current_row = session.execute(
+            select(Organisation.id, Organisation.parent_id).where(Organisation.id == current)
+        ).first()
         if current_row is None:
             raise DomainError(_("The parent organisation does not exist."), field="parent_id")
         current = current_row.parent_id
@@ -360,4 +388,3 @@ def delete_position(session: Session, position: Position, version: int | None) -
     check_version(position, version)
     session.delete(position)
     session.flush()
-

@@ -83,8 +83,11 @@ def organisation_new():
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/organisation_form.html", form=form, error=form_refusal(form, exc),
-                duplicate=getattr(exc, "existing", None), status=exc.status,
+                "partners/organisation_form.html",
+                form=form,
+                error=form_refusal(form, exc),
+                duplicate=getattr(exc, "existing", None),
+                status=exc.status,
             )
         db.session.commit()
         flash(_("Organisation “%(name)s” created.", name=org.name), "success")
@@ -121,8 +124,12 @@ def organisation_edit(org_id: int):
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/organisation_form.html", form=form, org=org, error=form_refusal(form, exc, org),
-                duplicate=getattr(exc, "existing", None), status=exc.status,
+                "partners/organisation_form.html",
+                form=form,
+                org=org,
+                error=form_refusal(form, exc, org),
+                duplicate=getattr(exc, "existing", None),
+                status=exc.status,
             )
         db.session.commit()
         flash(_("Organisation saved."), "success")
@@ -172,7 +179,9 @@ def contacts():
         archived=args.get("archived") == "1",
         sort=args.get("sort", "name"),
     )
-    page = services.list_contacts(db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"])
+    page = services.list_contacts(
+        db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
+    )
     return render(
         "partners/contacts.html",
         page=page,
@@ -203,13 +212,10 @@ def contact_new():
 @role_required(Role.VIEWER)
 def contact(contact_id: int):
     person = services.contact_detail(db.session, contact_id) or abort(404)
-    position_form = PositionForm()
-    position_form.organisation_id.choices = services.organisation_choices(db.session)
     return render(
         "partners/contact.html",
         contact=person,
         current=services.current_positions(person),
-        position_form=position_form,
         history=db.session.scalars(audit.history_for("contact", contact_id)).all(),
         archive_form=ArchiveForm(obj=person),
     )
@@ -228,7 +234,10 @@ def contact_edit(contact_id: int):
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/contact_form.html", form=form, contact=person, error=form_refusal(form, exc, person),
+                "partners/contact_form.html",
+                form=form,
+                contact=person,
+                error=form_refusal(form, exc, person),
                 status=exc.status,
             )
         db.session.commit()
@@ -271,7 +280,11 @@ def position_new(contact_id: int):
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/position_form.html", form=form, contact=person, error=form_refusal(form, exc), status=exc.status
+                "partners/position_form.html",
+                form=form,
+                contact=person,
+                error=form_refusal(form, exc),
+                status=exc.status,
             )
         db.session.commit()
         flash(_("Position added."), "success")
@@ -290,14 +303,22 @@ def position_edit(position_id: int):
     if form.validate_on_submit():
         try:
             services.save_position(
-                db.session, person, _position_data(form), position, form.version.data,
+                db.session,
+                person,
+                _position_data(form),
+                position,
+                form.version.data,
                 succeeds_holder=form.succeeds_holder.data,
             )
         except DomainError as exc:
             db.session.rollback()
             return render(
-                "partners/position_form.html", form=form, contact=person, position=position,
-                error=form_refusal(form, exc, position), status=exc.status,
+                "partners/position_form.html",
+                form=form,
+                contact=person,
+                position=position,
+                error=form_refusal(form, exc, position),
+                status=exc.status,
             )
         db.session.commit()
         flash(_("Position saved."), "success")

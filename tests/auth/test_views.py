@@ -71,8 +71,14 @@ def test_admin_creates_reroles_and_deactivates_accounts(client, db, login_as):
     login_as(Role.ADMIN)
     created = client.post(
         "/admin/users/new",
-        data={"email": "awa.traore@mcenma.example", "name": "Awa Traoré", "unit": "Coopération",
-              "role": "officer", "locale": "fr", "password": "bamako ouaga niamey"},
+        data={
+            "email": "awa.traore@mcenma.example",
+            "name": "Awa Traoré",
+            "unit": "Coopération",
+            "role": "officer",
+            "locale": "fr",
+            "password": "bamako ouaga niamey",
+        },
     )
     assert created.status_code == 302
     awa = db.session.scalars(select(User).where(User.email == "awa.traore@mcenma.example")).one()

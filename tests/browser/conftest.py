@@ -31,8 +31,15 @@ def browser():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -45,8 +52,10 @@ def live_server(tmp_path):
         db.create_all()
         partners.seed_countries(db.session)
         db.session.commit()
-        users = {role: make_user(role, email=f"{role.value}@mcenma.example", name=f"Awa {role.value}")
-                 for role in (Role.STAFF, Role.VIEWER)}
+        users = {
+            role: make_user(role, email=f"{role.value}@mcenma.example", name=f"Awa {role.value}")
+            for role in (Role.STAFF, Role.VIEWER)
+        }
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

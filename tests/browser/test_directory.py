@@ -18,7 +18,9 @@ def test_staff_builds_the_directory_in_french(live_server, page_for):
     page.fill("textarea[name=notes]", "Formation des jeunes, cybersécurité, transfert de savoir-faire.")
     page.click("button.primary")
     expect(page.locator(".field.has-error small.error")).to_be_visible()
-    expect(page.locator("textarea[name=notes]")).to_have_value("Formation des jeunes, cybersécurité, transfert de savoir-faire.")
+    expect(page.locator("textarea[name=notes]")).to_have_value(
+        "Formation des jeunes, cybersécurité, transfert de savoir-faire."
+    )
     shot(page, "fr-01-organisation-form-error")
     page.fill("input[name=name]", "Huawei Technologies Mali")
     page.check("input[value=training]")

@@ -63,7 +63,8 @@ def test_position_must_not_end_before_it_starts(db):
     org, person = make_org(), make_contact()
     with pytest.raises(DomainError) as err:
         services.save_position(
-            db.session, person,
+            db.session,
+            person,
             {"organisation_id": org.id, "title": "DG", "start_date": date(2026, 1, 1), "end_date": date(2025, 1, 1)},
         )
     assert err.value.field == "end_date"
@@ -74,10 +75,13 @@ def test_new_director_general_ends_the_predecessors_position(db):
     previous = make_contact("Konaté", "Seydou")
     new = make_contact()
     services.save_position(
-        db.session, previous, {"organisation_id": orange.id, "title": "Directeur général", "start_date": date(2022, 3, 1)}
+        db.session,
+        previous,
+        {"organisation_id": orange.id, "title": "Directeur général", "start_date": date(2022, 3, 1)},
     )
     services.save_position(
-        db.session, new,
+        db.session,
+        new,
         {"organisation_id": orange.id, "title": "directeur général", "start_date": date(2026, 1, 1)},
         succeeds_holder=True,
     )
@@ -142,8 +146,16 @@ def test_archived_organisations_leave_the_list_and_come_back(db):
 @pytest.mark.parametrize("sort", ["name", "-name", "country", "recent"])
 def test_keyset_pages_cover_every_row_once_in_order(db, sort):
     for i in range(23):
-        db.session.add(Organisation(name=f"Org {i:02d}", country_code=["ML", "BF", "NE"][i % 3], kind="other",
-                                    name_key=f"org {i:02d}", search=f"org {i:02d}", sectors=""))
+        db.session.add(
+            Organisation(
+                name=f"Org {i:02d}",
+                country_code=["ML", "BF", "NE"][i % 3],
+                kind="other",
+                name_key=f"org {i:02d}",
+                search=f"org {i:02d}",
+                sectors="",
+            )
+        )
     db.session.commit()
     seen, cursor = [], None
     while True:

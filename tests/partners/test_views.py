@@ -6,9 +6,20 @@ from crm.auth.models import Role
 from crm.partners.models import Contact, Organisation, Position
 from tests.conftest import htmx_headers, make_contact, make_org
 
-ORG_FORM = {"name": "Huawei Technologies Mali", "acronym": "Huawei Mali", "kind": "vendor", "country_code": "ML",
-            "parent_id": "", "sectors": ["telecom", "training"], "email": "", "phone": "+223 20 00 00 00",
-            "website": "", "address": "", "city": "Bamako", "notes": "Équipementier."}
+ORG_FORM = {
+    "name": "Huawei Technologies Mali",
+    "acronym": "Huawei Mali",
+    "kind": "vendor",
+    "country_code": "ML",
+    "parent_id": "",
+    "sectors": ["telecom", "training"],
+    "email": "",
+    "phone": "+223 20 00 00 00",
+    "website": "",
+    "address": "",
+    "city": "Bamako",
+    "notes": "Équipementier.",
+}
 
 
 def test_list_is_a_full_page_and_an_htmx_fragment(client, login_as, db):
@@ -96,15 +107,27 @@ def test_contact_and_position_with_title_history(client, login_as, db):
     )
     response = client.post(
         "/contacts/new",
-        data={"honorific": "M.", "given_name": "Leyti", "family_name": "N’Diaye", "native_name": "",
-              "email": "Leyti.NDiaye@orange.example", "phone": "", "languages": ["fr", "wo"], "notes": ""},
+        data={
+            "honorific": "M.",
+            "given_name": "Leyti",
+            "family_name": "N’Diaye",
+            "native_name": "",
+            "email": "Leyti.NDiaye@orange.example",
+            "phone": "",
+            "languages": ["fr", "wo"],
+            "notes": "",
+        },
     )
     leyti = db.session.scalars(select(Contact).where(Contact.family_name == "N’Diaye")).one()
     assert response.status_code == 302 and leyti.email == "leyti.ndiaye@orange.example"
     client.post(
         f"/contacts/{leyti.id}/positions/new",
-        data={"organisation_id": orange.id, "title": "Directeur général", "start_date": "2026-01-01",
-              "succeeds_holder": "y"},
+        data={
+            "organisation_id": orange.id,
+            "title": "Directeur général",
+            "start_date": "2026-01-01",
+            "succeeds_holder": "y",
+        },
     )
     org_page = client.get(f"/organisations/{orange.id}").get_data(as_text=True)
     assert "M. Leyti N’Diaye" in org_page and "en fonction" in org_page
