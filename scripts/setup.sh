@@ -39,4 +39,4 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
-.venv/bin/pybabel compile -d translations >/dev/null
+.venv/bin/pybabel compile -d translations >/dev/null 2>&1

@@ -41,7 +41,7 @@ def _actor() -> tuple[int | None, str]:
         user = current_user._get_current_object() if current_user else None
         if user is not None and getattr(user, "is_authenticated", False):
             return user.id, user.audit_label
-    return None, "system"
+    return None, ""  # shown as "system", translated, in the history
 
 
 def _changes(obj: Any, created: bool) -> dict[str, list[Any]]:
