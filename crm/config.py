@@ -26,12 +26,17 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def sqlalchemy_url(url: str) -> str:
+    """A plain postgresql:// URL gets psycopg 3, the driver we ship."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config mapping from the environment."""
     database_url = os.environ.get("CRM_DATABASE_URL") or f"sqlite:///{instance_path / 'crm.sqlite3'}"
-    if database_url.startswith("postgresql://"):
-        # psycopg 3 is the driver we ship
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    database_url = sqlalchemy_url(database_url)
     production = os.environ.get("CRM_ENV", "development") == "production"
     return {
         "SECRET_KEY": os.environ.get("CRM_SECRET_KEY") or _instance_secret(instance_path),

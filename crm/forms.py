@@ -14,3 +14,8 @@ def VersionField() -> IntegerField:  # noqa: N802 - reads like the other field c
 
 def strip_filter(value):
     return value.strip() if isinstance(value, str) else value
+
+
+def form_data(form) -> dict:
+    """The submitted values a service needs: every field but the CSRF token and the version."""
+    return {name: field.data for name, field in form._fields.items() if name not in {"csrf_token", "version"}}

@@ -20,6 +20,7 @@ os.environ.setdefault("CRM_SECRET_KEY", "test-secret-key-not-for-production")
 from crm import create_app
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
+from crm.config import sqlalchemy_url
 from crm.db import Base
 from crm.extensions import db as _db
 from crm.partners import services as partners
@@ -27,10 +28,6 @@ from crm.partners.models import Contact, Organisation, OrgKind
 
 PASSWORD = "correct horse battery staple"
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL", "")
-
-
-def sqlalchemy_url(url: str) -> str:
-    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
 
 
 def ensure_pg_database(url: str) -> None:

@@ -10,10 +10,11 @@ from sqlalchemy.exc import DBAPIError
 
 from crm import create_app
 from crm.auth.models import User
+from crm.config import sqlalchemy_url
 from crm.db import Base
 from crm.extensions import db
 from crm.partners.models import Country
-from tests.conftest import PG_URL, sqlalchemy_url
+from tests.conftest import PG_URL
 
 
 def _fresh_pg_database() -> str:

@@ -8,7 +8,8 @@ from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.errors import DomainError
-from crm.extensions import db
+from crm.extensions import db, htmx
+from crm.forms import form_data
 from crm.partners import services
 from crm.partners.forms import ArchiveForm, ContactForm, OrganisationForm, PositionForm
 from crm.partners.models import ORG_KIND_LABELS, SECTOR_LABELS, Contact, Organisation, Position
@@ -53,7 +54,7 @@ def organisations():
         "partners/organisations.html",
         page=page,
         filters=filters,
-        countries=_countries() if not request.headers.get("HX-Request") else [],
+        countries=[] if htmx else _countries(),
         kinds=ORG_KIND_LABELS,
         sectors=SECTOR_LABELS,
     )
@@ -63,10 +64,6 @@ def _organisation_form(form: OrganisationForm, exclude_id: int | None = None) ->
     form.country_code.choices = _countries()
     form.parent_id.choices = [(None, "—"), *services.organisation_choices(db.session, exclude_id)]
     return form
-
-
-def _org_data(form: OrganisationForm) -> dict:
-    return {name: field.data for name, field in form._fields.items() if name not in {"csrf_token", "version"}}
 
 
 @bp.route("/organisations/new", methods=["GET", "POST"])
@@ -79,7 +76,7 @@ def organisation_new():
             form.parent_id.data = _int_arg("parent")
     if form.validate_on_submit():
         try:
-            org = services.save_organisation(db.session, _org_data(form))
+            org = services.save_organisation(db.session, form_data(form))
         except DomainError as exc:
             db.session.rollback()
             return render(
@@ -120,7 +117,7 @@ def organisation_edit(org_id: int):
         form.sectors.data = org.sector_list
     if form.validate_on_submit():
         try:
-            services.save_organisation(db.session, _org_data(form), org, form.version.data)
+            services.save_organisation(db.session, form_data(form), org, form.version.data)
         except DomainError as exc:
             db.session.rollback()
             return render(
@@ -186,13 +183,9 @@ def contacts():
         "partners/contacts.html",
         page=page,
         filters=filters,
-        countries=_countries() if not request.headers.get("HX-Request") else [],
+        countries=[] if htmx else _countries(),
         current_positions=services.current_positions,
     )
-
-
-def _contact_data(form: ContactForm) -> dict:
-    return {name: field.data for name, field in form._fields.items() if name not in {"csrf_token", "version"}}
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
@@ -200,7 +193,7 @@ def _contact_data(form: ContactForm) -> dict:
 def contact_new():
     form = ContactForm()
     if form.validate_on_submit():
-        contact = services.save_contact(db.session, _contact_data(form))
+        contact = services.save_contact(db.session, form_data(form))
         db.session.commit()
         flash(_("Contact “%(name)s” created. Add their position below.", name=contact.full_name), "success")
         return redirect_to(url_for("partners.contact", contact_id=contact.id))
@@ -230,7 +223,7 @@ def contact_edit(contact_id: int):
         form.languages.data = person.language_list
     if form.validate_on_submit():
         try:
-            services.save_contact(db.session, _contact_data(form), person, form.version.data)
+            services.save_contact(db.session, form_data(form), person, form.version.data)
         except DomainError as exc:
             db.session.rollback()
             return render(
