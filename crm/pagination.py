@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from flask import abort
@@ -20,8 +21,33 @@ class Page:
     first: bool
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _typed(value: Any) -> Any:
+    """Back from JSON: a dated value, or a string or number; anything else is a forged cursor."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, text),) = value.items()
+        if isinstance(text, str) and kind in ("t", "d"):
+            try:
+                return datetime.fromisoformat(text) if kind == "t" else date.fromisoformat(text)
+            except ValueError:
+                abort(400)
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return value
+    abort(400)
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(values), ensure_ascii=False).encode()).decode().rstrip("=")
+    data = json.dumps([_plain(v) for v in values], ensure_ascii=False)
+    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, width: int) -> list[Any]:
@@ -29,9 +55,9 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
         abort(400)
-    if not isinstance(values, list) or len(values) != width or not all(isinstance(v, str | int) for v in values):
+    if not isinstance(values, list) or len(values) != width:
         abort(400)
-    return values
+    return [_typed(v) for v in values]
 
 
 def keyset_page(
@@ -44,7 +70,7 @@ def keyset_page(
     if cursor:
         values = decode_cursor(cursor, len(order))
         key = tuple_(*order)
-        stmt = stmt.where(key < tuple_(*values) if descending else key > tuple_(*values))
+        stmt = stmt.where(key < tuple(values) if descending else key > tuple(values))
     stmt = stmt.order_by(*[col.desc() if descending else col.asc() for col in order]).limit(size + 1)
     rows = list(session.scalars(stmt).unique().all())
     next_cursor = None

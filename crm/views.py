@@ -16,7 +16,7 @@ def render(template: str, /, *, fragment: str | None = None, status: int = 200, 
     """
     if htmx and not htmx.boosted:
         folder, _, name = template.rpartition("/")
-        template = fragment or f"{folder}/_{name}"
+        template = fragment or (template if name.startswith("_") else f"{folder}/_{name}")
     return render_template(template, **context), status
 
 

@@ -6,8 +6,10 @@ import hashlib
 from datetime import date
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_datetime as babel_datetime
 from flask import Flask, current_app, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
@@ -21,6 +23,7 @@ from crm.auth import services as auth_services
 from crm.auth.models import Role
 from crm.auth.permissions import can
 from crm.extensions import db, htmx, login_manager
+from crm.partners import services as partner_services
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -133,6 +136,11 @@ def _handle_500(exc: Exception):
     return _error(500, ERROR_MESSAGES[500]())
 
 
+def _local_time(moment, zone: str, fmt: str = "short") -> str:
+    """A moment shown in a given zone (the meeting's), whatever the reader's zone."""
+    return babel_datetime(moment, fmt, tzinfo=ZoneInfo(zone), locale=str(get_locale() or "fr"))
+
+
 def _language_names(codes: list[str]) -> str:
     locale = Locale.parse(str(get_locale() or "fr"))
     return ", ".join((locale.languages.get(code) or code).capitalize() for code in codes)
@@ -162,6 +170,8 @@ def init_app(app: Flask) -> None:
         audit_action=audit_labels.action,
         audit_entity=audit_labels.entity,
         audit_field=audit_labels.field,
+        title_on=partner_services.title_on,
+        local_time=_local_time,
     )
 
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""

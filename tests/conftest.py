@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import flask_babel
 import pytest
@@ -20,9 +21,13 @@ os.environ.setdefault("CRM_SECRET_KEY", "test-secret-key-not-for-production")
 from crm import create_app
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
+from crm.commitments import services as commitments
+from crm.commitments.models import Commitment
 from crm.config import sqlalchemy_url
 from crm.db import Base
 from crm.extensions import db as _db
+from crm.meetings import services as meetings
+from crm.meetings.models import Meeting
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, OrgKind
 
@@ -189,3 +194,53 @@ def count_queries(app: Flask):
 
 def htmx_headers(**extra) -> dict[str, str]:
     return {"HX-Request": "true", **extra}
+
+
+def make_meeting(
+    actor: User,
+    title: str = "Audience du ministre avec le DG d’Orange Mali",
+    *,
+    orgs: list[Organisation] | None = None,
+    starts: datetime | None = None,
+    hours: int = 1,
+    confidentiality: str = "internal",
+    tz: str = "Africa/Bamako",
+    **data,
+) -> Meeting:
+    """A meeting typed as in the form: local times in the meeting's zone."""
+    starts = starts or datetime(2026, 1, 22, 10, 0)
+    meeting = meetings.save_meeting(
+        _db.session,
+        {
+            "title": title,
+            "kind": data.pop("kind", "audience"),
+            "starts_at": starts,
+            "ends_at": starts + timedelta(hours=hours),
+            "timezone": tz,
+            "place": data.pop("place", "Bamako"),
+            "confidentiality": confidentiality,
+            "status": data.pop("status", "held"),
+            "notes": "",
+            "organisation_ids": [o.id for o in orgs or []],
+            **data,
+        },
+        actor,
+    )
+    _db.session.commit()
+    return meeting
+
+
+def make_commitment(actor: User, title: str = "Étendre la couverture rurale", **data) -> Commitment:
+    commitment = commitments.create_commitment(
+        _db.session,
+        {
+            "title": title,
+            "owed_by": data.pop("owed_by", "ours"),
+            "priority": "normal",
+            "responsible_id": actor.id,
+            **data,
+        },
+        actor,
+    )
+    _db.session.commit()
+    return commitment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import date
 
@@ -12,8 +13,19 @@ from crm import create_app
 from crm.audit.models import AuditEvent
 from crm.auth import services as auth_services
 from crm.auth.models import Role, UserSession
+from crm.documents import services as documents
+from crm.meetings import services as meetings
 from crm.partners.models import Position
-from tests.conftest import PASSWORD, htmx_headers, make_contact, make_org, make_user, sign_in
+from tests.conftest import (
+    PASSWORD,
+    htmx_headers,
+    make_commitment,
+    make_contact,
+    make_meeting,
+    make_org,
+    make_user,
+    sign_in,
+)
 
 ROLES = list(Role)
 
@@ -31,14 +43,43 @@ def signed_in_client(app, db, role: Role):
 
 
 @pytest.fixture
-def records(db):
+def records(app, db):
     org = make_org()
     contact = make_contact()
     position = Position(contact_id=contact.id, organisation_id=org.id, title="DG", start_date=date(2026, 1, 1))
     db.session.add(position)
     target = make_user(Role.STAFF)
     db.session.commit()
-    return {"org_id": org.id, "contact_id": contact.id, "position_id": position.id, "user_id": target.id, "code": "en"}
+    meeting = make_meeting(target, orgs=[org])
+    participant = meetings.add_participant(db.session, meeting, contact_id=contact.id, organisation_id=org.id)
+    revision = meetings.start_minutes(db.session, meeting)
+    item = meetings.add_item(db.session, revision, revision.version, "Couverture rurale")
+    attachment = documents.store(
+        db.session,
+        meeting,
+        io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
+        "compte rendu.pdf",
+        "",
+        target,
+        folder=app.config["CRM_ATTACHMENTS_DIR"],
+        max_bytes=1024,
+    )
+    db.session.commit()
+    commitment = make_commitment(target, origin_meeting_id=meeting.id, organisation_id=org.id)
+    return {
+        "org_id": org.id,
+        "contact_id": contact.id,
+        "position_id": position.id,
+        "user_id": target.id,
+        "code": "en",
+        "meeting_id": meeting.id,
+        "participant_id": participant.id,
+        "organisation_id": org.id,
+        "item_id": item.id,
+        "number": 1,
+        "attachment_id": attachment.id,
+        "commitment_id": commitment.id,
+    }
 
 
 def _routes(app):

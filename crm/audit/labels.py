@@ -12,6 +12,7 @@ ACTIONS = {
     "logout": _l("signed out"),
     "password_changed": _l("changed the password"),
     "access_denied": _l("was refused access"),
+    "read_confidential": _l("opened this confidential record"),
 }
 
 ENTITIES = {
@@ -19,6 +20,12 @@ ENTITIES = {
     "contact": _l("contact"),
     "position": _l("position"),
     "user_account": _l("account"),
+    "meeting": _l("meeting"),
+    "meeting_organisation": _l("organisation at the meeting"),
+    "participant": _l("participant"),
+    "minutes_revision": _l("minutes"),
+    "attachment": _l("attachment"),
+    "commitment": _l("commitment"),
 }
 
 FIELDS = {
@@ -50,6 +57,38 @@ FIELDS = {
     "unit": _l("Unit"),
     "locale": _l("Language"),
     "timezone": _l("Time zone"),
+    "reference": _l("Reference"),
+    "starts_at": _l("Starts"),
+    "ends_at": _l("Ends"),
+    "place": _l("Place"),
+    "confidentiality": _l("Confidentiality"),
+    "status": _l("Status"),
+    "meeting_id": _l("Meeting"),
+    "side": _l("Side"),
+    "user_id": _l("Person"),
+    "attendance": _l("Attendance"),
+    "number": _l("Revision"),
+    "amendment_reason": _l("Reason for the amendment"),
+    "submitted_at": _l("Submitted"),
+    "submitted_by_id": _l("Submitted by"),
+    "approved_at": _l("Approved"),
+    "approved_by_id": _l("Approved by"),
+    "original_name": _l("File"),
+    "stored_name": _l("Stored as"),
+    "content_type": _l("Type"),
+    "size": _l("Size"),
+    "sha256": _l("SHA-256"),
+    "description": _l("Description"),
+    "uploaded_by_id": _l("Uploaded by"),
+    "details": _l("Details"),
+    "owed_by": _l("Owed by"),
+    "responsible_id": _l("Responsible officer"),
+    "due_date": _l("Due date"),
+    "priority": _l("Priority"),
+    "outcome": _l("Outcome"),
+    "completed_on": _l("Kept on"),
+    "origin_meeting_id": _l("From meeting"),
+    "origin_item_id": _l("From agenda item"),
 }
 
 

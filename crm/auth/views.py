@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 
 from crm.audit import services as audit
 from crm.auth import services
@@ -56,6 +57,13 @@ def login():
     elif request.method == "POST":
         status = 422
     return render_template("auth/login.html", form=form), status
+
+
+@bp.get("/session")
+@role_required(Role.VIEWER)
+def session_check():
+    """Is this browser still signed in? A page left open uses the answer to resume saving what was typed."""
+    return {"signed_in": True, "csrf_token": generate_csrf()}
 
 
 @bp.post("/logout")

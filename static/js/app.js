@@ -49,21 +49,27 @@
 
   function restoreDraft(form) {
     var raw = null;
-    try { raw = sessionStorage.getItem(draftKey(form)); } catch (e) { return; }
-    if (!raw) return;
+    try { raw = sessionStorage.getItem(draftKey(form)); } catch (e) { return false; }
+    if (!raw) return false;
     var data = JSON.parse(raw);
+    var changed = false;
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!(el.name in data) || el.type === "hidden") return;
       if (el.type === "checkbox") el.checked = data[el.name].indexOf(el.value) !== -1;
-      else el.value = data[el.name];
+      else if (el.value !== data[el.name]) { el.value = data[el.name]; changed = true; }
     });
+    return changed;
   }
 
   function bind(root) {
     Array.prototype.forEach.call(root.querySelectorAll("form[data-keep-draft]"), function (form) {
       if (form.dataset.draftBound) return;
       form.dataset.draftBound = "1";
-      if (!form.querySelector(".error, .form-error")) restoreDraft(form);
+      if (!form.querySelector(".error, .form-error") && restoreDraft(form) && form.matches("[data-autosave]")) {
+        // Text typed before a reload or a sign-in was never saved: save it now.
+        form.dataset.unsaved = "1";
+        setTimeout(resume, 0);
+      }
       form.addEventListener("input", function () { saveDraft(form); });
       form.addEventListener("change", function () { saveDraft(form); });
     });
@@ -81,6 +87,68 @@
     var form = evt.target;
     if (form.matches("form[data-keep-draft]") && !window.htmx) try { sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
   });
+  // Autosaved forms (minutes): once saved, the local copy goes; when a save fails because the
+  // session ended or the network dropped, the text stays here and is sent again once the user is back.
+  function autosaveForm(elt) { return elt && elt.closest ? elt.closest("form[data-autosave]") : null; }
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = autosaveForm(evt.detail.elt);
+    if (!form) return;
+    if (evt.detail.successful) {
+      delete form.dataset.unsaved;
+      try { sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
+    } else {
+      var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+      if (status === 0 || status === 401 || status === 400 || status >= 500) form.dataset.unsaved = "1";
+    }
+  });
+
+  function resume() {
+    var pending = document.querySelectorAll("form[data-autosave][data-unsaved]");
+    if (!pending.length || !window.htmx) return;
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", document.body.dataset.sessionUrl);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("HX-Request", "true");
+    xhr.onload = function () {
+      if (xhr.status !== 200) return;  // still signed out: keep waiting, the text stays
+      try {
+        var token = JSON.parse(xhr.responseText).csrf_token;
+        document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRFToken": token }));
+      } catch (e) { return; }
+      Array.prototype.forEach.call(pending, function (form) { window.htmx.trigger(form, "autosave"); });
+    };
+    xhr.send();
+  }
+  window.addEventListener("focus", resume);
+  window.addEventListener("online", resume);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) resume(); });
+  setInterval(resume, 20000);
+
+  // Pickers: a search lists matches; choosing one adds a removable chip holding a hidden input.
+  document.addEventListener("click", function (evt) {
+    var pick = evt.target.closest("[data-pick]");
+    if (pick) {
+      var picker = pick.closest("[data-picker]");
+      var chips = picker.querySelector("[data-picked]");
+      var chip = document.createElement("span");
+      chip.className = "chip";
+      chip.textContent = pick.dataset.label;
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = picker.dataset.name; input.value = pick.dataset.value;
+      var remove = document.createElement("button");
+      remove.type = "button"; remove.className = "link"; remove.textContent = "✕";
+      remove.setAttribute("data-unpick", ""); remove.setAttribute("aria-label", document.body.dataset.msgRemove || "✕");
+      chip.appendChild(input); chip.appendChild(remove); chips.appendChild(chip);
+      pick.closest("li").remove();
+      var search = picker.querySelector("input[type=search]");
+      if (search) { search.value = ""; search.focus(); }
+      return;
+    }
+    var unpick = evt.target.closest("[data-unpick]");
+    if (unpick) unpick.closest(".chip").remove();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { bind(document); });
   document.addEventListener("htmx:load", function (evt) { bind(evt.detail.elt); });
 })();

@@ -1,0 +1,1 @@
+"""Commitments made in meetings, followed until kept."""

@@ -1,0 +1,385 @@
+"""Business rules of commitments: who owes what to whom, by when, and whether it was kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from crm.auth.models import Role, User
+from crm.commitments.models import (
+    Commitment,
+    CommitmentStatus,
+    CommitmentUpdate,
+    OwedBy,
+    Priority,
+)
+from crm.db import check_version, search_key
+from crm.errors import DomainError
+from crm.meetings import services as meetings
+from crm.meetings.models import AgendaItem, Meeting, MeetingOrganisation, MinutesRevision
+from crm.pagination import Page, keyset_page
+from crm.partners.models import Contact, Organisation
+from crm.references import next_reference
+
+REFERENCE_PREFIX = "ENG"
+ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.BLOCKED)
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """A commitment from a restricted or confidential meeting is seen by that meeting's participants and admins."""
+    if user.can(Role.ADMIN):
+        return true()
+    return or_(Commitment.limited.is_(False), meetings.is_participant_clause(user, Commitment.origin_meeting_id))
+
+
+def _with_people(stmt):
+    return stmt.options(
+        joinedload(Commitment.responsible), joinedload(Commitment.organisation), joinedload(Commitment.contact)
+    )
+
+
+def visible_commitment(session: Session, commitment_id: int, user: User, *, detail: bool = False) -> Commitment | None:
+    stmt = select(Commitment).where(Commitment.id == commitment_id, visible_clause(user))
+    if detail:
+        stmt = _with_people(stmt).options(
+            joinedload(Commitment.origin_meeting),
+            joinedload(Commitment.origin_item),
+            selectinload(Commitment.updates).joinedload(CommitmentUpdate.author),
+        )
+    return session.scalars(stmt).first()
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+FIELDS = ("title", "details", "owed_by", "responsible_id", "contact_id", "organisation_id", "due_date", "priority")
+
+
+def _check_people(session: Session, data: dict[str, Any], meeting: Meeting | None) -> None:
+    if data.get("owed_by") not in set(OwedBy) or data.get("priority", Priority.NORMAL) not in set(Priority):
+        raise DomainError(_("Choose a value from the list."), field="owed_by")
+    responsible_id = data.get("responsible_id")
+    if responsible_id is not None:
+        user = session.get(User, responsible_id)
+        if user is None or not user.active:
+            raise DomainError(_("Unknown or inactive user."), field="responsible_id")
+        limited = meeting is not None and meeting.is_limited and not user.can(Role.ADMIN)
+        if limited and not session.scalar(select(meetings.is_participant_clause(user, meeting.id))):
+            raise DomainError(
+                _("The responsible officer must be a participant of this restricted meeting."),
+                field="responsible_id",
+            )
+    if data.get("contact_id") is not None and session.get(Contact, data["contact_id"]) is None:
+        raise DomainError(_("Unknown contact."), field="contact_id")
+    if data.get("organisation_id") is not None and session.get(Organisation, data["organisation_id"]) is None:
+        raise DomainError(_("Unknown organisation."), field="organisation_id")
+
+
+def _origin(
+    session: Session, actor: User, meeting_id: int | None, item_id: int | None
+) -> tuple[Meeting | None, AgendaItem | None]:
+    if meeting_id is None:
+        return None, None
+    meeting = meetings.visible_meeting(session, meeting_id, actor)
+    if meeting is None:
+        raise DomainError(_("The meeting this commitment comes from does not exist."), field="origin_meeting_id")
+    item = None
+    if item_id is not None:
+        item = session.scalar(
+            select(AgendaItem)
+            .join(MinutesRevision, MinutesRevision.id == AgendaItem.revision_id)
+            .where(AgendaItem.id == item_id, MinutesRevision.meeting_id == meeting.id)
+        )
+        if item is None:
+            raise DomainError(_("This agenda item is not part of the meeting's minutes."), field="origin_item_id")
+    return meeting, item
+
+
+def create_commitment(session: Session, data: dict[str, Any], actor: User) -> Commitment:
+    """A new commitment, from a meeting's decision (origin given) or on its own."""
+    meeting, item = _origin(session, actor, data.get("origin_meeting_id"), data.get("origin_item_id"))
+    _check_people(session, data, meeting)
+    year = (meeting.local_date if meeting else date.today()).year
+    commitment = Commitment(
+        reference=next_reference(session, REFERENCE_PREFIX, year),
+        status=CommitmentStatus.OPEN,
+        origin_meeting_id=meeting.id if meeting else None,
+        origin_item_id=item.id if item else None,
+        limited=bool(meeting and meeting.is_limited),
+        created_by_id=actor.id,
+    )
+    _apply(commitment, data)
+    commitment.refresh_keys()
+    session.add(commitment)
+    session.flush()
+    session.add(CommitmentUpdate(commitment_id=commitment.id, author_id=actor.id, new_status=commitment.status))
+    session.flush()
+    return commitment
+
+
+def update_commitment(
+    session: Session, commitment: Commitment, data: dict[str, Any], actor: User, version: int | None
+) -> None:
+    check_version(commitment, version)
+    meeting = session.get(Meeting, commitment.origin_meeting_id) if commitment.origin_meeting_id else None
+    _check_people(session, data, meeting)
+    _apply(commitment, data)
+    commitment.refresh_keys()
+    session.flush()
+
+
+def _apply(commitment: Commitment, data: dict[str, Any]) -> None:
+    for name in FIELDS:
+        if name in data:
+            value = data[name]
+            setattr(commitment, name, value.strip() if isinstance(value, str) else value)
+
+
+def change_status(
+    session: Session,
+    commitment: Commitment,
+    new_status: str,
+    note: str,
+    actor: User,
+    version: int | None,
+    *,
+    today: date | None = None,
+) -> CommitmentUpdate:
+    """Move a commitment along, always with a note; "done" records the outcome and the day it was kept."""
+    check_version(commitment, version)
+    if new_status not in set(CommitmentStatus):
+        raise DomainError(_("Choose a status from the list."), field="status")
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(_("Say in a few words what changed."), field="note")
+    if len(note) > 5000:
+        raise DomainError(_("This text is too long (%(max)s characters at most).", max=5000), field="note")
+    old = commitment.status
+    if new_status == CommitmentStatus.DONE and old != CommitmentStatus.DONE:
+        commitment.completed_on = today or date.today()
+        commitment.outcome = note
+    elif new_status != CommitmentStatus.DONE:
+        commitment.completed_on = None
+    commitment.status = CommitmentStatus(new_status)
+    commitment.refresh_keys()
+    entry = CommitmentUpdate(
+        commitment_id=commitment.id,
+        author_id=actor.id,
+        old_status=old if old != new_status else "",
+        new_status=new_status if old != new_status else "",
+        note=note,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def reassign(session: Session, from_user_id: int, to_user_id: int, actor: User) -> tuple[int, list[Commitment]]:
+    """Hand every open commitment of one officer to another. Returns (moved, kept back).
+
+    A commitment from a restricted meeting the new officer does not take part in stays where it was.
+    """
+    target = session.get(User, to_user_id)
+    if target is None or not target.active:
+        raise DomainError(_("Unknown or inactive user."), field="to_user")
+    if from_user_id == to_user_id:
+        raise DomainError(_("Choose two different people."), field="to_user")
+    rows = list(
+        session.scalars(
+            select(Commitment)
+            .where(Commitment.responsible_id == from_user_id, Commitment.closed.is_(False), visible_clause(actor))
+            .order_by(Commitment.id)
+        )
+    )
+    allowed = set(
+        session.scalars(select(Commitment.id).where(Commitment.id.in_([c.id for c in rows]), visible_clause(target)))
+    )
+    moved, kept = 0, []
+    for commitment in rows:
+        if commitment.id not in allowed:
+            kept.append(commitment)
+            continue
+        commitment.responsible_id = to_user_id
+        session.add(
+            CommitmentUpdate(
+                commitment_id=commitment.id,
+                author_id=actor.id,
+                note=_("Reassigned to %(name)s.", name=target.name),
+            )
+        )
+        moved += 1
+    session.flush()
+    return moved, kept
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CommitmentFilters:
+    q: str = ""
+    status: str = "active"  # active | closed | all | one status
+    owed_by: str = ""
+    organisation_id: int | None = None
+    responsible_id: int | None = None
+    overdue: bool = False
+    mine: bool = False
+
+
+def list_commitments(
+    session: Session, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
+) -> Page:
+    """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
+    stmt = _with_people(select(Commitment)).where(visible_clause(user))
+    if filters.q.strip():
+        like = "%" + search_key(filters.q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(Commitment.search.like(like, escape="\\"))
+    if filters.status == "active":
+        stmt = stmt.where(Commitment.closed.is_(False))
+    elif filters.status == "closed":
+        stmt = stmt.where(Commitment.closed.is_(True))
+    elif filters.status in set(CommitmentStatus):
+        stmt = stmt.where(Commitment.status == filters.status)
+    if filters.owed_by in set(OwedBy):
+        stmt = stmt.where(Commitment.owed_by == filters.owed_by)
+    if filters.organisation_id:
+        stmt = stmt.where(Commitment.organisation_id == filters.organisation_id)
+    if filters.mine:
+        stmt = stmt.where(Commitment.responsible_id == user.id)
+    elif filters.responsible_id:
+        stmt = stmt.where(Commitment.responsible_id == filters.responsible_id)
+    if filters.overdue:
+        stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < today)
+    return keyset_page(session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size)
+
+
+def for_meeting(session: Session, meeting_id: int, user: User) -> list[Commitment]:
+    return list(
+        session.scalars(
+            _with_people(select(Commitment))
+            .where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
+            .order_by(Commitment.id)
+        )
+    )
+
+
+def decided_in(session: Session, meeting_id: int, user: User) -> dict[str, Commitment]:
+    """Commitments of a meeting by their text, so each decision in the minutes shows the one made from it."""
+    return {
+        c.title: c
+        for c in session.scalars(
+            select(Commitment).where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
+        )
+    }
+
+
+def carry_forward(session: Session, meeting: Meeting, user: User) -> list[Commitment]:
+    """The open commitments, both sides, of the meeting's partners: the review of the last meeting."""
+    org_ids = [link.organisation_id for link in meeting.organisations]
+    if not org_ids:
+        return []
+    return list(
+        session.scalars(
+            _with_people(select(Commitment))
+            .where(
+                Commitment.organisation_id.in_(org_ids),
+                Commitment.closed.is_(False),
+                or_(Commitment.origin_meeting_id.is_(None), Commitment.origin_meeting_id != meeting.id),
+                visible_clause(user),
+            )
+            .order_by(Commitment.due_key, Commitment.id)
+            .limit(100)
+        )
+    )
+
+
+@dataclass
+class Promises:
+    on_time: int = 0
+    late: int = 0
+    open: int = 0
+    overdue: int = 0
+
+    @property
+    def kept(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def total(self) -> int:
+        return self.on_time + self.late + self.open + self.overdue
+
+    @property
+    def on_time_percent(self) -> int | None:
+        """Share of the promises that came due (kept, or overdue) that were kept on time."""
+        due = self.on_time + self.late + self.overdue
+        return round(100 * self.on_time / due) if due else None
+
+
+@dataclass
+class PromiseFigures:
+    ours: Promises = field(default_factory=Promises)
+    partner: Promises = field(default_factory=Promises)
+
+
+def promise_figures(session: Session, organisation_id: int, user: User, today: date) -> PromiseFigures:
+    """Kept on time, kept late, open, overdue, for each side. Cancelled promises do not count."""
+    kept_late = (Commitment.due_date.is_not(None)) & (Commitment.completed_on > Commitment.due_date)
+    overdue = Commitment.due_date.is_not(None) & (Commitment.due_date < today)
+    rows = session.execute(
+        select(Commitment.owed_by, Commitment.status, kept_late.label("late"), overdue.label("overdue"), func.count())
+        .where(
+            Commitment.organisation_id == organisation_id,
+            Commitment.status != CommitmentStatus.CANCELLED,
+            visible_clause(user),
+        )
+        .group_by(Commitment.owed_by, Commitment.status, "late", "overdue")
+    ).all()
+    figures = PromiseFigures()
+    for owed_by, status, late, is_overdue, count in rows:
+        side = figures.ours if owed_by == OwedBy.OURS else figures.partner
+        if status == CommitmentStatus.DONE:
+            if late:
+                side.late += count
+            else:
+                side.on_time += count
+        elif is_overdue:
+            side.overdue += count
+        else:
+            side.open += count
+    return figures
+
+
+@dataclass
+class TimelineEntry:
+    day: date
+    kind: str  # meeting | commitment
+    record: Any
+
+
+def partner_timeline(
+    session: Session, organisation_id: int, user: User, tz_name: str, limit: int = 40
+) -> list[TimelineEntry]:
+    """Meetings and commitments of one partner, newest first."""
+    meeting_rows = session.scalars(
+        select(Meeting)
+        .join(MeetingOrganisation, MeetingOrganisation.meeting_id == Meeting.id)
+        .where(MeetingOrganisation.organisation_id == organisation_id, meetings.visible_clause(user))
+        .order_by(Meeting.starts_at.desc())
+        .limit(limit)
+    ).all()
+    commitment_rows = session.scalars(
+        _with_people(select(Commitment))
+        .where(Commitment.organisation_id == organisation_id, visible_clause(user))
+        .order_by(Commitment.id.desc())
+        .limit(limit)
+    ).all()
+    zone = meetings.zone(tz_name)
+    entries = [TimelineEntry(m.starts_at.astimezone(zone).date(), "meeting", m) for m in meeting_rows]
+    entries += [TimelineEntry(c.created_at.astimezone(zone).date(), "commitment", c) for c in commitment_rows]
+    entries.sort(key=lambda e: (e.day, e.kind == "meeting"), reverse=True)
+    return entries[:limit]

@@ -1,0 +1,1 @@
+"""Attachments (and, later, printed documents)."""

@@ -1,0 +1,1 @@
+"""Meetings (audiences), their participants, and their minutes."""

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length
+
+from crm.auth.forms import timezone_choices
+from crm.forms import VersionField, strip_filter
+from crm.meetings.models import (
+    ATTENDANCE_LABELS,
+    CONFIDENTIALITY_LABELS,
+    KIND_LABELS,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    Confidentiality,
+    MeetingKind,
+)
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class MeetingForm(FlaskForm):
+    title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
+    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()), default=MeetingKind.AUDIENCE.value)
+    starts_at = DateTimeLocalField(_l("Starts"), format=DATETIME_FORMATS, validators=[DataRequired()])
+    ends_at = DateTimeLocalField(_l("Ends"), format=DATETIME_FORMATS, validators=[DataRequired()])
+    timezone = SelectField(_l("Time zone of the meeting"), choices=[], default="Africa/Bamako")
+    place = StringField(_l("Place"), filters=[strip_filter], validators=[Length(max=300)])
+    confidentiality = SelectField(
+        _l("Confidentiality"), choices=list(CONFIDENTIALITY_LABELS.items()), default=Confidentiality.INTERNAL.value
+    )
+    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()))
+    organisation_ids = SelectMultipleField(_l("Organisations"), coerce=int, validate_choice=False)
+    notes = TextAreaField(_l("Preparation notes"), filters=[strip_filter], validators=[Length(max=10_000)])
+    version = VersionField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()
+
+
+class ParticipantForm(FlaskForm):
+    """Adds one person picked in the autocomplete: ``person`` is "user:12" or "contact:34:5" (contact, organisation)."""
+
+    person = StringField(validators=[DataRequired(message=_l("Choose a person from the list."))])
+    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
+    attendance = SelectField(_l("Attendance"), choices=list(ATTENDANCE_LABELS.items()))
+
+
+class ParticipantEditForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
+    attendance = SelectField(_l("Attendance"), choices=list(ATTENDANCE_LABELS.items()))
+
+
+class OrganisationPickForm(FlaskForm):
+    organisation_id = StringField(validators=[DataRequired(message=_l("Choose an organisation from the list."))])
+
+
+class VersionForm(FlaskForm):
+    """Lifecycle buttons (submit, approve, withdraw): only the version the user was looking at."""
+
+    version = VersionField()
+
+
+class AmendForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why are the minutes amended?"), filters=[strip_filter], validators=[DataRequired(), Length(max=2000)]
+    )
+
+
+class AttachmentForm(FlaskForm):
+    description = StringField(_l("Description"), filters=[strip_filter], validators=[Length(max=300)])
+
+
+class DeleteForm(FlaskForm):
+    """Removals say so explicitly: an empty or forged POST removes nothing."""
+
+    confirm = HiddenField(validators=[AnyOf(["yes"])])
+
+
+def parse_person(value: str) -> tuple[int | None, int | None, int | None]:
+    """ "user:12" → (12, None, None); "contact:34:5" → (None, 34, 5). Anything else → all None."""
+    parts = (value or "").split(":")
+    try:
+        if parts[0] == "user" and len(parts) == 2:
+            return int(parts[1]), None, None
+        if parts[0] == "contact" and len(parts) == 3:
+            return None, int(parts[1]), int(parts[2])
+    except ValueError:
+        pass
+    return None, None, None

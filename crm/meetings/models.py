@@ -1,0 +1,332 @@
+"""Meetings (audiences), who took part on each side, and their minutes with revisions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.auth.models import User
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
+from crm.partners.models import Contact, Organisation
+
+
+class MeetingKind(enum.StrEnum):
+    AUDIENCE = "audience"
+    BILATERAL = "bilateral"
+    MULTILATERAL = "multilateral"
+    WORKING = "working"
+    COURTESY = "courtesy"
+    VIDEO = "video"
+
+
+KIND_LABELS = {
+    MeetingKind.AUDIENCE: _l("Audience"),
+    MeetingKind.BILATERAL: _l("Bilateral meeting"),
+    MeetingKind.MULTILATERAL: _l("Multilateral meeting"),
+    MeetingKind.WORKING: _l("Working session"),
+    MeetingKind.COURTESY: _l("Courtesy visit"),
+    MeetingKind.VIDEO: _l("Video call"),
+}
+
+
+class Confidentiality(enum.StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    RESTRICTED = "restricted"
+    CONFIDENTIAL = "confidential"
+
+    @property
+    def limited(self) -> bool:
+        """Restricted and confidential records are seen only by their participants and admins."""
+        return self in (Confidentiality.RESTRICTED, Confidentiality.CONFIDENTIAL)
+
+
+CONFIDENTIALITY_LABELS = {
+    Confidentiality.PUBLIC: _l("Public"),
+    Confidentiality.INTERNAL: _l("Internal"),
+    Confidentiality.RESTRICTED: _l("Restricted"),
+    Confidentiality.CONFIDENTIAL: _l("Confidential"),
+}
+LIMITED_LEVELS = (Confidentiality.RESTRICTED.value, Confidentiality.CONFIDENTIAL.value)
+
+
+class MeetingStatus(enum.StrEnum):
+    PLANNED = "planned"
+    HELD = "held"
+    CANCELLED = "cancelled"
+
+
+STATUS_LABELS = {
+    MeetingStatus.PLANNED: _l("Planned"),
+    MeetingStatus.HELD: _l("Held"),
+    MeetingStatus.CANCELLED: _l("Cancelled"),
+}
+
+
+class Side(enum.StrEnum):
+    OURS = "ours"
+    PARTNER = "partner"
+
+
+SIDE_LABELS = {Side.OURS: _l("Our side"), Side.PARTNER: _l("Partner side")}
+
+
+class ParticipantRole(enum.StrEnum):
+    CHAIR = "chair"
+    MEMBER = "member"
+    NOTE_TAKER = "note_taker"
+    INTERPRETER = "interpreter"
+
+
+ROLE_LABELS = {
+    ParticipantRole.CHAIR: _l("Chair"),
+    ParticipantRole.MEMBER: _l("Member"),
+    ParticipantRole.NOTE_TAKER: _l("Note-taker"),
+    ParticipantRole.INTERPRETER: _l("Interpreter"),
+}
+
+
+class Attendance(enum.StrEnum):
+    INVITED = "invited"
+    PRESENT = "present"
+    ABSENT = "absent"
+    EXCUSED = "excused"
+
+
+ATTENDANCE_LABELS = {
+    Attendance.INVITED: _l("Invited"),
+    Attendance.PRESENT: _l("Present"),
+    Attendance.ABSENT: _l("Absent"),
+    Attendance.EXCUSED: _l("Excused"),
+}
+
+
+class MinutesStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+
+
+MINUTES_STATUS_LABELS = {
+    MinutesStatus.DRAFT: _l("Draft"),
+    MinutesStatus.SUBMITTED: _l("Submitted for approval"),
+    MinutesStatus.APPROVED: _l("Approved"),
+}
+
+
+class Meeting(VersionMixin, TimestampMixin, Base):
+    __tablename__ = "meeting"
+    __audit__ = True
+    __audit_exclude__ = frozenset({"search", "year", "created_by_id"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[MeetingKind] = mapped_column(String(20), default=MeetingKind.AUDIENCE)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The zone the meeting takes place in: times are typed and printed in it, and shown in the reader's.
+    timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
+    place: Mapped[str] = mapped_column(String(300), default="")
+    confidentiality: Mapped[Confidentiality] = mapped_column(String(20), default=Confidentiality.INTERNAL)
+    status: Mapped[MeetingStatus] = mapped_column(String(20), default=MeetingStatus.PLANNED)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    search: Mapped[str] = mapped_column(String(700), default="")
+
+    organisations: Mapped[list[MeetingOrganisation]] = relationship(
+        back_populates="meeting", lazy="raise", cascade="all, delete-orphan", order_by="MeetingOrganisation.id"
+    )
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="meeting", lazy="raise", cascade="all, delete-orphan", order_by="Participant.id"
+    )
+    revisions: Mapped[list[MinutesRevision]] = relationship(
+        back_populates="meeting", lazy="raise", cascade="all, delete-orphan", order_by="MinutesRevision.number"
+    )
+
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="dates_in_order"),
+        Index("ix_meeting_starts", "starts_at", "id"),
+        Index("ix_meeting_confidentiality", "confidentiality", "starts_at"),
+    )
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(MeetingKind(self.kind), self.kind))
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(MeetingStatus(self.status), self.status))
+
+    @property
+    def confidentiality_label(self) -> str:
+        return str(CONFIDENTIALITY_LABELS.get(Confidentiality(self.confidentiality), self.confidentiality))
+
+    @property
+    def is_limited(self) -> bool:
+        return Confidentiality(self.confidentiality).limited
+
+    @property
+    def local_date(self) -> date:
+        """The meeting's day where it takes place: titles are looked up on this day."""
+        return self.starts_at.astimezone(ZoneInfo(self.timezone)).date()
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    def refresh_search(self, organisation_names: list[str]) -> None:
+        self.search = " ".join(
+            part
+            for part in (
+                self.reference.lower(),
+                search_key(self.title),
+                search_key(self.place),
+                *(search_key(n) for n in organisation_names),
+            )
+            if part
+        )[:700]
+
+
+class MeetingOrganisation(Base):
+    """An organisation taking part in a meeting (the partner, or one of several)."""
+
+    __tablename__ = "meeting_organisation"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="organisations", lazy="raise")
+    organisation: Mapped[Organisation] = relationship(lazy="raise")
+
+    __table_args__ = (UniqueConstraint("meeting_id", "organisation_id"),)
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("meeting", self.meeting_id)
+
+    @property
+    def audit_label(self) -> str:
+        return f"#{self.organisation_id}"
+
+
+class Participant(VersionMixin, Base):
+    """Someone at the table: one of our users, or a partner contact representing an organisation."""
+
+    __tablename__ = "participant"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    side: Mapped[Side] = mapped_column(String(10))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    role: Mapped[ParticipantRole] = mapped_column(String(20), default=ParticipantRole.MEMBER)
+    attendance: Mapped[Attendance] = mapped_column(String(20), default=Attendance.INVITED)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="participants", lazy="raise")
+    user: Mapped[User | None] = relationship(lazy="raise")
+    contact: Mapped[Contact | None] = relationship(lazy="raise")
+    organisation: Mapped[Organisation | None] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(
+            "(side = 'ours' AND user_id IS NOT NULL AND contact_id IS NULL) OR "
+            "(side = 'partner' AND contact_id IS NOT NULL AND user_id IS NULL)",
+            name="one_person",
+        ),
+        UniqueConstraint("meeting_id", "user_id"),
+        UniqueConstraint("meeting_id", "contact_id"),
+        Index("ix_participant_meeting", "meeting_id", "side"),
+    )
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS.get(ParticipantRole(self.role), self.role))
+
+    @property
+    def attendance_label(self) -> str:
+        return str(ATTENDANCE_LABELS.get(Attendance(self.attendance), self.attendance))
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("meeting", self.meeting_id)
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.side} #{self.user_id or self.contact_id}"
+
+
+class MinutesRevision(VersionMixin, TimestampMixin, Base):
+    """One version of a meeting's minutes. Approved revisions are locked; amending opens the next one."""
+
+    __tablename__ = "minutes_revision"
+    __audit__ = True
+    # The text is saved as the user types; its history is the revisions themselves, not the audit trail.
+    __audit_exclude__ = frozenset({"summary"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[MinutesStatus] = mapped_column(String(20), default=MinutesStatus.DRAFT)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    amendment_reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="revisions", lazy="raise")
+    items: Mapped[list[AgendaItem]] = relationship(
+        back_populates="revision", lazy="raise", cascade="all, delete-orphan", order_by="AgendaItem.position"
+    )
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id], lazy="raise")
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id], lazy="raise")
+
+    __table_args__ = (UniqueConstraint("meeting_id", "number"),)
+
+    @property
+    def status_label(self) -> str:
+        return str(MINUTES_STATUS_LABELS.get(MinutesStatus(self.status), self.status))
+
+    @property
+    def editable(self) -> bool:
+        return self.status == MinutesStatus.DRAFT
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("meeting", self.meeting_id)
+
+    @property
+    def audit_label(self) -> str:
+        return f"rev. {self.number}"
+
+
+class AgendaItem(Base):
+    """A point of the agenda: what was discussed, what was decided (one decision per line)."""
+
+    __tablename__ = "agenda_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("minutes_revision.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    discussion: Mapped[str] = mapped_column(Text, default="")
+    decisions: Mapped[str] = mapped_column(Text, default="")
+
+    revision: Mapped[MinutesRevision] = relationship(back_populates="items", lazy="raise")
+
+    __table_args__ = (Index("ix_agenda_item_revision", "revision_id", "position"),)
+
+    @property
+    def decision_list(self) -> list[str]:
+        return [line.strip(" -•*\t") for line in self.decisions.splitlines() if line.strip(" -•*\t")]

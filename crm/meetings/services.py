@@ -1,0 +1,636 @@
+"""Business rules of meetings, participants and minutes."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, exists, or_, select, true, update
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from crm.auth.models import Role, User
+from crm.commitments.models import Commitment
+from crm.db import check_version, search_key, utcnow
+from crm.errors import DomainError
+from crm.meetings.models import (
+    AgendaItem,
+    Attendance,
+    Confidentiality,
+    Meeting,
+    MeetingOrganisation,
+    MeetingStatus,
+    MinutesRevision,
+    MinutesStatus,
+    Participant,
+    ParticipantRole,
+    Side,
+)
+from crm.pagination import Page, keyset_page
+from crm.partners.models import Contact, Organisation, Position
+from crm.references import next_reference
+
+REFERENCE_PREFIX = "AUD"
+MAX_ITEMS = 60
+
+
+# --- who may see what -------------------------------------------------------------------------
+
+
+def is_participant_clause(user: User, meeting_id_column) -> ColumnElement[bool]:
+    return exists(
+        select(Participant.id).where(Participant.meeting_id == meeting_id_column, Participant.user_id == user.id)
+    )
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Restricted and confidential meetings: their participants and admins only. Used by every query."""
+    if user.can(Role.ADMIN):
+        return true()
+    return or_(Meeting.confidentiality.not_in(("restricted", "confidential")), is_participant_clause(user, Meeting.id))
+
+
+def can_see(session: Session, meeting: Meeting, user: User) -> bool:
+    if not meeting.is_limited or user.can(Role.ADMIN):
+        return True
+    return session.scalar(select(is_participant_clause(user, meeting.id))) or False
+
+
+def visible_meeting(session: Session, meeting_id: int, user: User) -> Meeting | None:
+    """The meeting if it exists and the user may see it; None either way, so that ids leak nothing."""
+    return session.scalars(select(Meeting).where(Meeting.id == meeting_id, visible_clause(user))).first()
+
+
+def meeting_detail(session: Session, meeting_id: int, user: User) -> Meeting | None:
+    return session.scalars(
+        select(Meeting)
+        .options(
+            selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
+            selectinload(Meeting.participants).options(
+                joinedload(Participant.user),
+                joinedload(Participant.organisation),
+                joinedload(Participant.contact).selectinload(Contact.positions),
+            ),
+            selectinload(Meeting.revisions).options(
+                joinedload(MinutesRevision.approved_by), joinedload(MinutesRevision.submitted_by)
+            ),
+        )
+        .where(Meeting.id == meeting_id, visible_clause(user))
+    ).first()
+
+
+# --- time zones --------------------------------------------------------------------------------
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError(_("Unknown time zone."), field="timezone") from None
+
+
+def to_utc(local: datetime, zone_name: str) -> datetime:
+    """A time typed in the meeting's zone, stored in UTC."""
+    return local.replace(tzinfo=zone(zone_name)).astimezone(UTC)
+
+
+def to_local(moment: datetime, zone_name: str) -> datetime:
+    return moment.astimezone(zone(zone_name)).replace(tzinfo=None)
+
+
+# --- meetings ----------------------------------------------------------------------------------
+
+
+MEETING_FIELDS = ("title", "kind", "place", "confidentiality", "status", "notes", "timezone")
+
+
+def _organisations(session: Session, ids: list[int]) -> list[Organisation]:
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    orgs = list(session.scalars(select(Organisation).where(Organisation.id.in_(ids)))) if ids else []
+    if len(orgs) != len(ids):
+        raise DomainError(_("One of the organisations does not exist."), field="organisation_ids")
+    return sorted(orgs, key=lambda o: ids.index(o.id))
+
+
+def save_meeting(
+    session: Session, data: dict[str, Any], actor: User, meeting: Meeting | None = None, version: int | None = None
+) -> Meeting:
+    """Create or update a meeting. Times arrive as typed in the meeting's zone."""
+    tz_name = data.get("timezone") or "Africa/Bamako"
+    starts, ends = to_utc(data["starts_at"], tz_name), to_utc(data["ends_at"], tz_name)
+    if ends < starts:
+        raise DomainError(_("The meeting must end after it starts."), field="ends_at")
+    if ends - starts > timedelta(days=14):
+        raise DomainError(_("A meeting lasts at most 14 days; plan a visit for longer."), field="ends_at")
+    orgs = _organisations(session, data.get("organisation_ids") or [])
+    creating = meeting is None
+    if meeting is not None:
+        check_version(meeting, version)
+    else:
+        year = starts.astimezone(zone(tz_name)).year
+        meeting = Meeting(reference=next_reference(session, REFERENCE_PREFIX, year), year=year, created_by_id=actor.id)
+        session.add(meeting)
+    for field in MEETING_FIELDS:
+        if field in data:
+            value = data[field]
+            setattr(meeting, field, value.strip() if isinstance(value, str) else value)
+    meeting.starts_at, meeting.ends_at = starts, ends
+    if creating:
+        session.flush()
+        for org in orgs:
+            session.add(MeetingOrganisation(meeting_id=meeting.id, organisation_id=org.id))
+        # Whoever plans the meeting takes part, so a confidential one never locks out its author.
+        session.add(Participant(meeting_id=meeting.id, side=Side.OURS, user_id=actor.id, role=ParticipantRole.MEMBER))
+    elif (
+        Confidentiality(meeting.confidentiality).limited
+        and not actor.can(Role.ADMIN)
+        and not session.scalar(select(is_participant_clause(actor, meeting.id)))
+    ):
+        raise DomainError(
+            _("Add yourself as a participant before restricting this meeting, or you would lose access to it."),
+            field="confidentiality",
+        )
+    meeting.refresh_search([o.name for o in orgs] if creating else _org_names(session, meeting.id))
+    session.flush()
+    _sync_commitment_confidentiality(session, meeting)
+    return meeting
+
+
+def _org_names(session: Session, meeting_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Organisation.name)
+            .join(MeetingOrganisation, MeetingOrganisation.organisation_id == Organisation.id)
+            .where(MeetingOrganisation.meeting_id == meeting_id)
+        )
+    )
+
+
+def _sync_commitment_confidentiality(session: Session, meeting: Meeting) -> None:
+    """Commitments carry their meeting's confidentiality, so their lists filter on their own row."""
+    session.execute(
+        update(Commitment)
+        .where(Commitment.origin_meeting_id == meeting.id, Commitment.limited != meeting.is_limited)
+        .values(limited=meeting.is_limited)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_organisation(session: Session, meeting: Meeting, organisation_id: int) -> MeetingOrganisation:
+    org = session.get(Organisation, organisation_id)
+    if org is None:
+        raise DomainError(_("Unknown organisation."), field="organisation_id")
+    already = session.scalar(
+        select(MeetingOrganisation).where(
+            MeetingOrganisation.meeting_id == meeting.id, MeetingOrganisation.organisation_id == organisation_id
+        )
+    )
+    if already is not None:
+        return already
+    link = MeetingOrganisation(meeting_id=meeting.id, organisation_id=organisation_id)
+    session.add(link)
+    session.flush()
+    meeting.refresh_search(_org_names(session, meeting.id))
+    session.flush()
+    return link
+
+
+def organisation_ids(session: Session, meeting_id: int) -> list[int]:
+    return list(
+        session.scalars(select(MeetingOrganisation.organisation_id).where(MeetingOrganisation.meeting_id == meeting_id))
+    )
+
+
+def remove_organisation(session: Session, meeting: Meeting, organisation_id: int) -> None:
+    represented = session.scalar(
+        select(Participant.id).where(
+            Participant.meeting_id == meeting.id, Participant.organisation_id == organisation_id
+        )
+    )
+    if represented is not None:
+        raise DomainError(_("Remove the people representing this organisation first."))
+    link = session.scalar(
+        select(MeetingOrganisation).where(
+            MeetingOrganisation.meeting_id == meeting.id, MeetingOrganisation.organisation_id == organisation_id
+        )
+    )
+    if link is not None:
+        session.delete(link)
+        session.flush()
+        meeting.refresh_search(_org_names(session, meeting.id))
+        session.flush()
+
+
+def add_participant(
+    session: Session,
+    meeting: Meeting,
+    *,
+    user_id: int | None = None,
+    contact_id: int | None = None,
+    organisation_id: int | None = None,
+    role: str = ParticipantRole.MEMBER,
+    attendance: str = Attendance.INVITED,
+) -> Participant:
+    """One of our users, or a partner contact for one of the meeting's organisations."""
+    if role not in set(ParticipantRole) or attendance not in set(Attendance):
+        raise DomainError(_("Choose a role and an attendance from the list."))
+    if user_id is not None:
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            raise DomainError(_("Unknown or inactive user."), field="person")
+        taken = Participant.user_id == user_id
+        participant = Participant(meeting_id=meeting.id, side=Side.OURS, user_id=user_id)
+    elif contact_id is not None:
+        if session.get(Contact, contact_id) is None:
+            raise DomainError(_("Unknown contact."), field="person")
+        in_meeting = session.scalar(
+            select(MeetingOrganisation.id).where(
+                MeetingOrganisation.meeting_id == meeting.id, MeetingOrganisation.organisation_id == organisation_id
+            )
+        )
+        if organisation_id is None or in_meeting is None:
+            raise DomainError(
+                _("This person must represent one of the meeting's organisations: add the organisation first."),
+                field="person",
+            )
+        taken = Participant.contact_id == contact_id
+        participant = Participant(
+            meeting_id=meeting.id, side=Side.PARTNER, contact_id=contact_id, organisation_id=organisation_id
+        )
+    else:
+        raise DomainError(_("Choose a person from the list."), field="person")
+    if session.scalar(select(Participant.id).where(Participant.meeting_id == meeting.id, taken)) is not None:
+        raise DomainError(_("This person is already a participant."), field="person")
+    participant.role, participant.attendance = role, attendance
+    session.add(participant)
+    session.flush()
+    return participant
+
+
+def update_participant(session: Session, participant: Participant, role: str, attendance: str) -> None:
+    if role not in set(ParticipantRole) or attendance not in set(Attendance):
+        raise DomainError(_("Choose a role and an attendance from the list."))
+    participant.role, participant.attendance = role, attendance
+    session.flush()
+
+
+def remove_participant(session: Session, meeting: Meeting, participant: Participant, actor: User) -> None:
+    if meeting.is_limited and participant.user_id == actor.id and not actor.can(Role.ADMIN):
+        raise DomainError(_("You cannot remove yourself from a restricted meeting: you would lose access to it."))
+    session.delete(participant)
+    session.flush()
+
+
+def people_search(
+    session: Session, meeting: Meeting, q: str, limit: int = 8
+) -> tuple[list[User], list[tuple[Contact, list[Position]]]]:
+    """Autocomplete: our users by name, and partner contacts with the posts they held on the meeting day."""
+    term = search_key(q)
+    if len(term) < 2:
+        return [], []
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    taken = select(Participant.user_id).where(Participant.meeting_id == meeting.id, Participant.user_id.is_not(None))
+    users = [
+        u
+        for u in session.scalars(
+            select(User).where(User.active.is_(True), User.id.not_in(taken)).order_by(User.name).limit(200)
+        )
+        if term in search_key(f"{u.name} {u.email} {u.unit}")
+    ][:limit]
+    taken_contacts = select(Participant.contact_id).where(
+        Participant.meeting_id == meeting.id, Participant.contact_id.is_not(None)
+    )
+    contacts = session.scalars(
+        select(Contact)
+        .options(selectinload(Contact.positions).joinedload(Position.organisation))
+        .where(Contact.archived_at.is_(None), Contact.search.like(like, escape="\\"), Contact.id.not_in(taken_contacts))
+        .order_by(Contact.sort_key)
+        .limit(limit)
+    ).all()
+    day = meeting.local_date
+    return users, [(c, [p for p in c.positions if p.held_on(day)]) for c in contacts]
+
+
+def organisation_search(
+    session: Session, q: str, exclude: list[int] | None = None, limit: int = 8
+) -> list[Organisation]:
+    term = search_key(q)
+    if len(term) < 2:
+        return []
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    stmt = (
+        select(Organisation)
+        .where(Organisation.archived_at.is_(None), Organisation.search.like(like, escape="\\"))
+        .order_by(Organisation.name_key)
+        .limit(limit)
+    )
+    if exclude:
+        stmt = stmt.where(Organisation.id.not_in(exclude))
+    return list(session.scalars(stmt))
+
+
+# --- lists and calendar ----------------------------------------------------------------------
+
+
+@dataclass
+class MeetingFilters:
+    when: str = "upcoming"  # upcoming | past
+    q: str = ""
+    organisation_id: int | None = None
+    country: str = ""
+    kind: str = ""
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    mine: bool = False
+
+
+def _like(term: str) -> str:
+    return "%" + search_key(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_meetings(session: Session, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
+    now = utcnow()
+    stmt = (
+        select(Meeting)
+        .options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
+        .where(visible_clause(user))
+    )
+    past = filters.when == "past"
+    stmt = stmt.where(Meeting.ends_at < now if past else Meeting.ends_at >= now)
+    if filters.q.strip():
+        stmt = stmt.where(Meeting.search.like(_like(filters.q), escape="\\"))
+    if filters.organisation_id or filters.country:
+        orgs = select(MeetingOrganisation.id).where(MeetingOrganisation.meeting_id == Meeting.id)
+        if filters.organisation_id:
+            orgs = orgs.where(MeetingOrganisation.organisation_id == filters.organisation_id)
+        if filters.country:
+            orgs = orgs.join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
+            codes = ("ML", "BF", "NE") if filters.country == "AES" else (filters.country.upper(),)
+            orgs = orgs.where(Organisation.country_code.in_(codes))
+        stmt = stmt.where(exists(orgs))
+    if filters.kind:
+        stmt = stmt.where(Meeting.kind == filters.kind)
+    if filters.status:
+        stmt = stmt.where(Meeting.status == filters.status)
+    if filters.date_from:
+        stmt = stmt.where(Meeting.starts_at >= datetime.combine(filters.date_from, datetime.min.time(), UTC))
+    if filters.date_to:
+        stmt = stmt.where(
+            Meeting.starts_at < datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time(), UTC)
+        )
+    if filters.mine:
+        stmt = stmt.where(is_participant_clause(user, Meeting.id))
+    return keyset_page(session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past)
+
+
+def month_meetings(session: Session, user: User, first_day: date, tz_name: str) -> list[Meeting]:
+    """Meetings starting in the month of ``first_day``, month bounds taken in the reader's zone."""
+    tz = zone(tz_name)
+    next_month = (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    start = datetime.combine(first_day, datetime.min.time(), tz).astimezone(UTC)
+    end = datetime.combine(next_month, datetime.min.time(), tz).astimezone(UTC)
+    return list(
+        session.scalars(
+            select(Meeting)
+            .where(visible_clause(user), Meeting.starts_at >= start, Meeting.starts_at < end)
+            .order_by(Meeting.starts_at, Meeting.id)
+            .limit(500)
+        )
+    )
+
+
+def previous_meeting(session: Session, meeting: Meeting, user: User) -> Meeting | None:
+    """The last meeting before this one with one of the same organisations (that the user may see)."""
+    org_ids = [link.organisation_id for link in meeting.organisations]
+    if not org_ids:
+        return None
+    shared = select(MeetingOrganisation.id).where(
+        MeetingOrganisation.meeting_id == Meeting.id, MeetingOrganisation.organisation_id.in_(org_ids)
+    )
+    return session.scalars(
+        select(Meeting)
+        .where(
+            visible_clause(user),
+            exists(shared),
+            Meeting.id != meeting.id,
+            Meeting.starts_at < meeting.starts_at,
+            Meeting.status != MeetingStatus.CANCELLED,
+        )
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+        .limit(1)
+    ).first()
+
+
+# --- minutes -----------------------------------------------------------------------------------
+
+
+def current_revision(meeting: Meeting) -> MinutesRevision | None:
+    """The latest revision (revisions must be loaded)."""
+    return meeting.revisions[-1] if meeting.revisions else None
+
+
+def revision_with_items(session: Session, meeting_id: int, number: int | None = None) -> MinutesRevision | None:
+    stmt = (
+        select(MinutesRevision)
+        .options(selectinload(MinutesRevision.items))
+        .where(MinutesRevision.meeting_id == meeting_id)
+    )
+    if number is not None:
+        stmt = stmt.where(MinutesRevision.number == number)
+    return session.scalars(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
+
+
+def start_minutes(session: Session, meeting: Meeting) -> MinutesRevision:
+    """The first draft, opened the first time someone writes the minutes."""
+    existing = revision_with_items(session, meeting.id)
+    if existing is not None:
+        return existing
+    revision = MinutesRevision(meeting_id=meeting.id, number=1, status=MinutesStatus.DRAFT, summary="")
+    revision.items = []
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def _editable(revision: MinutesRevision, version: int | None) -> None:
+    if revision.status == MinutesStatus.APPROVED:
+        raise DomainError(_("These minutes are approved and locked. Use “Amend” to open a new revision."))
+    if revision.status != MinutesStatus.DRAFT:
+        raise DomainError(_("These minutes were submitted for approval. Withdraw them to make changes."))
+    check_version(revision, version)
+
+
+def _touch(revision: MinutesRevision) -> None:
+    """Any change to the minutes bumps the revision's version, so two editors never overwrite each other."""
+    revision.updated_at = utcnow()
+
+
+TEXT_LIMITS = {"summary": 50_000, "title": 300, "discussion": 50_000, "decisions": 20_000}
+
+
+def _text(value: Any, field: str) -> str:
+    text = (value or "").replace("\r\n", "\n") if isinstance(value, str) else ""
+    if len(text) > TEXT_LIMITS[field]:
+        raise DomainError(_("This text is too long (%(max)s characters at most).", max=TEXT_LIMITS[field]), field=field)
+    return text
+
+
+def save_minutes(
+    session: Session, revision: MinutesRevision, summary: str, items: dict[int, dict[str, str]], version: int | None
+) -> bool:
+    """Autosave: the summary and each agenda item's text. Returns whether anything changed."""
+    _editable(revision, version)
+    changed = False
+    new_summary = _text(summary, "summary")
+    if new_summary != revision.summary:
+        revision.summary, changed = new_summary, True
+    by_id = {item.id: item for item in revision.items}
+    for item_id, values in items.items():
+        item = by_id.get(item_id)
+        if item is None:
+            continue  # removed meanwhile by the same user in another tab: nothing to write to
+        for field in ("title", "discussion", "decisions"):
+            if field in values:
+                text = _text(values[field], field)
+                if text != getattr(item, field):
+                    setattr(item, field, text)
+                    changed = True
+    if changed:
+        _touch(revision)
+        session.flush()
+    return changed
+
+
+def add_item(session: Session, revision: MinutesRevision, version: int | None, title: str = "") -> AgendaItem:
+    _editable(revision, version)
+    if len(revision.items) >= MAX_ITEMS:
+        raise DomainError(_("An agenda has at most %(n)s items.", n=MAX_ITEMS))
+    item = AgendaItem(position=len(revision.items) + 1, title=_text(title, "title"), discussion="", decisions="")
+    revision.items.append(item)
+    _touch(revision)
+    session.flush()
+    return item
+
+
+def move_item(session: Session, revision: MinutesRevision, item_id: int, offset: int, version: int | None) -> None:
+    _editable(revision, version)
+    items = list(revision.items)
+    index = next((i for i, item in enumerate(items) if item.id == item_id), None)
+    if index is None:
+        raise DomainError(_("This agenda item no longer exists."))
+    target = index + offset
+    if 0 <= target < len(items):
+        items[index], items[target] = items[target], items[index]
+        for position, item in enumerate(items, start=1):
+            item.position = position
+        revision.items.sort(key=lambda item: item.position)
+    _touch(revision)
+    session.flush()
+
+
+def remove_item(session: Session, revision: MinutesRevision, item_id: int, version: int | None) -> None:
+    _editable(revision, version)
+    item = next((item for item in revision.items if item.id == item_id), None)
+    if item is None:
+        raise DomainError(_("This agenda item no longer exists."))
+    linked = session.scalar(select(Commitment.id).where(Commitment.origin_item_id == item_id).limit(1))
+    if linked is not None:
+        raise DomainError(_("A commitment comes from this item: it cannot be removed."))
+    revision.items.remove(item)
+    for position, remaining in enumerate(revision.items, start=1):
+        remaining.position = position
+    _touch(revision)
+    session.flush()
+
+
+def submit_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+    _editable(revision, version)
+    if not revision.summary.strip() and not any(
+        item.title.strip() or item.discussion.strip() for item in revision.items
+    ):
+        raise DomainError(_("The minutes are empty: write a summary or an agenda item first."))
+    revision.status = MinutesStatus.SUBMITTED
+    revision.submitted_at, revision.submitted_by_id = utcnow(), actor.id
+    session.flush()
+
+
+def withdraw_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+    """Back to draft: by the person who submitted, or by an approver returning it for changes."""
+    check_version(revision, version)
+    if revision.status != MinutesStatus.SUBMITTED:
+        raise DomainError(_("Only submitted minutes can go back to draft."))
+    if revision.submitted_by_id != actor.id and not actor.can(Role.OFFICER):
+        raise DomainError(_("Only the person who submitted the minutes, or an officer, can do this."), field="role")
+    revision.status = MinutesStatus.DRAFT
+    session.flush()
+
+
+def approve_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+    if not actor.can(Role.OFFICER):
+        raise DomainError(_("Only a cooperation officer or an administrator can approve minutes."), field="role")
+    check_version(revision, version)
+    if revision.status == MinutesStatus.APPROVED:
+        raise DomainError(_("These minutes are already approved."))
+    if revision.status != MinutesStatus.SUBMITTED:
+        raise DomainError(_("Submit the minutes before approving them."))
+    revision.status = MinutesStatus.APPROVED
+    revision.approved_at, revision.approved_by_id = utcnow(), actor.id
+    session.flush()
+
+
+def amend_minutes(session: Session, meeting: Meeting, actor: User, reason: str) -> MinutesRevision:
+    """Open the next revision as a copy of the approved one; the approved one stays as it was."""
+    latest = revision_with_items(session, meeting.id)
+    if latest is None or latest.status != MinutesStatus.APPROVED:
+        raise DomainError(_("Only approved minutes can be amended; edit the current draft instead."))
+    if not reason.strip():
+        raise DomainError(_("Say why the minutes are amended."), field="reason")
+    revision = MinutesRevision(
+        meeting_id=meeting.id,
+        number=latest.number + 1,
+        status=MinutesStatus.DRAFT,
+        summary=latest.summary,
+        amendment_reason=_text(reason.strip(), "decisions"),
+    )
+    revision.items = [
+        AgendaItem(position=item.position, title=item.title, discussion=item.discussion, decisions=item.decisions)
+        for item in latest.items
+    ]
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def minutes_text(revision: MinutesRevision) -> list[str]:
+    """The minutes as lines of text, the form revisions are compared in."""
+    lines = [_("Summary"), *revision.summary.splitlines(), ""]
+    for item in revision.items:
+        lines.append(f"{item.position}. {item.title}")
+        lines.extend(item.discussion.splitlines())
+        if item.decisions.strip():
+            lines.append(_("Decisions:"))
+            lines.extend(f"- {decision}" for decision in item.decision_list)
+        lines.append("")
+    return lines
+
+
+@dataclass
+class DiffLine:
+    kind: str  # same | added | removed
+    text: str
+
+
+def revision_diff(old: MinutesRevision, new: MinutesRevision) -> list[DiffLine]:
+    lines: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=minutes_text(old), b=minutes_text(new), autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            lines.extend(DiffLine("same", text) for text in matcher.a[a1:a2])
+            continue
+        lines.extend(DiffLine("removed", text) for text in matcher.a[a1:a2])
+        lines.extend(DiffLine("added", text) for text in matcher.b[b1:b2])
+    return lines
