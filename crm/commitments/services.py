@@ -374,12 +374,18 @@ def partner_timeline(
     ).all()
     commitment_rows = session.scalars(
         _with_people(select(Commitment))
+        .options(joinedload(Commitment.origin_meeting))
         .where(Commitment.organisation_id == organisation_id, visible_clause(user))
         .order_by(Commitment.id.desc())
         .limit(limit)
     ).all()
     zone = meetings.zone(tz_name)
     entries = [TimelineEntry(m.starts_at.astimezone(zone).date(), "meeting", m) for m in meeting_rows]
-    entries += [TimelineEntry(c.created_at.astimezone(zone).date(), "commitment", c) for c in commitment_rows]
+    entries += [
+        TimelineEntry(
+            (c.origin_meeting.starts_at if c.origin_meeting else c.created_at).astimezone(zone).date(), "commitment", c
+        )
+        for c in commitment_rows
+    ]
     entries.sort(key=lambda e: (e.day, e.kind == "meeting"), reverse=True)
     return entries[:limit]

@@ -41,7 +41,7 @@ class MeetingForm(FlaskForm):
 
 
 class ParticipantForm(FlaskForm):
-    """Adds one person picked in the autocomplete: ``person`` is "user:12" or "contact:34:5" (contact, organisation)."""
+    """Adds one person picked in the autocomplete (``person``: see ``parse_person``)."""
 
     person = StringField(validators=[DataRequired(message=_l("Choose a person from the list."))])
     role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))

@@ -209,17 +209,20 @@ class MeetingOrganisation(Base):
 
     __table_args__ = (UniqueConstraint("meeting_id", "organisation_id"),)
 
+    audit_name = ""
+
     @property
     def audit_owner(self) -> tuple[str, int]:
         return ("meeting", self.meeting_id)
 
     @property
     def audit_label(self) -> str:
-        return f"#{self.organisation_id}"
+        return self.audit_name or f"#{self.organisation_id}"
 
 
 class Participant(VersionMixin, Base):
-    """Someone at the table: one of our users, or a partner contact representing an organisation."""
+    """Someone at the table: one of our users; a partner contact for one of the meeting's organisations;
+    or, on our side, a contact of our own institution who is not a user (the minister, an adviser)."""
 
     __tablename__ = "participant"
     __audit__ = True
@@ -240,8 +243,9 @@ class Participant(VersionMixin, Base):
 
     __table_args__ = (
         CheckConstraint(
+            # One of our users; or a contact, on either side, for the organisation they represent.
             "(side = 'ours' AND user_id IS NOT NULL AND contact_id IS NULL) OR "
-            "(side = 'partner' AND contact_id IS NOT NULL AND user_id IS NULL)",
+            "(contact_id IS NOT NULL AND user_id IS NULL AND organisation_id IS NOT NULL)",
             name="one_person",
         ),
         UniqueConstraint("meeting_id", "user_id"),
@@ -257,13 +261,16 @@ class Participant(VersionMixin, Base):
     def attendance_label(self) -> str:
         return str(ATTENDANCE_LABELS.get(Attendance(self.attendance), self.attendance))
 
+    # Set by the service that adds the person, so that the history names them.
+    audit_name = ""
+
     @property
     def audit_owner(self) -> tuple[str, int]:
         return ("meeting", self.meeting_id)
 
     @property
     def audit_label(self) -> str:
-        return f"{self.side} #{self.user_id or self.contact_id}"
+        return self.audit_name or f"#{self.user_id or self.contact_id}"
 
 
 class MinutesRevision(VersionMixin, TimestampMixin, Base):
@@ -272,7 +279,7 @@ class MinutesRevision(VersionMixin, TimestampMixin, Base):
     __tablename__ = "minutes_revision"
     __audit__ = True
     # The text is saved as the user types; its history is the revisions themselves, not the audit trail.
-    __audit_exclude__ = frozenset({"summary"})
+    __audit_exclude__ = frozenset({"summary", "submitted_at", "approved_at", "submitted_by_id", "approved_by_id"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))

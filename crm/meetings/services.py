@@ -141,9 +141,13 @@ def save_meeting(
     if creating:
         session.flush()
         for org in orgs:
-            session.add(MeetingOrganisation(meeting_id=meeting.id, organisation_id=org.id))
+            link = MeetingOrganisation(meeting_id=meeting.id, organisation_id=org.id)
+            link.audit_name = org.name
+            session.add(link)
         # Whoever plans the meeting takes part, so a confidential one never locks out its author.
-        session.add(Participant(meeting_id=meeting.id, side=Side.OURS, user_id=actor.id, role=ParticipantRole.MEMBER))
+        author = Participant(meeting_id=meeting.id, side=Side.OURS, user_id=actor.id, role=ParticipantRole.MEMBER)
+        author.audit_name = actor.name
+        session.add(author)
     elif (
         Confidentiality(meeting.confidentiality).limited
         and not actor.can(Role.ADMIN)
@@ -191,6 +195,7 @@ def add_organisation(session: Session, meeting: Meeting, organisation_id: int) -
     if already is not None:
         return already
     link = MeetingOrganisation(meeting_id=meeting.id, organisation_id=organisation_id)
+    link.audit_name = org.name
     session.add(link)
     session.flush()
     meeting.refresh_search(_org_names(session, meeting.id))
@@ -231,10 +236,12 @@ def add_participant(
     user_id: int | None = None,
     contact_id: int | None = None,
     organisation_id: int | None = None,
+    side: str = Side.PARTNER,
     role: str = ParticipantRole.MEMBER,
     attendance: str = Attendance.INVITED,
 ) -> Participant:
-    """One of our users, or a partner contact for one of the meeting's organisations."""
+    """One of our users; a partner contact for one of the meeting's organisations; or, with
+    ``side="ours"``, a contact of our own institution (a post held there on the meeting day)."""
     if role not in set(ParticipantRole) or attendance not in set(Attendance):
         raise DomainError(_("Choose a role and an attendance from the list."))
     if user_id is not None:
@@ -243,8 +250,23 @@ def add_participant(
             raise DomainError(_("Unknown or inactive user."), field="person")
         taken = Participant.user_id == user_id
         participant = Participant(meeting_id=meeting.id, side=Side.OURS, user_id=user_id)
+        participant.audit_name = user.name
+    elif contact_id is not None and side == Side.OURS:
+        contact = session.scalars(
+            select(Contact).options(selectinload(Contact.positions)).where(Contact.id == contact_id)
+        ).first()
+        if contact is None:
+            raise DomainError(_("Unknown contact."), field="person")
+        if not any(p.organisation_id == organisation_id and p.held_on(meeting.local_date) for p in contact.positions):
+            raise DomainError(_("This person held no post in that organisation on the meeting day."), field="person")
+        taken = Participant.contact_id == contact_id
+        participant = Participant(
+            meeting_id=meeting.id, side=Side.OURS, contact_id=contact_id, organisation_id=organisation_id
+        )
+        participant.audit_name = contact.full_name
     elif contact_id is not None:
-        if session.get(Contact, contact_id) is None:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
             raise DomainError(_("Unknown contact."), field="person")
         in_meeting = session.scalar(
             select(MeetingOrganisation.id).where(
@@ -260,6 +282,7 @@ def add_participant(
         participant = Participant(
             meeting_id=meeting.id, side=Side.PARTNER, contact_id=contact_id, organisation_id=organisation_id
         )
+        participant.audit_name = contact.full_name
     else:
         raise DomainError(_("Choose a person from the list."), field="person")
     if session.scalar(select(Participant.id).where(Participant.meeting_id == meeting.id, taken)) is not None:
@@ -436,7 +459,11 @@ def current_revision(meeting: Meeting) -> MinutesRevision | None:
 def revision_with_items(session: Session, meeting_id: int, number: int | None = None) -> MinutesRevision | None:
     stmt = (
         select(MinutesRevision)
-        .options(selectinload(MinutesRevision.items))
+        .options(
+            selectinload(MinutesRevision.items),
+            joinedload(MinutesRevision.approved_by),
+            joinedload(MinutesRevision.submitted_by),
+        )
         .where(MinutesRevision.meeting_id == meeting_id)
     )
     if number is not None:

@@ -313,7 +313,7 @@ def participant_add(meeting_id: int):
     form = ParticipantForm()
     if not form.validate_on_submit():
         return _people_panel(record.id, _("Choose a person from the list."), 422)
-    user_id, contact_id, organisation_id = parse_person(form.person.data)
+    user_id, contact_id, organisation_id, side = parse_person(form.person.data)
     try:
         services.add_participant(
             db.session,
@@ -321,6 +321,7 @@ def participant_add(meeting_id: int):
             user_id=user_id,
             contact_id=contact_id,
             organisation_id=organisation_id,
+            side=side,
             role=form.role.data,
             attendance=form.attendance.data,
         )

@@ -112,7 +112,7 @@ def upgrade():
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('attendance', sa.String(length=20), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.CheckConstraint("(side = 'ours' AND user_id IS NOT NULL AND contact_id IS NULL) OR (side = 'partner' AND contact_id IS NOT NULL AND user_id IS NULL)", name=op.f('ck_participant_one_person')),
+    sa.CheckConstraint("(side = 'ours' AND user_id IS NOT NULL AND contact_id IS NULL) OR (contact_id IS NOT NULL AND user_id IS NULL AND organisation_id IS NOT NULL)", name=op.f('ck_participant_one_person')),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_participant_contact_id_contact'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], name=op.f('fk_participant_meeting_id_meeting'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_participant_organisation_id_organisation'), ondelete='RESTRICT'),
