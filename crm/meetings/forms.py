@@ -79,14 +79,19 @@ class DeleteForm(FlaskForm):
     confirm = HiddenField(validators=[AnyOf(["yes"])])
 
 
-def parse_person(value: str) -> tuple[int | None, int | None, int | None]:
-    """ "user:12" → (12, None, None); "contact:34:5" → (None, 34, 5). Anything else → all None."""
+def parse_person(value: str) -> tuple[int | None, int | None, int | None, str]:
+    """The person picked in the autocomplete, as (user, contact, organisation, side).
+
+    "user:12" is one of our users; "contact:34:5" a contact for organisation 5 on the partner's side;
+    "contact:34:5:ours" the same on our side. Anything else is nobody.
+    """
     parts = (value or "").split(":")
     try:
         if parts[0] == "user" and len(parts) == 2:
-            return int(parts[1]), None, None
-        if parts[0] == "contact" and len(parts) == 3:
-            return None, int(parts[1]), int(parts[2])
+            return int(parts[1]), None, None, "ours"
+        if parts[0] == "contact" and len(parts) in (3, 4):
+            side = "ours" if len(parts) == 4 and parts[3] == "ours" else "partner"
+            return None, int(parts[1]), int(parts[2]), side
     except ValueError:
         pass
-    return None, None, None
+    return None, None, None, "partner"

@@ -253,7 +253,10 @@ def add_participant(
         participant.audit_name = user.name
     elif contact_id is not None and side == Side.OURS:
         contact = session.scalars(
-            select(Contact).options(selectinload(Contact.positions)).where(Contact.id == contact_id)
+            select(Contact)
+            .options(selectinload(Contact.positions))
+            .where(Contact.id == contact_id)
+            .execution_options(populate_existing=True)
         ).first()
         if contact is None:
             raise DomainError(_("Unknown contact."), field="person")

@@ -175,12 +175,7 @@ def meeting(meeting_id: int):
 
 def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, status: int = 200):
     record = services.meeting_detail(db.session, meeting_id, current_user) or abort(404)
-    if record.confidentiality == Confidentiality.CONFIDENTIAL and request.method == "GET":
-        audit.record(
-            db.session, "read_confidential", entity_type="meeting", entity_id=record.id, label=record.reference
-        )
-        db.session.commit()
-    return render(
+    page = render(
         "meetings/meeting.html",
         meeting=record,
         revision=services.current_revision(record),
@@ -196,6 +191,13 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
         delete_form=DeleteForm(),
         status=status,
     )
+    if record.confidentiality == Confidentiality.CONFIDENTIAL and request.method == "GET":
+        # Committed after rendering: the commit expires the loaded record.
+        audit.record(
+            db.session, "read_confidential", entity_type="meeting", entity_id=meeting_id, label=record.reference
+        )
+        db.session.commit()
+    return page
 
 
 @bp.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,232 @@
+"""Commitments: from a decision in one step, statuses with notes, overdue first, carry-forward,
+promise figures, bulk reassignment."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from crm.auth.models import Role
+from crm.commitments import services
+from crm.commitments.models import Commitment, CommitmentUpdate
+from crm.errors import DomainError
+from crm.meetings import services as meetings
+from tests.conftest import htmx_headers, make_commitment, make_meeting, make_org, make_user
+
+
+def test_create_from_a_decision_prefills_the_origin(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    orange = make_org("Orange Mali")
+    meeting = make_meeting(staff, orgs=[orange])
+    revision = meetings.start_minutes(db.session, meeting)
+    item = meetings.add_item(db.session, revision, revision.version, "Couverture rurale")
+    db.session.commit()
+    decision = "Orange Mali transmettra son plan d’extension"
+    form = client.get(f"/commitments/new?meeting={meeting.id}&item={item.id}&text={decision}&back=minutes")
+    html = form.get_data(as_text=True)
+    assert (
+        form.status_code == 200 and "Orange Mali transmettra son plan d’extension" in html and meeting.reference in html
+    )
+    response = client.post(
+        f"/commitments/new?meeting={meeting.id}",
+        data={
+            "title": decision,
+            "owed_by": "partner",
+            "priority": "high",
+            "responsible_id": str(staff.id),
+            "organisation_id": str(orange.id),
+            "due_date": "2026-03-31",
+            "origin_meeting_id": str(meeting.id),
+            "origin_item_id": str(item.id),
+            "back": "minutes",
+        },
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/meetings/{meeting.id}/minutes")
+    commitment = db.session.scalars(select(Commitment)).one()
+    assert (commitment.reference, commitment.origin_item_id, commitment.owed_by) == (
+        "ENG-2026-0001",
+        item.id,
+        "partner",
+    )
+    minutes = client.get(f"/meetings/{meeting.id}/minutes").get_data(as_text=True)
+    assert "ENG-2026-0001" in minutes  # the decision now links to its commitment
+
+
+def test_an_item_from_another_meeting_is_refused(db):
+    staff = make_user(Role.STAFF)
+    first, other = make_meeting(staff), make_meeting(staff, "Autre")
+    revision = meetings.start_minutes(db.session, other)
+    item = meetings.add_item(db.session, revision, revision.version)
+    with pytest.raises(DomainError) as refused:
+        make_commitment(staff, origin_meeting_id=first.id, origin_item_id=item.id)
+    assert refused.value.field == "origin_item_id"
+
+
+def test_status_changes_need_a_note_and_build_a_timeline(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    commitment = make_commitment(staff, due_date=date(2026, 2, 28))
+    response = client.post(
+        f"/commitments/{commitment.id}/status",
+        data={"status": "done", "note": "", "version": commitment.version},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 422 and 'class="error"' in response.get_data(as_text=True)
+    response = client.post(
+        f"/commitments/{commitment.id}/status",
+        data={"status": "in_progress", "note": "Réunion fixée", "version": commitment.version},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 200 and response.get_data(as_text=True).lstrip().startswith("<tr")
+    db.session.refresh(commitment)
+    response = client.post(
+        f"/commitments/{commitment.id}/status",
+        data={"status": "done", "note": "Séance tenue à l’AGETIC", "version": commitment.version},
+    )
+    assert response.status_code == 302
+    db.session.refresh(commitment)
+    assert commitment.status == "done" and commitment.outcome == "Séance tenue à l’AGETIC"
+    assert commitment.completed_on == date.today() and commitment.closed
+    notes = db.session.scalars(
+        select(CommitmentUpdate.note)
+        .where(CommitmentUpdate.commitment_id == commitment.id)
+        .order_by(CommitmentUpdate.id)
+    ).all()
+    assert notes == ["", "Réunion fixée", "Séance tenue à l’AGETIC"]
+    page = client.get(f"/commitments/{commitment.id}").get_data(as_text=True)
+    assert "Réunion fixée" in page and "Séance tenue à l’AGETIC" in page
+
+
+def test_a_stale_status_change_is_refused(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    commitment = make_commitment(staff)
+    old = commitment.version
+    client.post(f"/commitments/{commitment.id}/status", data={"status": "blocked", "note": "a", "version": old})
+    response = client.post(
+        f"/commitments/{commitment.id}/status",
+        data={"status": "done", "note": "b", "version": old},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 409
+    db.session.refresh(commitment)
+    assert commitment.status == "blocked"
+
+
+def test_lists_put_overdue_first_and_filter(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    other = make_user(Role.OFFICER)
+    today = date.today()
+    make_commitment(staff, "Plus tard", due_date=today + timedelta(days=30))
+    make_commitment(staff, "En retard", due_date=today - timedelta(days=3))
+    make_commitment(staff, "Sans échéance")
+    make_commitment(other, "Dossier du collègue", due_date=today + timedelta(days=1))
+    kept = make_commitment(staff, "Engagement clos", due_date=today - timedelta(days=10))
+    services.change_status(db.session, kept, "done", "ok", staff, kept.version)
+    db.session.commit()
+    html = client.get("/commitments?mine=1").get_data(as_text=True)
+    order = [html.index(t) for t in ("En retard", "Plus tard", "Sans échéance")]
+    assert order == sorted(order) and "Dossier du collègue" not in html and "Engagement clos" not in html
+    html = client.get("/commitments?overdue=1").get_data(as_text=True)
+    assert "En retard" in html and "Plus tard" not in html
+    assert "Engagement clos" in client.get("/commitments?status=done").get_data(as_text=True)
+
+
+def test_pages_of_commitments_follow_each_other(app, client, db, login_as):
+    staff = login_as(Role.STAFF)
+    for i in range(30):
+        make_commitment(staff, f"Engagement numéro {i:02d}", due_date=date(2026, 1, 1) + timedelta(days=i))
+    first = client.get("/commitments").get_data(as_text=True)
+    assert "numéro 00" in first and "numéro 29" not in first
+    cursor = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(cursor).get_data(as_text=True)
+    assert "numéro 29" in second and "numéro 00" not in second
+    assert client.get("/commitments?after=bm9wZQ").status_code == 400
+
+
+def test_carry_forward_opens_the_next_meeting_with_open_commitments(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    orange = make_org("Orange Mali")
+    first = make_meeting(staff, "Audience de janvier", orgs=[orange], starts=datetime(2026, 1, 22, 10))
+    open_ours = make_commitment(
+        staff, "Réunion technique AGETIC", origin_meeting_id=first.id, organisation_id=orange.id
+    )
+    open_theirs = make_commitment(
+        staff, "Plan d’extension rurale", owed_by="partner", origin_meeting_id=first.id, organisation_id=orange.id
+    )
+    done = make_commitment(staff, "Déjà tenu", origin_meeting_id=first.id, organisation_id=orange.id)
+    services.change_status(db.session, done, "done", "ok", staff, done.version)
+    db.session.commit()
+    follow_up = make_meeting(staff, "Suivi", orgs=[orange], starts=datetime(2026, 12, 3, 10), status="planned")
+    html = client.get(f"/meetings/{follow_up.id}").get_data(as_text=True)
+    carried = html.split('id="carry-forward"')[1].split("</section>")[0]
+    assert open_ours.reference in carried and open_theirs.reference in carried and done.reference not in carried
+    assert f"/meetings/{first.id}/minutes" in carried  # the link to the previous minutes
+
+
+def test_promise_figures_match_hand_counted_data(db):
+    staff = make_user(Role.STAFF)
+    orange = make_org("Orange Mali")
+    today = date(2026, 11, 22)
+
+    def made(title, owed_by, due, status="open", kept_on=None):
+        c = make_commitment(staff, title, owed_by=owed_by, organisation_id=orange.id, due_date=due)
+        if status != "open":
+            services.change_status(db.session, c, status, "note", staff, c.version, today=kept_on)
+            db.session.commit()
+        return c
+
+    made("a", "ours", date(2026, 3, 1), "done", date(2026, 2, 20))  # ours: kept on time
+    made("b", "ours", date(2026, 3, 1), "done", date(2026, 3, 1))  # ours: on the day is on time
+    made("c", "ours", date(2026, 3, 1), "done", date(2026, 3, 9))  # ours: late
+    made("d", "ours", date(2026, 10, 1))  # ours: overdue
+    made("e", "ours", None)  # ours: open, no due date
+    made("f", "partner", date(2026, 4, 30), "in_progress")  # partner: overdue
+    made("g", "partner", date(2026, 12, 31))  # partner: open
+    made("h", "partner", date(2026, 1, 1), "cancelled")  # not counted
+    made("i", "partner", None, "done", date(2026, 5, 5))  # partner: no due date, kept on time
+    figures = services.promise_figures(db.session, orange.id, staff, today)
+    ours, partner = figures.ours, figures.partner
+    assert (ours.on_time, ours.late, ours.open, ours.overdue) == (2, 1, 1, 1)
+    assert (partner.on_time, partner.late, partner.open, partner.overdue) == (1, 0, 1, 1)
+    assert ours.on_time_percent == 50  # 2 on time out of 4 that fell due
+    assert partner.on_time_percent == 50
+
+
+def test_partner_page_shows_meetings_commitments_and_figures(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    huawei = make_org("Huawei Technologies Mali", kind="vendor")
+    meeting = make_meeting(staff, "Audience Huawei", orgs=[huawei])
+    make_commitment(
+        staff,
+        "Programme de formation des jeunes",
+        owed_by="partner",
+        origin_meeting_id=meeting.id,
+        organisation_id=huawei.id,
+        due_date=date(2020, 1, 1),
+    )
+    assert f"/organisations/{huawei.id}/record" in client.get(f"/organisations/{huawei.id}").get_data(as_text=True)
+    html = client.get(f"/organisations/{huawei.id}/record", headers=htmx_headers()).get_data(as_text=True)
+    assert "Audience Huawei" in html and "Programme de formation des jeunes" in html and 'class="late"' in html
+
+
+def test_bulk_reassignment_keeps_restricted_ones_from_outsiders(client, db, login_as):
+    leaving = make_user(Role.OFFICER, name="Officier sortant")
+    newcomer = make_user(Role.OFFICER, name="Nouvelle officière")
+    secret = make_meeting(leaving, "Restreinte", confidentiality="restricted")
+    movable = [make_commitment(leaving, f"Engagement {i}") for i in range(3)]
+    stuck = make_commitment(leaving, "Engagement restreint", origin_meeting_id=secret.id)
+    login_as(Role.ADMIN)
+    response = client.post("/commitments/reassign", data={"from_user": leaving.id, "to_user": newcomer.id})
+    assert response.status_code == 200 and stuck.reference in response.get_data(as_text=True)
+    for c in [*movable, stuck]:
+        db.session.refresh(c)
+    assert {c.responsible_id for c in movable} == {newcomer.id} and stuck.responsible_id == leaving.id
+    assert (
+        client.post("/commitments/reassign", data={"from_user": leaving.id, "to_user": leaving.id}).status_code == 422
+    )
+
+
+def test_a_staff_member_cannot_reassign(client, db, login_as):
+    login_as(Role.STAFF)
+    assert client.post("/commitments/reassign", data={}).status_code == 403
