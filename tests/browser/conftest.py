@@ -54,7 +54,7 @@ def live_server(tmp_path):
         db.session.commit()
         users = {
             role: make_user(role, email=f"{role.value}@mcenma.example", name=f"Awa {role.value}")
-            for role in (Role.STAFF, Role.VIEWER)
+            for role in (Role.STAFF, Role.OFFICER, Role.VIEWER)
         }
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
