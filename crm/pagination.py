@@ -26,8 +26,6 @@ def _plain(value: Any) -> Any:
         return {"t": value.isoformat()}
     if isinstance(value, date):
         return {"d": value.isoformat()}
-    if isinstance(value, bool):
-        return int(value)
     return value
 
 
@@ -40,7 +38,7 @@ def _typed(value: Any) -> Any:
                 return datetime.fromisoformat(text) if kind == "t" else date.fromisoformat(text)
             except ValueError:
                 abort(400)
-    if isinstance(value, str | int) and not isinstance(value, bool):
+    if isinstance(value, str | int | bool):
         return value
     abort(400)
 
