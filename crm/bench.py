@@ -17,7 +17,80 @@ from pathlib import Path
 from flask import g
 from sqlalchemy import event, insert
 
-ORGS, CONTACTS, RUNS = 5_000, 20_000, 60
+ORGS, CONTACTS, MEETINGS, COMMITMENTS, RUNS = 5_000, 20_000, 100_000, 300_000, 60
+
+
+def _meetings(db, insert) -> None:
+    """Meetings every few hours since 2023, two people each, 5 % restricted; three commitments per meeting."""
+    from datetime import UTC, datetime, timedelta
+
+    from crm.commitments.models import Commitment
+    from crm.meetings.models import Meeting, MeetingOrganisation, Participant
+
+    start = datetime(2023, 1, 2, 8, tzinfo=UTC)
+    db.session.execute(
+        insert(Meeting),
+        [
+            {
+                "reference": f"AUD-B-{i:06d}",
+                "year": 2023 + i // 35_000,
+                "title": f"Réunion de travail {i}",
+                "kind": "working",
+                "starts_at": start + timedelta(hours=i // 2 * 3),
+                "ends_at": start + timedelta(hours=i // 2 * 3 + 1),
+                "timezone": "Africa/Bamako",
+                "place": "Bamako",
+                "confidentiality": "restricted" if i % 20 == 0 else "internal",
+                "status": "held",
+                "notes": "",
+                "search": f"reunion de travail {i}",
+                "version": 1,
+            }
+            for i in range(MEETINGS)
+        ],
+    )
+    db.session.execute(
+        insert(MeetingOrganisation), [{"meeting_id": i + 1, "organisation_id": i % ORGS + 1} for i in range(MEETINGS)]
+    )
+    db.session.execute(
+        insert(Participant),
+        [
+            {
+                "meeting_id": i + 1,
+                "side": "partner",
+                "contact_id": i % CONTACTS + 1,
+                "organisation_id": i % ORGS + 1,
+                "role": "member",
+                "attendance": "present",
+                "version": 1,
+            }
+            for i in range(MEETINGS)
+        ],
+    )
+    db.session.execute(
+        insert(Commitment),
+        [
+            {
+                "reference": f"ENG-B-{i:06d}",
+                "title": f"Engagement {i}",
+                "details": "",
+                "owed_by": "ours" if i % 2 else "partner",
+                "responsible_id": 1,
+                "organisation_id": (i // 3) % ORGS + 1,
+                "due_date": date(2023, 1, 1) + timedelta(days=i // 300),
+                "due_key": date(2023, 1, 1) + timedelta(days=i // 300),
+                "priority": "normal",
+                "status": "done" if i % 4 == 0 else "open",
+                "closed": i % 4 == 0,
+                "limited": (i // 3) % 20 == 0,
+                "outcome": "",
+                "origin_meeting_id": i // 3 + 1,
+                "search": f"engagement {i}",
+                "version": 1,
+            }
+            for i in range(COMMITMENTS)
+        ],
+    )
 
 
 def main() -> None:
@@ -96,6 +169,7 @@ def main() -> None:
                 for i in range(CONTACTS)
             ],
         )
+        _meetings(db, insert)
         db.session.commit()
 
         client = app.test_client()
@@ -112,8 +186,20 @@ def main() -> None:
             "contacts search (htmx)": "/contacts?q=traore%2019",
             "organisation page": "/organisations/42",
             "contact page": "/contacts/4242",
+            "meetings, past": "/meetings?when=past",
+            "meetings, one partner": "/meetings?when=past&organisation=42",
+            "meetings, month": "/meetings/month?m=2026-03",
+            "meeting page": "/meetings/50000",
+            "minutes page": "/meetings/50000/minutes",
+            "commitments, to do": "/commitments",
+            "commitments, one partner, overdue": "/commitments?organisation=42&overdue=1",
+            "commitment page": "/commitments/150000",
+            "partner record (htmx)": "/organisations/42/record",
         }
-        print(f"Directory of {ORGS:,} organisations, {CONTACTS:,} contacts on SQLite; {RUNS} runs each, in process.")
+        print(
+            f"{ORGS:,} organisations, {CONTACTS:,} contacts, {MEETINGS:,} meetings, {COMMITMENTS:,} commitments "
+            f"on SQLite, read by a viewer; {RUNS} runs each, in process."
+        )
         print(f"{'page':32} {'median ms':>10} {'p95 ms':>8} {'SQL':>4} {'HTML gz':>8}")
         for label, url in pages.items():
             headers = {"HX-Request": "true"} if "htmx" in label else {}

@@ -278,7 +278,7 @@ def decided_in(session: Session, meeting_id: int, user: User) -> dict[str, Commi
     }
 
 
-def carry_forward(session: Session, meeting: Meeting, user: User) -> list[Commitment]:
+def carry_forward(session: Session, meeting: Meeting, user: User, limit: int = 25) -> list[Commitment]:
     """The open commitments, both sides, of the meeting's partners: the review of the last meeting."""
     org_ids = [link.organisation_id for link in meeting.organisations]
     if not org_ids:
@@ -293,7 +293,7 @@ def carry_forward(session: Session, meeting: Meeting, user: User) -> list[Commit
                 visible_clause(user),
             )
             .order_by(Commitment.due_key, Commitment.id)
-            .limit(100)
+            .limit(limit)
         )
     )
 

@@ -386,17 +386,25 @@ def list_meetings(session: Session, user: User, filters: MeetingFilters, *, curs
         .where(visible_clause(user))
     )
     past = filters.when == "past"
-    stmt = stmt.where(Meeting.ends_at < now if past else Meeting.ends_at >= now)
+    stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
     if filters.q.strip():
         stmt = stmt.where(Meeting.search.like(_like(filters.q), escape="\\"))
-    if filters.organisation_id or filters.country:
-        orgs = select(MeetingOrganisation.id).where(MeetingOrganisation.meeting_id == Meeting.id)
-        if filters.organisation_id:
-            orgs = orgs.where(MeetingOrganisation.organisation_id == filters.organisation_id)
-        if filters.country:
-            orgs = orgs.join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
-            codes = ("ML", "BF", "NE") if filters.country == "AES" else (filters.country.upper(),)
-            orgs = orgs.where(Organisation.country_code.in_(codes))
+    if filters.organisation_id:
+        # One partner has few meetings: start from them rather than from every meeting.
+        stmt = stmt.where(
+            Meeting.id.in_(
+                select(MeetingOrganisation.meeting_id).where(
+                    MeetingOrganisation.organisation_id == filters.organisation_id
+                )
+            )
+        )
+    if filters.country:
+        codes = ("ML", "BF", "NE") if filters.country == "AES" else (filters.country.upper(),)
+        orgs = (
+            select(MeetingOrganisation.id)
+            .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
+            .where(MeetingOrganisation.meeting_id == Meeting.id, Organisation.country_code.in_(codes))
+        )
         stmt = stmt.where(exists(orgs))
     if filters.kind:
         stmt = stmt.where(Meeting.kind == filters.kind)
@@ -434,14 +442,13 @@ def previous_meeting(session: Session, meeting: Meeting, user: User) -> Meeting 
     org_ids = [link.organisation_id for link in meeting.organisations]
     if not org_ids:
         return None
-    shared = select(MeetingOrganisation.id).where(
-        MeetingOrganisation.meeting_id == Meeting.id, MeetingOrganisation.organisation_id.in_(org_ids)
-    )
+    # Driven from the partner's few meetings, not by scanning every meeting for a shared partner.
+    shared = select(MeetingOrganisation.meeting_id).where(MeetingOrganisation.organisation_id.in_(org_ids))
     return session.scalars(
         select(Meeting)
         .where(
             visible_clause(user),
-            exists(shared),
+            Meeting.id.in_(shared),
             Meeting.id != meeting.id,
             Meeting.starts_at < meeting.starts_at,
             Meeting.status != MeetingStatus.CANCELLED,
