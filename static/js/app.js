@@ -99,7 +99,11 @@
       try { sessionStorage.removeItem(draftKey(form)); } catch (e) { /* ignore */ }
     } else {
       var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
-      if (status === 0 || status === 401 || status === 400 || status >= 500) form.dataset.unsaved = "1";
+      if (status === 0 || status === 401 || status === 400 || status >= 500) {
+        form.dataset.unsaved = "1";
+        var shown = form.querySelector(".save-status span");
+        if (shown) { shown.className = "error"; shown.textContent = document.body.dataset.msgUnsaved; }
+      }
     }
   });
 

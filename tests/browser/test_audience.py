@@ -103,3 +103,40 @@ def test_a_whole_audience(live_server, page_for):
     expect(record).to_contain_text("AUD-2026-0001")
     expect(record.locator("#promises")).to_contain_text("Promises kept")
     shot(officer, "audience-6-partner-page-en")
+
+
+def test_minutes_typed_after_the_session_ended_are_saved_once_back(live_server, page_for):
+    base, app = live_server["url"], live_server["app"]
+    with app.app_context():
+        from crm.auth.models import User
+        from crm.meetings import services as meetings
+        from tests.conftest import make_meeting
+
+        staff = db.session.scalars(db.select(User).where(User.email == "staff@mcenma.example")).one()
+        meeting_id = make_meeting(staff).id
+        db.session.remove()
+    page = page_for("fr-FR")
+    sign_in(page, base, "staff@mcenma.example")
+    page.goto(f"{base}/meetings/{meeting_id}/minutes")
+    page.locator("form[action$='/minutes/start'] button").click()
+    summary = page.locator("textarea[name=summary]")
+    summary.fill("Première phrase.")
+    expect(page.locator("#save-status .ok")).to_be_visible(timeout=10_000)
+
+    page.context.clear_cookies()  # the session is gone (expired, or signed out elsewhere)
+    summary.fill("Première phrase. Texte tapé après l’expiration de la session.")
+    expect(page.locator("#notice")).to_be_visible(timeout=10_000)
+    expect(page.locator("#save-status .error")).to_be_visible()
+    expect(summary).to_have_value("Première phrase. Texte tapé après l’expiration de la session.")
+    shot(page, "audience-7-session-ended-text-kept-fr")
+
+    other = page.context.new_page()  # signing in again in another tab
+    sign_in(other, base, "staff@mcenma.example")
+    other.close()
+    page.bring_to_front()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    expect(page.locator("#save-status .ok")).to_be_visible(timeout=10_000)
+    with app.app_context():
+        saved = meetings.revision_with_items(db.session, meeting_id).summary
+        db.session.remove()
+    assert saved == "Première phrase. Texte tapé après l’expiration de la session."
