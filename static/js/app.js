@@ -125,6 +125,7 @@
     xhr.send();
   }
   window.addEventListener("focus", resume);
+  document.addEventListener("focusin", resume);  // back in the tab, the user clicks into the text
   window.addEventListener("online", resume);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) resume(); });
   setInterval(resume, 20000);

@@ -133,8 +133,8 @@ def test_minutes_typed_after_the_session_ended_are_saved_once_back(live_server, 
     other = page.context.new_page()  # signing in again in another tab
     sign_in(other, base, "staff@mcenma.example")
     other.close()
-    page.bring_to_front()
-    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    page.locator("h1").click()  # back in the first tab, the user clicks back into the text
+    summary.click()
     expect(page.locator("#save-status .ok")).to_be_visible(timeout=10_000)
     with app.app_context():
         saved = meetings.revision_with_items(db.session, meeting_id).summary
