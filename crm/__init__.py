@@ -14,6 +14,7 @@ from crm.audit import services as audit
 from crm.auth import bp as auth_bp
 from crm.commitments.views import bp as commitments_bp
 from crm.config import load_config
+from crm.documents.views import bp as documents_bp
 from crm.extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from crm.meetings.views import bp as meetings_bp
 from crm.partners import bp as partners_bp
@@ -46,7 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
-    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp):
+    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
     cli.init_app(app)

@@ -61,6 +61,8 @@ def load_config(instance_path: Path) -> dict:
         "CRM_PAGE_SIZE": 25,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "SEND_FILE_MAX_AGE_DEFAULT": timedelta(days=365),  # static URLs carry a content hash
+        "CRM_DOCUMENTS_DIR": os.environ.get("CRM_DOCUMENTS_DIR") or str(instance_path / "documents"),
+        "CRM_PDF_TIMEOUT": float(os.environ.get("CRM_PDF_TIMEOUT", "20")),
         "CRM_ATTACHMENTS_DIR": os.environ.get("CRM_ATTACHMENTS_DIR") or str(instance_path / "attachments"),
         # Attachments up to CRM_MAX_UPLOAD_MB; a request a little larger than that is cut off with a 413.
         "CRM_MAX_ATTACHMENT_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "20")) * 1024 * 1024,

@@ -15,6 +15,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from crm.audit import labels as audit_labels
@@ -141,6 +142,15 @@ def _local_time(moment, zone: str, fmt: str = "short") -> str:
     return babel_datetime(moment, fmt, tzinfo=ZoneInfo(zone), locale=str(get_locale() or "fr"))
 
 
+def _css_string(value) -> str:
+    """A quoted CSS string (for print margin boxes): no way out of the quotes."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    # Inside <style>, HTML escaping does not apply: escape the characters that could end the element instead.
+    text = text.replace("<", "\\3C ").replace(">", "\\3E ").replace("&", "\\26 ")
+    return Markup('"' + text + '"')
+
+
 def _language_names(codes: list[str]) -> str:
     locale = Locale.parse(str(get_locale() or "fr"))
     return ", ".join((locale.languages.get(code) or code).capitalize() for code in codes)
@@ -174,6 +184,7 @@ def init_app(app: Flask) -> None:
         local_time=_local_time,
     )
 
+    app.jinja_env.filters["css_string"] = _css_string
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
 

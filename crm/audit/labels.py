@@ -26,6 +26,7 @@ ENTITIES = {
     "minutes_revision": _l("minutes"),
     "attachment": _l("attachment"),
     "commitment": _l("commitment"),
+    "letterhead": _l("letterhead"),
 }
 
 FIELDS = {
@@ -89,6 +90,10 @@ FIELDS = {
     "completed_on": _l("Kept on"),
     "origin_meeting_id": _l("From meeting"),
     "origin_item_id": _l("From agenda item"),
+    "motto": _l("Motto"),
+    "authority": _l("Ministry"),
+    "logo_name": _l("Logo"),
+    "country": _l("Country"),
 }
 
 

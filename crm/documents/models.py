@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
-from crm.db import Base, UTCDateTime, utcnow
+from crm.db import Base, UTCDateTime, VersionMixin, utcnow
 
 
 class Attachment(Base):
@@ -37,3 +37,41 @@ class Attachment(Base):
     @property
     def audit_label(self) -> str:
         return self.original_name
+
+
+class Letterhead(VersionMixin, Base):
+    """The heading of every printed document, set once per installation by an admin (one row)."""
+
+    __tablename__ = "letterhead"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(String(200), default="République du Mali")
+    motto: Mapped[str] = mapped_column(String(200), default="Un Peuple – Un But – Une Foi")
+    authority: Mapped[str] = mapped_column(
+        String(300),
+        default="Ministère de la Communication, de l’Économie numérique et de la Modernisation de l’Administration",
+    )
+    unit: Mapped[str] = mapped_column(String(300), default="Secrétariat général")
+    city: Mapped[str] = mapped_column(String(120), default="Bamako")
+    logo_name: Mapped[str] = mapped_column(String(64), default="")
+
+    @property
+    def audit_label(self) -> str:
+        return self.authority
+
+
+class FrozenDocument(Base):
+    """A PDF rendered once at approval and served byte for byte ever after; its hash is what is verified."""
+
+    __tablename__ = "frozen_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("minutes_revision.id", ondelete="RESTRICT"))
+    lang: Mapped[str] = mapped_column(String(8))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("revision_id", "lang"),)

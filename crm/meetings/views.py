@@ -12,6 +12,7 @@ from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.commitments import services as commitments
+from crm.documents import printing
 from crm.documents import services as documents
 from crm.documents.models import Attachment
 from crm.errors import DomainError
@@ -596,11 +597,16 @@ def minutes_withdraw(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/minutes/approve")
 @role_required(Role.OFFICER)
 def minutes_approve(meeting_id: int):
-    return _lifecycle(
-        meeting_id,
-        lambda revision, version: services.approve_minutes(db.session, revision, current_user, version),
-        _("Minutes approved. This revision is now locked."),
-    )
+    return _lifecycle(meeting_id, _approve_and_freeze, _("Minutes approved. This revision is now locked."))
+
+
+def _approve_and_freeze(revision: MinutesRevision, version: int | None) -> None:
+    """Approve, then print the approved revision once, in each language: downloads serve those bytes."""
+    services.approve_minutes(db.session, revision, current_user, version)
+    meeting = services.meeting_detail(db.session, revision.meeting_id, current_user)
+    for lang in printing.LANGUAGES:
+        url = url_for("documents.verify_revision", reference=meeting.reference, number=revision.number, _external=True)
+        printing.freeze(db.session, meeting, revision, current_user, lang, url)
 
 
 @bp.post("/meetings/<int:meeting_id>/minutes/amend")

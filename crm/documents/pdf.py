@@ -1,0 +1,89 @@
+"""PDF rendering with WeasyPrint, kept warm in the worker and fenced in.
+
+The renderer fetches nothing but the project's own static files and the installation's letterhead logo:
+no file://, no http(s)://, no ``..``, no redirects. Fonts and the stylesheet are parsed once per process.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# Documents refer to their resources under this origin; nothing else is ever fetched.
+ORIGIN = "https://crm.invalid"
+STATIC_PREFIX = f"{ORIGIN}/static/"
+LOGO_URL = f"{ORIGIN}/letterhead/logo"
+
+
+class RenderTimeout(Exception):
+    """The document took longer than the limit to render."""
+
+
+class LocalOnlyFetcher(URLFetcher):
+    """Serves static/ files and the letterhead logo; refuses every other URL."""
+
+    def __init__(self, static_folder: Path, logo_path: Path | None = None):
+        super().__init__(allow_redirects=False)
+        self.static_folder = static_folder.resolve()
+        self.logo_path = logo_path
+        self.refused: list[str] = []
+
+    def fetch(self, url: str, headers=None) -> URLFetcherResponse:
+        if url == LOGO_URL and self.logo_path is not None and self.logo_path.is_file():
+            return self._file(self.logo_path, url)
+        parts = urlsplit(url)
+        if url.startswith(STATIC_PREFIX) and not parts.query and not parts.fragment:
+            relative = unquote(parts.path.removeprefix("/static/"))
+            target = (self.static_folder / relative).resolve()
+            if ".." not in Path(relative).parts and target.is_relative_to(self.static_folder) and target.is_file():
+                return self._file(target, url)
+        self.refused.append(url[:200])
+        raise ValueError(f"refused to fetch {url[:200]}")
+
+    @staticmethod
+    def _file(path: Path, url: str) -> URLFetcherResponse:
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": mime})
+
+
+class PdfRenderer:
+    """One per process: the font configuration and the print stylesheet are built once and reused."""
+
+    def __init__(self, static_folder: Path, stylesheet: str, *, timeout: float = 20.0):
+        self.static_folder = Path(static_folder)
+        self.fonts = FontConfiguration()
+        self.fetcher = LocalOnlyFetcher(self.static_folder)
+        self.css = CSS(string=stylesheet, base_url=STATIC_PREFIX, url_fetcher=self.fetcher, font_config=self.fonts)
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf")
+
+    def _render(self, html: str, logo_path: Path | None) -> bytes:
+        fetcher = LocalOnlyFetcher(self.static_folder, logo_path)
+        document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=fetcher)
+        return document.write_pdf(stylesheets=[self.css], font_config=self.fonts)
+
+    def render(self, html: str, logo_path: Path | None = None) -> bytes:
+        """The PDF of ``html`` (already escaped by Jinja), or RenderTimeout past the limit."""
+        future = self._pool.submit(self._render, html, logo_path)
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise RenderTimeout from None
+
+
+def bare_render(html: str, stylesheet: str) -> bytes:
+    """The same document rendered the naive way (fresh fonts and stylesheet), for the benchmark."""
+    fetcher = LocalOnlyFetcher(Path(__file__).resolve().parents[2] / "static")
+    fonts = FontConfiguration()
+    css = CSS(string=stylesheet, base_url=STATIC_PREFIX, url_fetcher=fetcher, font_config=fonts)
+    return HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=fetcher).write_pdf(
+        stylesheets=[css], font_config=fonts
+    )
