@@ -146,7 +146,7 @@ def _check(form: VerifyForm) -> dict | None:
 def letterhead():
     head = printing.letterhead(db.session)
     form = LetterheadForm(obj=head)
-    if form.validate_on_submit():
+    if request.form and form.validate_on_submit():  # an empty POST saves nothing
         try:
             if head.id is not None:
                 check_version(head, form.version.data)

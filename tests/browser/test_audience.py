@@ -132,6 +132,7 @@ def test_minutes_typed_after_the_session_ended_are_saved_once_back(live_server, 
 
     other = page.context.new_page()  # signing in again in another tab
     sign_in(other, base, "staff@mcenma.example")
+    other.wait_for_url(lambda url: "/login" not in url)  # signed in: the session cookie is set
     other.close()
     page.locator("h1").click()  # back in the first tab, the user clicks back into the text
     summary.click()

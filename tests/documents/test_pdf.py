@@ -1,0 +1,302 @@
+"""Printed minutes: what the PDF says, in which fonts, frozen at approval, verifiable, fenced in."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from crm.auth.models import Role
+from crm.documents.models import FrozenDocument
+from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
+from crm.meetings import services
+from crm.partners.models import Position
+from tests.conftest import make_commitment, make_contact, make_meeting, make_org, make_user, sign_in
+
+NKO = "ߝߊߕߎߡߊߕߊ ߞߋߕߊ"
+ARABIC = "مريم ولد أحمد"
+
+
+def _text(data: bytes) -> str:
+    """The words of the PDF, whitespace folded (lines wrap wherever the layout puts them)."""
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def _fonts(data: bytes) -> set[str]:
+    names = set()
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            names.add(str(font.get_object()["/BaseFont"]).split("+")[-1])
+    return names
+
+
+@pytest.fixture
+def audience(db):
+    """An audience with names in Latin (accents, apostrophes), N'Ko and Arabic, minutes and a commitment."""
+    note_taker = make_user(Role.STAFF, name="Ibrahim Maïga")
+    orange = make_org("Orange Mali")
+    ministry = make_org("Ministère de la Transition digitale", country="BF", kind="ministry")
+    leyti = make_contact("N’Diaye", "Leyti", honorific="M.")
+    aminata = make_contact("Zerbo Sabané", "Aminata", honorific="S.E.")
+    fatoumata = make_contact("Keïta", "Fatoumata", native_name=NKO)
+    mariam = make_contact("Ould Ahmed", "Mariam", native_name=ARABIC)
+    for contact, org, title in [
+        (leyti, orange, "Directeur général"),
+        (aminata, ministry, "Ministre de la Transition digitale"),
+        (fatoumata, orange, "Cheffe de projet"),
+        (mariam, orange, "Conseillère"),
+    ]:
+        db.session.add(
+            Position(contact_id=contact.id, organisation_id=org.id, title=title, start_date=date(2025, 1, 1))
+        )
+    db.session.commit()
+    meeting = make_meeting(note_taker, orgs=[orange, ministry])
+    for contact, org in [(leyti, orange), (aminata, ministry), (fatoumata, orange), (mariam, orange)]:
+        services.add_participant(db.session, meeting, contact_id=contact.id, organisation_id=org.id, role="member")
+    revision = services.start_minutes(db.session, meeting)
+    item = services.add_item(db.session, revision, revision.version, "Couverture des zones rurales")
+    services.save_minutes(
+        db.session,
+        revision,
+        "Le Ministre a reçu M. Leyti N’Diaye.\n" + "Échanges nourris sur la connectivité. " * 120,
+        {item.id: {"discussion": "Qualité de service.", "decisions": "Orange Mali transmettra son plan"}},
+        revision.version,
+    )
+    db.session.commit()
+    make_commitment(
+        note_taker,
+        "Orange Mali transmettra son plan",
+        owed_by="partner",
+        origin_meeting_id=meeting.id,
+        organisation_id=orange.id,
+        due_date=date(2026, 3, 31),
+    )
+    return meeting, note_taker
+
+
+def test_the_minutes_show_every_section_and_every_script(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    response = client.get(f"/meetings/{meeting.id}/minutes.pdf")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
+    assert "no-store" in response.headers["Cache-Control"]
+    text = _text(response.data)
+    for expected in (
+        "COMPTE RENDU",
+        "PARTICIPANTS",
+        "SYNTHÈSE",
+        "ORDRE DU JOUR",
+        "ENGAGEMENTS",
+        "Décisions",
+        "AUD-2026-0001",
+        "Couverture des zones rurales",
+        "ENG-2026-0001",
+        "INTERNE",
+        "N’Diaye",
+        "Zerbo Sabané",
+        "Directeur général",
+        "Keïta",
+    ):
+        assert expected in text, expected
+    pages = len(PdfReader(io.BytesIO(response.data)).pages)
+    assert pages == 3 and f"Page 1 / {pages}" in text and f"Page {pages} / {pages}" in text
+    assert NKO.split(maxsplit=1)[0] in text
+    assert text.count("PROJET") == pages  # the watermark, on every page of a draft
+    fonts = _fonts(response.data)
+    assert {"Noto-Sans", "Noto-Sans-NKo", "Noto-Naskh-Arabic"} <= fonts, fonts
+    meta = PdfReader(io.BytesIO(response.data)).metadata
+    assert meeting.title in meta.title and meta.author and "AUD-2026-0001" in meta.subject
+
+
+def test_english_on_request(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    text = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
+    assert "MINUTES" in text and "DRAFT" in text and "PROJET" not in text and "Page 1 / " in text
+    assert client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=xx").status_code == 400
+
+
+def test_approval_freezes_the_pdf_and_its_hash_verifies(client, db, audience, login_as):
+    meeting, staff = audience
+    revision = services.revision_with_items(db.session, meeting.id)
+    services.submit_minutes(db.session, revision, staff, revision.version)
+    db.session.commit()
+    login_as(Role.OFFICER)
+    assert client.post(f"/meetings/{meeting.id}/minutes/approve", data={"version": revision.version}).status_code == 302
+    frozen = db.session.scalars(select(FrozenDocument).where(FrozenDocument.lang == "fr")).one()
+    first = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    second = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    import hashlib
+
+    assert first == second and hashlib.sha256(first).hexdigest() == frozen.sha256
+    text = _text(first)
+    assert "PROJET" not in text and "/verify/AUD-2026-0001/1" in text
+    # the verification page: the right copy is authentic, an altered one is not
+    ok = client.post(
+        "/verify/AUD-2026-0001/1", data={"file": (io.BytesIO(first), "cr.pdf")}, content_type="multipart/form-data"
+    )
+    assert (
+        ok.status_code == 200
+        and frozen.sha256 in ok.get_data(as_text=True)
+        and "flash-success" in ok.get_data(as_text=True)
+    )
+    altered = first + b"\n% a changed copy\n"
+    bad = client.post(
+        "/verify/AUD-2026-0001/1", data={"file": (io.BytesIO(altered), "cr.pdf")}, content_type="multipart/form-data"
+    )
+    assert "flash-success" not in bad.get_data(as_text=True) and "form-error" in bad.get_data(as_text=True)
+    assert client.post("/verify/AUD-2026-0001/1", data={"sha256": "zz"}).status_code == 422
+    # a later amendment does not touch the frozen file
+    client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": "Précision"})
+    assert client.get(f"/meetings/{meeting.id}/minutes.pdf?rev=1").data == first
+    assert "PROJET" in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that counts who connects to it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def test_hostile_minutes_come_out_as_text_and_fetch_nothing(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    listener = Listener()
+    try:
+        url = f"http://127.0.0.1:{listener.port}/x"
+        hostile = [
+            '<img src="file:///etc/passwd">',
+            f'<link rel="stylesheet" href="{url}.css">',
+            f"<style>@import url({url}.css); body {{ background: url({url}.png) }}</style>",
+            "<script>document.write('pwned')</script>",
+            f'<div style="background-image:url({url}.svg)">x</div>',
+        ]
+        meeting = make_meeting(staff, title=f'Titre "hostile" </style><img src="{url}">', place=hostile[0])
+        revision = services.start_minutes(db.session, meeting)
+        item = services.add_item(db.session, revision, revision.version, hostile[1])
+        services.save_minutes(
+            db.session, revision, "\n".join(hostile), {item.id: {"decisions": hostile[4]}}, revision.version
+        )
+        db.session.commit()
+        response = client.get(f"/meetings/{meeting.id}/minutes.pdf")
+        assert response.status_code == 200
+        text = _text(response.data).replace("\n", "")
+        assert '<img src="file:///etc/passwd">' in text and "<script>document.write('pwned')</script>" in text
+        assert "root:x:0:0" not in text
+    finally:
+        listener.close()
+    assert listener.connections == 0
+
+
+def test_the_fetcher_serves_only_the_projects_static_files(tmp_path):
+    static = Path(__file__).resolve().parents[2] / "static"
+    fetcher = LocalOnlyFetcher(static)
+    assert fetcher.fetch(STATIC_PREFIX + "fonts/NotoSans-Regular.ttf").read()[:4] == b"\x00\x01\x00\x00"
+    for url in [
+        "file:///etc/passwd",
+        "http://127.0.0.1:9/x.css",
+        "https://example.org/logo.png",
+        STATIC_PREFIX + "../crm/config.py",
+        STATIC_PREFIX + "%2e%2e/crm/config.py",
+        STATIC_PREFIX + "fonts/../../app.py",
+        STATIC_PREFIX + "fonts/NotoSans-Regular.ttf?redirect=http://x",
+        "data:text/css,body{}",
+    ]:
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert len(fetcher.refused) == 8
+
+
+def test_pdf_access_follows_the_meeting(client, db, login_as):
+    author = make_user(Role.STAFF)
+    secret = make_meeting(author, "Négociation confidentielle", confidentiality="confidential")
+    services.start_minutes(db.session, secret)
+    db.session.commit()
+    login_as(Role.OFFICER)
+    assert client.get(f"/meetings/{secret.id}/minutes.pdf").status_code == 404
+    assert client.get("/meetings/999/minutes.pdf").status_code == 404
+    client.post("/logout")
+    sign_in(client, author.email)
+    assert "CONFIDENTIEL" in _text(client.get(f"/meetings/{secret.id}/minutes.pdf").data)
+
+
+def test_partner_commitments_report(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    huawei = make_org("Huawei Technologies Mali", kind="vendor")
+    insider = make_user(Role.STAFF)
+    hidden = make_meeting(insider, "Restreinte", confidentiality="restricted")
+    make_commitment(
+        staff,
+        "Programme de formation des jeunes",
+        owed_by="partner",
+        organisation_id=huawei.id,
+        due_date=date(2020, 4, 30),
+    )
+    make_commitment(staff, "Désigner les points focaux", organisation_id=huawei.id)
+    make_commitment(insider, "Engagement restreint", organisation_id=huawei.id, origin_meeting_id=hidden.id)
+    response = client.get(f"/organisations/{huawei.id}/commitments.pdf")
+    text = _text(response.data)
+    assert response.status_code == 200 and len(PdfReader(io.BytesIO(response.data)).pages) == 1
+    assert "Programme de formation des jeunes" in text and "Désigner les points focaux" in text
+    assert "en retard" in text and "Engagement restreint" not in text
+
+
+def test_letterhead_is_set_by_an_admin(client, db, login_as, audience):
+    meeting, _staff = audience
+    login_as(Role.ADMIN)
+    page = client.get("/admin/letterhead")
+    assert page.status_code == 200
+    form = {
+        "country": "Burkina Faso",
+        "motto": "Unité – Progrès – Justice",
+        "authority": "Ministère de la Transition digitale, des Postes et des Communications électroniques",
+        "unit": "Direction de la coopération",
+        "city": "Ouagadougou",
+    }
+    bad_logo = client.post(
+        "/admin/letterhead",
+        data={**form, "logo": (io.BytesIO(b"not an image"), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert bad_logo.status_code == 422
+    png = (Path(__file__).resolve().parents[2] / "tests" / "documents" / "logo.png").read_bytes()
+    saved = client.post(
+        "/admin/letterhead",
+        data={**form, "logo": (io.BytesIO(png), "armoiries.png")},
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302
+    data = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    text = _text(data)
+    assert "Unité – Progrès – Justice" in text and "BURKINA FASO" in text.upper()
+    assert any(
+        "/Image" in str(x) or "/XObject" in str(x) for p in PdfReader(io.BytesIO(data)).pages for x in p["/Resources"]
+    )
