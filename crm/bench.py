@@ -6,6 +6,7 @@ Runs on a throwaway SQLite file filled with 20,000 contacts and 5,000 organisati
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import secrets
 import statistics
@@ -230,6 +231,70 @@ def main() -> None:
             f"  total {total / 1024:.1f}K in {len(assets) + 1} requests; repeat visits fetch only the HTML "
             "(assets are fingerprinted and cached for a year)"
         )
+        _pdf_figures(app, db, user)
+
+
+def _pdf_figures(app, db, user) -> None:
+    """A 3-page minutes PDF: warm renders in this worker, beside the same HTML through bare WeasyPrint."""
+    from flask import render_template
+    from flask_babel import force_locale
+    from pypdf import PdfReader
+
+    from crm.documents import pdf, printing
+    from crm.meetings import services as meetings
+
+    with app.test_request_context("/"):
+        meeting = meetings.meeting_detail(db.session, 50_000, user) or meetings.meeting_detail(db.session, 50_001, user)
+        revision = meetings.start_minutes(db.session, meeting)
+        text = "Le Ministre a rappelé les attentes de l’État vis-à-vis des acteurs du numérique. " * 6
+        for n in range(7):
+            item = meetings.add_item(db.session, revision, revision.version, f"Point {n + 1} de l’ordre du jour")
+            meetings.save_minutes(
+                db.session,
+                revision,
+                text,
+                {item.id: {"discussion": text, "decisions": "Décision A\nDécision B"}},
+                revision.version,
+            )
+        db.session.commit()
+        meeting = meetings.meeting_detail(db.session, meeting.id, user)
+        revision = meetings.revision_with_items(db.session, meeting.id)
+        data = printing.minutes_pdf(db.session, meeting, revision, user, "fr")  # first render: fonts, stylesheet
+        pages = len(PdfReader(io.BytesIO(data)).pages)
+        warm = []
+        for _ in range(15):
+            start = time.perf_counter()
+            printing.minutes_pdf(db.session, meeting, revision, user, "fr")
+            warm.append((time.perf_counter() - start) * 1000)
+        head = printing.letterhead(db.session)
+        with force_locale("fr"):
+            html = render_template(
+                "pdf/minutes.html",
+                lang="fr",
+                logo=None,
+                meeting=meeting,
+                revision=revision,
+                letterhead=head,
+                draft=True,
+                marking="INTERNE",
+                running_head=meeting.reference,
+                footer=meeting.reference,
+                doc_title=meeting.title,
+                doc_subject="",
+                heads=[],
+                commitments=[],
+                verify_url=None,
+                qr=None,
+            )
+        css = (printing.TEMPLATES / "print.css").read_text(encoding="utf-8")
+        bare = []
+        for _ in range(5):
+            start = time.perf_counter()
+            pdf.bare_render(html, css)
+            bare.append((time.perf_counter() - start) * 1000)
+    print(f"\nMinutes PDF ({pages} pages, {len(data) / 1024:.0f} KB):")
+    print(f"  warm, in this worker (fonts and stylesheet kept)   median {statistics.median(warm):7.1f} ms")
+    print(f"  the same HTML through bare WeasyPrint each time     median {statistics.median(bare):7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 ORIGIN = "https://crm.invalid"
 STATIC_PREFIX = f"{ORIGIN}/static/"
 LOGO_URL = f"{ORIGIN}/letterhead/logo"
+QR_URL = f"{ORIGIN}/qr.png"
 
 
 class RenderTimeout(Exception):
@@ -29,15 +30,18 @@ class RenderTimeout(Exception):
 class LocalOnlyFetcher(URLFetcher):
     """Serves static/ files and the letterhead logo; refuses every other URL."""
 
-    def __init__(self, static_folder: Path, logo_path: Path | None = None):
+    def __init__(self, static_folder: Path, logo_path: Path | None = None, qr_png: bytes | None = None):
         super().__init__(allow_redirects=False)
         self.static_folder = static_folder.resolve()
         self.logo_path = logo_path
+        self.qr_png = qr_png
         self.refused: list[str] = []
 
     def fetch(self, url: str, headers=None) -> URLFetcherResponse:
         if url == LOGO_URL and self.logo_path is not None and self.logo_path.is_file():
             return self._file(self.logo_path, url)
+        if url == QR_URL and self.qr_png:
+            return URLFetcherResponse(url, body=self.qr_png, headers={"Content-Type": "image/png"})
         parts = urlsplit(url)
         if url.startswith(STATIC_PREFIX) and not parts.query and not parts.fragment:
             relative = unquote(parts.path.removeprefix("/static/"))
@@ -64,14 +68,14 @@ class PdfRenderer:
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf")
 
-    def _render(self, html: str, logo_path: Path | None) -> bytes:
-        fetcher = LocalOnlyFetcher(self.static_folder, logo_path)
+    def _render(self, html: str, logo_path: Path | None, qr_png: bytes | None) -> bytes:
+        fetcher = LocalOnlyFetcher(self.static_folder, logo_path, qr_png)
         document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=fetcher)
         return document.write_pdf(stylesheets=[self.css], font_config=self.fonts)
 
-    def render(self, html: str, logo_path: Path | None = None) -> bytes:
+    def render(self, html: str, logo_path: Path | None = None, qr_png: bytes | None = None) -> bytes:
         """The PDF of ``html`` (already escaped by Jinja), or RenderTimeout past the limit."""
-        future = self._pool.submit(self._render, html, logo_path)
+        future = self._pool.submit(self._render, html, logo_path, qr_png)
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:

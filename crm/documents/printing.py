@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 from datetime import date
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.documents.models import FrozenDocument, Letterhead
-from crm.documents.pdf import LOGO_URL, PdfRenderer
+from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
 from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, Side
 from crm.partners.models import Organisation
 from crm.partners.services import title_on
@@ -57,10 +58,19 @@ def logo_path(head: Letterhead) -> Path | None:
     return Path(current_app.config["CRM_DOCUMENTS_DIR"]) / head.logo_name
 
 
-def _render(template: str, lang: str, logo: Path | None, **context) -> bytes:
+def _render(template: str, lang: str, logo: Path | None, qr_png: bytes | None = None, **context) -> bytes:
     with force_locale(lang):
-        html = render_template(template, lang=lang, logo=LOGO_URL if logo else None, **context)
-    return renderer().render(html, logo)
+        html = render_template(
+            template, lang=lang, logo=LOGO_URL if logo else None, qr=QR_URL if qr_png else None, **context
+        )
+    return renderer().render(html, logo, qr_png)
+
+
+def _qr_png(url: str) -> bytes:
+    """The verification link as a small PNG (WeasyPrint draws an image far faster than an SVG of modules)."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=4, border=0)
+    return out.getvalue()
 
 
 def _heads(meeting: Meeting, head: Letterhead) -> list[tuple[str, str]]:
@@ -86,10 +96,8 @@ def minutes_pdf(
     """The minutes of one revision; anything not approved carries the DRAFT watermark."""
     head = letterhead(session)
     draft = revision.status != MinutesStatus.APPROVED
-    footer = f"{meeting.reference} · rev. {revision.number}"
-    if verify_url:
-        footer += f" · {verify_url}"
     with force_locale(lang):
+        running_head = f"{meeting.reference} · {_('rev.')} {revision.number}"
         marking = meeting.confidentiality_label.upper()
         title = f"{_('Minutes')} — {meeting.title}"
         subject = f"{meeting.reference} — {meeting.kind_label}"
@@ -102,13 +110,14 @@ def minutes_pdf(
         letterhead=head,
         draft=draft,
         marking=marking,
-        footer=footer,
+        running_head=running_head,
+        footer=f"{running_head} · {verify_url}" if verify_url else running_head,
         doc_title=title,
         doc_subject=subject,
         heads=_heads(meeting, head),
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
-        qr_svg=segno.make(verify_url, error="m").svg_inline(scale=3, border=0) if verify_url else "",
+        qr_png=_qr_png(verify_url) if verify_url else None,
     )
 
 
@@ -179,6 +188,7 @@ def commitments_report(session: Session, org: Organisation, user: User, lang: st
         today=today,
         letterhead=head,
         marking=marking,
+        running_head=org.name,
         footer=f"{org.name} · {today.isoformat()}",
         doc_title=title,
         doc_subject=title,
