@@ -158,6 +158,18 @@ def load(session: Session, orgs: dict[str, Organisation]) -> int:
                 attendance="present",
             )
         meetings.add_participant(session, meeting, user_id=note_taker.id, role="note_taker", attendance="present")
+        if spec["partner"] == "orange":  # advisers whose names are also written in Tifinagh and N'Ko
+            for family, given, org_key in (("Ag Mohamed", "Ibrahim", "mcenma"), ("Keïta", "Fatoumata", "agetic")):
+                adviser = _by_key(session, Contact, search_key(f"{family} {given}"))
+                if adviser is not None:
+                    meetings.add_participant(
+                        session,
+                        meeting,
+                        contact_id=adviser.id,
+                        organisation_id=orgs[org_key].id,
+                        side="ours",
+                        attendance="present",
+                    )
         head = _by_key(session, Contact, search_key(" ".join(spec["head"])))
         if head is not None:
             meetings.add_participant(
