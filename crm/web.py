@@ -108,6 +108,7 @@ ERROR_MESSAGES = {
     413: lambda: _("The file is too large."),
     429: lambda: _("Too many requests. Please wait a moment and try again."),
     500: lambda: _("Something went wrong on our side. Your input was not saved; please try again."),
+    503: lambda: _("The document took too long to prepare. Please try again in a moment."),
 }
 
 

@@ -300,3 +300,15 @@ def test_letterhead_is_set_by_an_admin(client, db, login_as, audience):
     assert any(
         "/Image" in str(x) or "/XObject" in str(x) for p in PdfReader(io.BytesIO(data)).pages for x in p["/Resources"]
     )
+
+
+def test_rendering_has_a_time_limit(app, client, db, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    app.extensions.pop("crm_pdf", None)
+    app.config["CRM_PDF_TIMEOUT"] = 0.001  # nothing renders that fast: the request gives up, cleanly
+    try:
+        response = client.get(f"/meetings/{meeting.id}/minutes.pdf")
+    finally:
+        app.extensions.pop("crm_pdf", None)
+    assert response.status_code == 503 and response.mimetype == "text/html"
