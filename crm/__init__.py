@@ -12,6 +12,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from crm import cli, web
 from crm.audit import services as audit
 from crm.auth import bp as auth_bp
+from crm.calendars.views import bp as calendars_bp
 from crm.commitments.views import bp as commitments_bp
 from crm.config import load_config
 from crm.documents.views import bp as documents_bp
@@ -47,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
-    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp):
+    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
     cli.init_app(app)

@@ -84,6 +84,7 @@ def records(app, db):
         "attachment_id": attachment.id,
         "commitment_id": commitment.id,
         "reference": meeting.reference,
+        "token": "not-a-token",
     }
 
 

@@ -1,0 +1,1 @@
+"""Calendars: the week view, a personal iCalendar feed, .ics and vCard downloads."""

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, make_response, request, url_for
+from flask_babel import get_timezone
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from crm.auth.models import Role
+from crm.auth.permissions import public, role_required
+from crm.calendars import services
+from crm.extensions import db
+from crm.meetings import services as meetings
+from crm.meetings.forms import DeleteForm
+from crm.views import redirect_to, render
+
+bp = Blueprint("calendars", __name__)
+
+
+def _base_url() -> str:
+    return request.url_root.rstrip("/")
+
+
+def _calendar_response(data: bytes, filename: str):
+    response = make_response(data)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/calendar/week")
+@role_required(Role.VIEWER)
+def week():
+    value = request.args.get("d", "")
+    try:
+        day = date.fromisoformat(value) if value else date.today()
+    except ValueError:
+        abort(400)
+    monday = day - timedelta(days=day.weekday())
+    days = services.week(db.session, current_user, monday, str(get_timezone()))
+    return render(
+        "calendars/week.html",
+        days=days,
+        monday=monday,
+        previous=monday - timedelta(days=7),
+        following=monday + timedelta(days=7),
+    )
+
+
+@bp.get("/meetings/<int:meeting_id>.ics")
+@role_required(Role.VIEWER)
+def meeting_ics(meeting_id: int):
+    meeting = meetings.meeting_detail(db.session, meeting_id, current_user) or abort(404)
+    data = services.meeting_ics(meeting, _base_url(), _("AES Partnerships"))
+    return _calendar_response(data, f"{meeting.reference}.ics")
+
+
+@bp.get("/contacts/<int:contact_id>.vcf")
+@role_required(Role.VIEWER)
+def contact_vcard(contact_id: int):
+    contact = services.contact_with_positions(db.session, contact_id) or abort(404)
+    response = make_response(services.contact_vcard(contact, date.today()))
+    response.headers["Content-Type"] = "text/vcard; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="contact-{contact.id}.vcf"'
+    return response
+
+
+@bp.get("/calendar/feed/<token>.ics")
+@public
+def feed(token: str):
+    """The subscription URL: the token is the only credential, so any doubt is the same bare 404."""
+    owner = services.feed_owner(db.session, token)
+    if owner is None:
+        abort(404)
+    data = services.personal_feed(
+        db.session, owner, _base_url(), _("AES Partnerships — %(name)s", name=owner.name), _("Due:")
+    )
+    response = _calendar_response(data, "calendar.ics")
+    response.headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
+    return response
+
+
+@bp.route("/account/calendar", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+def feed_settings():
+    form = DeleteForm()
+    url = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if request.form.get("action") == "revoke":
+            services.revoke_feeds(db.session, current_user)
+            db.session.commit()
+            flash(_("The calendar link no longer works. Calendars subscribed to it stop updating."), "success")
+            return redirect_to(url_for("calendars.feed_settings"))
+        token = services.new_feed(db.session, current_user)
+        db.session.commit()
+        url = url_for("calendars.feed", token=token, _external=True)
+    return render(
+        "calendars/feed_settings.html",
+        form=form,
+        active=services.active_feed(db.session, current_user),
+        url=url,
+    )
