@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import vobject
 from icalendar import Calendar, Event
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from crm.auth.models import User
 from crm.calendars.models import CalendarFeed
@@ -224,18 +224,7 @@ def week(session: Session, user: User, monday: date, tz_name: str) -> list[WeekD
         .order_by(Meeting.starts_at, Meeting.id)
         .limit(500)
     ).all()
-    due = session.scalars(
-        select(Commitment)
-        .options(joinedload(Commitment.organisation))
-        .where(
-            commitments.visible_clause(user),
-            Commitment.closed.is_(False),
-            Commitment.due_key >= monday,
-            Commitment.due_key < monday + timedelta(days=7),
-        )
-        .order_by(Commitment.due_key, Commitment.id)
-        .limit(500)
-    ).all()
+    due = commitments.due_between(session, user, monday, monday + timedelta(days=7))
     days = [WeekDay(monday + timedelta(days=i), [], []) for i in range(7)]
     for meeting in rows:
         index = (meeting.starts_at.astimezone(zone).date() - monday).days

@@ -268,6 +268,24 @@ def for_meeting(session: Session, meeting_id: int, user: User) -> list[Commitmen
     )
 
 
+def due_between(session: Session, user: User, first: date, end: date, limit: int = 500) -> list[Commitment]:
+    """Open commitments falling due from ``first`` (included) to ``end`` (excluded): calendars show them."""
+    return list(
+        session.scalars(
+            select(Commitment)
+            .options(joinedload(Commitment.organisation))
+            .where(
+                visible_clause(user),
+                Commitment.closed.is_(False),
+                Commitment.due_key >= first,
+                Commitment.due_key < end,
+            )
+            .order_by(Commitment.due_key, Commitment.id)
+            .limit(limit)
+        )
+    )
+
+
 def decided_in(session: Session, meeting_id: int, user: User) -> dict[str, Commitment]:
     """Commitments of a meeting by their text, so each decision in the minutes shows the one made from it."""
     return {

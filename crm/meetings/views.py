@@ -117,10 +117,19 @@ def month():
     for meeting in rows:
         by_day.setdefault(services.to_local(meeting.starts_at, tz_name).date(), []).append(meeting)
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    due: dict[date, list] = {}
+    for commitment in commitments.due_between(db.session, current_user, weeks[0][0], weeks[-1][-1] + timedelta(days=1)):
+        due.setdefault(commitment.due_date, []).append(commitment)
     previous = (first - timedelta(days=1)).replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     return render(
-        "meetings/month.html", first=first, weeks=weeks, by_day=by_day, previous=previous, following=following
+        "meetings/month.html",
+        first=first,
+        weeks=weeks,
+        by_day=by_day,
+        due=due,
+        previous=previous,
+        following=following,
     )
 
 

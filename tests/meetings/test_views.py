@@ -387,6 +387,7 @@ def test_attachment_of_a_confidential_meeting_is_hidden(app, client, db, login_a
 def test_month_view_places_meetings_on_their_day(client, db, login_as):
     staff = login_as(Role.STAFF)
     make_meeting(staff, "Audience Huawei", starts=datetime(2026, 1, 22, 11, 30))
+    make_commitment(staff, "Désigner les points focaux", due_date=date(2026, 1, 23))
     html = client.get("/meetings/month?m=2026-01").get_data(as_text=True)
-    assert "Audience Huawei" in html and "11:30" in html
+    assert "Audience Huawei" in html and "11:30" in html and "ENG-2026-0001" in html
     assert client.get("/meetings/month?m=2026-13").status_code == 400
