@@ -19,6 +19,7 @@ from crm.documents.views import bp as documents_bp
 from crm.extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from crm.meetings.views import bp as meetings_bp
 from crm.partners import bp as partners_bp
+from crm.visits.views import bp as visits_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
-    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp):
+    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp, visits_bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
     cli.init_app(app)

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm import demo_meetings
+from crm import demo_meetings, demo_visits
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
 from crm.db import search_key
@@ -281,6 +281,7 @@ def load_demo(session: Session) -> str:
     new_lines = _accounts(session)
     session.flush()
     demo_meetings.load(session, orgs)
+    demo_visits.load(session, orgs)
     path = _credentials_file()
     if new_lines:
         path.parent.mkdir(parents=True, exist_ok=True)

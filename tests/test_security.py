@@ -16,6 +16,7 @@ from crm.auth.models import Role, UserSession
 from crm.documents import services as documents
 from crm.meetings import services as meetings
 from crm.partners.models import Position
+from crm.visits import services as visits
 from tests.conftest import (
     PASSWORD,
     htmx_headers,
@@ -66,6 +67,30 @@ def records(app, db):
     )
     db.session.commit()
     commitment = make_commitment(target, origin_meeting_id=meeting.id, organisation_id=org.id)
+    event = visits.save_event(
+        db.session,
+        {
+            "name": "Semaine du Numérique",
+            "country_code": "ML",
+            "starts_on": date(2026, 1, 29),
+            "ends_on": date(2026, 1, 31),
+        },
+    )
+    visit = visits.save_visit(
+        db.session,
+        {
+            "title": "Délégation",
+            "direction": "incoming",
+            "city": "Bamako",
+            "country_code": "ML",
+            "starts_on": date(2026, 1, 28),
+            "ends_on": date(2026, 2, 1),
+            "event_id": event.id,
+        },
+        target,
+    )
+    member = visits.add_member(db.session, visit, contact_id=contact.id)
+    db.session.commit()
     revision = meetings.revision_with_items(db.session, meeting.id)
     meetings.submit_minutes(db.session, revision, target, revision.version)
     meetings.approve_minutes(db.session, revision, make_user(Role.OFFICER), revision.version)
@@ -85,6 +110,9 @@ def records(app, db):
         "commitment_id": commitment.id,
         "reference": meeting.reference,
         "token": "not-a-token",
+        "event_id": event.id,
+        "visit_id": visit.id,
+        "member_id": member.id,
     }
 
 

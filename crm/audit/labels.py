@@ -27,6 +27,11 @@ ENTITIES = {
     "attachment": _l("attachment"),
     "commitment": _l("commitment"),
     "letterhead": _l("letterhead"),
+    "event": _l("event"),
+    "visit": _l("visit"),
+    "visit_member": _l("delegation member"),
+    "programme_item": _l("programme item"),
+    "calendar_feed": _l("calendar link"),
 }
 
 FIELDS = {
@@ -94,6 +99,24 @@ FIELDS = {
     "authority": _l("Ministry"),
     "logo_name": _l("Logo"),
     "country": _l("Country"),
+    "edition": _l("Edition"),
+    "theme": _l("Theme"),
+    "venue": _l("Venue"),
+    "starts_on": _l("From"),
+    "ends_on": _l("To"),
+    "organiser_id": _l("Organiser"),
+    "direction": _l("Direction"),
+    "purpose": _l("Purpose"),
+    "event_id": _l("Event"),
+    "report": _l("Report"),
+    "arrival_at": _l("Arrival"),
+    "departure_at": _l("Departure"),
+    "accommodation": _l("Accommodation"),
+    "day": _l("Day"),
+    "activity": _l("Activity"),
+    "visit_id": _l("Visit"),
+    "origin_visit_id": _l("From visit"),
+    "revoked_at": _l("Revoked"),
 }
 
 

@@ -21,6 +21,8 @@ from crm.db import utcnow
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MeetingOrganisation, MeetingStatus
 from crm.partners.models import Contact, Position
+from crm.visits import services as visits
+from crm.visits.models import Visit
 
 FEED_PAST_DAYS = 180
 FEED_LIMIT = 2000
@@ -117,6 +119,20 @@ def _due_event(commitment: Commitment, base_url: str, label: str) -> Event:
     return event
 
 
+def _visit_event(visit: Visit, base_url: str) -> Event:
+    event = Event()
+    event.add("uid", f"visit-{visit.id}@{_host(base_url)}")
+    event.add("dtstamp", visit.updated_at or utcnow())
+    event.add("dtstart", visit.starts_on)
+    event.add("dtend", visit.ends_on + timedelta(days=1))
+    event.add("summary", f"{visit.reference} — {visit.title}")
+    event.add("location", visit.city)
+    if visit.purpose:
+        event.add("description", visit.purpose)
+    event.add("url", f"{base_url}/visits/{visit.id}")
+    return event
+
+
 def _host(base_url: str) -> str:
     return base_url.split("//", 1)[-1].split("/", 1)[0] or "crm"
 
@@ -134,7 +150,7 @@ def meeting_ics(meeting: Meeting, base_url: str, name: str) -> bytes:
 
 
 def personal_feed(session: Session, user: User, base_url: str, name: str, due_label: str) -> bytes:
-    """The meetings the user takes part in, and the due dates of the commitments they follow.
+    """The visits and meetings the user takes part in, and the due dates of the commitments they follow.
 
     Built with the user's own visibility rules: what they may not see is not there.
     """
@@ -161,7 +177,20 @@ def personal_feed(session: Session, user: User, base_url: str, name: str, due_la
         .order_by(Commitment.due_key)
         .limit(FEED_LIMIT)
     ).all()
+    trips = session.scalars(
+        select(Visit)
+        .where(
+            visits.visible_clause(user),
+            visits.is_member_clause(user, Visit.id),
+            Visit.ends_on >= since.date(),
+            Visit.status != "cancelled",
+        )
+        .order_by(Visit.starts_on)
+        .limit(FEED_LIMIT)
+    ).all()
     cal = _calendar(name)
+    for visit in trips:
+        cal.add_component(_visit_event(visit, base_url))
     for meeting in rows:
         cal.add_component(_meeting_event(meeting, base_url))
     for commitment in due:
@@ -211,6 +240,7 @@ class WeekDay:
     day: date
     meetings: list[Meeting]
     due: list[Commitment]
+    visits: list[Visit]
 
 
 def week(session: Session, user: User, monday: date, tz_name: str) -> list[WeekDay]:
@@ -225,7 +255,11 @@ def week(session: Session, user: User, monday: date, tz_name: str) -> list[WeekD
         .limit(500)
     ).all()
     due = commitments.due_between(session, user, monday, monday + timedelta(days=7))
-    days = [WeekDay(monday + timedelta(days=i), [], []) for i in range(7)]
+    days = [WeekDay(monday + timedelta(days=i), [], [], []) for i in range(7)]
+    for visit in visits.visits_between(session, user, monday, monday + timedelta(days=7)):
+        for day in days:
+            if visit.starts_on <= day.day <= visit.ends_on:
+                day.visits.append(visit)
     for meeting in rows:
         index = (meeting.starts_at.astimezone(zone).date() - monday).days
         if 0 <= index < 7:

@@ -26,6 +26,7 @@ class CommitmentForm(FlaskForm):
     priority = SelectField(_l("Priority"), choices=list(PRIORITY_LABELS.items()), default=Priority.NORMAL.value)
     origin_meeting_id = HiddenField(filters=[optional_int])
     origin_item_id = HiddenField(filters=[optional_int])
+    origin_visit_id = HiddenField(filters=[optional_int])
     version = VersionField()
 
 

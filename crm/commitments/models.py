@@ -76,6 +76,7 @@ class Commitment(VersionMixin, TimestampMixin, Base):
     completed_on: Mapped[date | None] = mapped_column(Date)
     origin_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="RESTRICT"), index=True)
     origin_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_item.id", ondelete="SET NULL"))
+    origin_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="RESTRICT"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # Kept by the service from status and due date, so that lists sort "open, soonest due first" on an index.
     closed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -25,6 +25,7 @@ from crm.meetings.models import AgendaItem, Meeting, MeetingOrganisation, Minute
 from crm.pagination import Page, keyset_page
 from crm.partners.models import Contact, Organisation
 from crm.references import next_reference
+from crm.visits import services as visits
 
 REFERENCE_PREFIX = "ENG"
 ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.BLOCKED)
@@ -34,7 +35,11 @@ def visible_clause(user: User) -> ColumnElement[bool]:
     """A commitment from a restricted or confidential meeting is seen by that meeting's participants and admins."""
     if user.can(Role.ADMIN):
         return true()
-    return or_(Commitment.limited.is_(False), meetings.is_participant_clause(user, Commitment.origin_meeting_id))
+    return or_(
+        Commitment.limited.is_(False),
+        meetings.is_participant_clause(user, Commitment.origin_meeting_id),
+        visits.is_member_clause(user, Commitment.origin_visit_id),
+    )
 
 
 def _with_people(stmt):
@@ -103,14 +108,24 @@ def _origin(
 def create_commitment(session: Session, data: dict[str, Any], actor: User) -> Commitment:
     """A new commitment, from a meeting's decision (origin given) or on its own."""
     meeting, item = _origin(session, actor, data.get("origin_meeting_id"), data.get("origin_item_id"))
+    visit = None
+    if data.get("origin_visit_id") is not None:
+        if meeting is not None:
+            raise DomainError(
+                _("A commitment comes from a meeting or from a visit, not both."), field="origin_visit_id"
+            )
+        visit = visits.visible_visit(session, data["origin_visit_id"], actor)
+        if visit is None:
+            raise DomainError(_("The visit this commitment comes from does not exist."), field="origin_visit_id")
     _check_people(session, data, meeting)
-    year = (meeting.local_date if meeting else date.today()).year
+    year = (meeting.local_date if meeting else visit.ends_on if visit else date.today()).year
     commitment = Commitment(
         reference=next_reference(session, REFERENCE_PREFIX, year),
         status=CommitmentStatus.OPEN,
         origin_meeting_id=meeting.id if meeting else None,
         origin_item_id=item.id if item else None,
-        limited=bool(meeting and meeting.is_limited),
+        origin_visit_id=visit.id if visit else None,
+        limited=bool((meeting and meeting.is_limited) or (visit and visit.is_limited)),
         created_by_id=actor.id,
     )
     _apply(commitment, data)
@@ -256,6 +271,16 @@ def list_commitments(
     if filters.overdue:
         stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < today)
     return keyset_page(session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size)
+
+
+def for_visit(session: Session, visit_id: int, user: User) -> list[Commitment]:
+    return list(
+        session.scalars(
+            _with_people(select(Commitment))
+            .where(Commitment.origin_visit_id == visit_id, visible_clause(user))
+            .order_by(Commitment.id)
+        )
+    )
 
 
 def for_meeting(session: Session, meeting_id: int, user: User) -> list[Commitment]:

@@ -21,6 +21,7 @@ from crm.meetings.models import AgendaItem, MeetingOrganisation, Participant
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, Position
 from crm.views import form_refusal, redirect_to, render
+from crm.visits import services as visits
 
 bp = Blueprint("commitments", __name__)
 
@@ -133,6 +134,11 @@ def commitment_new():
             form.organisation_id.data = first_org
         else:
             form.organisation_id.data = _int_arg("organisation")
+            visit_id = _int_arg("visit")
+            if visit_id:
+                origin_visit = visits.visible_visit(db.session, visit_id, current_user) or abort(404)
+                form.origin_visit_id.data = origin_visit.id
+                form.title.data = request.args.get("text", "")[:500]
         form.responsible_id.data = current_user.id if current_user.can(Role.STAFF) else None
     else:
         meeting_id = form.origin_meeting_id.data if isinstance(form.origin_meeting_id.data, int) else None
@@ -152,6 +158,8 @@ def commitment_new():
             )
         db.session.commit()
         flash(_("Commitment %(ref)s recorded.", ref=commitment.reference), "success")
+        if commitment.origin_visit_id and request.form.get("back") == "visit":
+            return redirect_to(url_for("visits.visit", visit_id=commitment.origin_visit_id) + "#report")
         if commitment.origin_meeting_id and request.form.get("back") == "minutes":
             return redirect_to(url_for("meetings.minutes", meeting_id=commitment.origin_meeting_id))
         return redirect_to(url_for("commitments.commitment", commitment_id=commitment.id))
@@ -173,7 +181,7 @@ def commitment(commitment_id: int):
 def commitment_edit(commitment_id: int):
     record = services.visible_commitment(db.session, commitment_id, current_user, detail=True) or abort(404)
     form = CommitmentForm(obj=record)
-    del form.origin_meeting_id, form.origin_item_id
+    del form.origin_meeting_id, form.origin_item_id, form.origin_visit_id
     _form_choices(form, record.origin_meeting_id, record.contact)
     if form.validate_on_submit():
         try:

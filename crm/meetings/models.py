@@ -138,6 +138,9 @@ class Meeting(VersionMixin, TimestampMixin, Base):
     status: Mapped[MeetingStatus] = mapped_column(String(20), default=MeetingStatus.PLANNED)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # Part of a delegation visit, or held during an event (a "Semaine du Numérique").
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="SET NULL"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
     search: Mapped[str] = mapped_column(String(700), default="")
 
     organisations: Mapped[list[MeetingOrganisation]] = relationship(

@@ -43,6 +43,7 @@ from crm.meetings.models import (
 )
 from crm.partners.models import Organisation
 from crm.views import form_refusal, redirect_to, render
+from crm.visits import services as visits
 
 bp = Blueprint("meetings", __name__)
 
@@ -117,6 +118,10 @@ def month():
     for meeting in rows:
         by_day.setdefault(services.to_local(meeting.starts_at, tz_name).date(), []).append(meeting)
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    trips: dict[date, list] = {}
+    for visit in visits.visits_between(db.session, current_user, weeks[0][0], weeks[-1][-1] + timedelta(days=1)):
+        for day in visit.days:
+            trips.setdefault(day, []).append(visit)
     due: dict[date, list] = {}
     for commitment in commitments.due_between(db.session, current_user, weeks[0][0], weeks[-1][-1] + timedelta(days=1)):
         due.setdefault(commitment.due_date, []).append(commitment)
@@ -128,6 +133,7 @@ def month():
         weeks=weeks,
         by_day=by_day,
         due=due,
+        trips=trips,
         previous=previous,
         following=following,
     )

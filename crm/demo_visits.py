@@ -1,0 +1,209 @@
+"""Demo events and delegation visits: the 20th Semaine du Numérique in Ouagadougou (18 November 2025) and
+the 3rd Semaine du Numérique au Mali at the CICB in Bamako (29–31 January 2026), from ../shared/context.
+
+Programme times, logistics and the follow-up commitment are illustrative; the records' notes say so.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm.auth.models import User
+from crm.commitments import services as commitments
+from crm.db import search_key
+from crm.partners.models import Contact, Organisation
+from crm.visits import services as visits
+from crm.visits.models import Event
+
+NOTE = (
+    "Données de démonstration : horaires, logistique et engagements illustratifs ; faits tirés des articles de presse."
+)
+
+
+def _contact(session: Session, family: str, given: str) -> Contact | None:
+    return session.scalars(select(Contact).where(Contact.sort_key == search_key(f"{family} {given}"))).first()
+
+
+def load(session: Session, orgs: dict[str, Organisation]) -> None:
+    officer = session.scalar(select(User).where(User.email == "awa.traore@mcenma.example"))
+    staff = session.scalar(select(User).where(User.email == "ibrahim.maiga@mcenma.example"))
+    if officer is None or staff is None or session.scalar(select(Event.id).limit(1)) is not None:
+        return
+    ouaga = visits.save_event(
+        session,
+        {
+            "name": "Semaine du Numérique",
+            "edition": "20e édition",
+            "venue": "",
+            "city": "Ouagadougou",
+            "country_code": "BF",
+            "starts_on": date(2025, 11, 18),
+            "ends_on": date(2025, 11, 20),
+            "organiser_id": orgs["mtdpce"].id,
+            "theme": "Le numérique, l’innovation et l’intelligence artificielle, leviers de transformation des "
+            "économies sahéliennes",
+            "notes": "Ouverture le mardi 18 novembre 2025, présidée par le Chef de l’État burkinabè. Le Mali invité "
+            "spécial, aux côtés du Niger ; le Ghana pays invité d’honneur. Date de clôture non précisée.",
+        },
+    )
+    bamako = visits.save_event(
+        session,
+        {
+            "name": "Semaine du Numérique au Mali",
+            "edition": "3e édition",
+            "venue": "Centre International de Conférences de Bamako (CICB)",
+            "city": "Bamako",
+            "country_code": "ML",
+            "starts_on": date(2026, 1, 29),
+            "ends_on": date(2026, 1, 31),
+            "organiser_id": orgs["mcenma"].id,
+            "theme": "E-gouvernement à l’ère de l’intelligence artificielle : opportunités et défis pour la culture",
+            "notes": "Annoncée le 6 janvier 2026 ; lancement le 29 janvier 2026 dans la salle des banquets du CICB, "
+            "sous le haut parrainage du ministre de la Culture. Burkina Faso et Niger invités d’honneur.",
+        },
+    )
+    session.flush()
+
+    minister = _contact(session, "Ag Ilyène", "Alhamdou")
+    outgoing = visits.save_visit(
+        session,
+        {
+            "title": "Délégation malienne à la 20e Semaine du Numérique",
+            "direction": "outgoing",
+            "purpose": "Porter la vision commune du numérique de l’AES et intensifier les échanges technologiques. "
+            + NOTE,
+            "event_id": ouaga.id,
+            "city": "Ouagadougou",
+            "country_code": "BF",
+            "starts_on": date(2025, 11, 17),
+            "ends_on": date(2025, 11, 20),
+            "status": "completed",
+            "confidentiality": "internal",
+        },
+        officer,
+    )
+    if minister is not None:
+        visits.add_member(session, outgoing, contact_id=minister.id, role="head")
+    visits.add_member(session, outgoing, user_id=staff.id, role="protocol")
+    outgoing = visits.visit_detail(session, outgoing.id, officer)
+    for day, start, end, place, activity, meet in [
+        (date(2025, 11, 17), time(16, 0), None, "Aéroport de Ouagadougou", "Arrivée de la délégation", False),
+        (
+            date(2025, 11, 18),
+            time(9, 0),
+            time(12, 0),
+            "Ouagadougou",
+            "Cérémonie d’ouverture de la 20e Semaine du Numérique",
+            False,
+        ),
+        (
+            date(2025, 11, 18),
+            time(15, 0),
+            time(16, 30),
+            "Ministère de la Transition digitale",
+            "Séance de travail avec la ministre de la Transition digitale du Burkina Faso",
+            True,
+        ),
+        (
+            date(2025, 11, 19),
+            time(10, 0),
+            time(12, 0),
+            "Espace d’exposition",
+            "Visite des stands et des start-ups",
+            False,
+        ),
+        (date(2025, 11, 20), time(11, 0), None, "Aéroport de Ouagadougou", "Retour à Bamako", False),
+    ]:
+        item = visits.add_item(
+            session, outgoing, {"day": day, "starts_at": start, "ends_at": end, "place": place, "activity": activity}
+        )
+        if meet:
+            visits.meeting_from_item(session, outgoing, item, officer)
+    visits.save_report(
+        session,
+        outgoing,
+        (
+            "La délégation a pris part à l’ouverture de la 20e Semaine du Numérique, où le Mali était invité spécial. "
+            "Les échanges ont porté sur la souveraineté technologique et l’intelligence artificielle comme leviers de "
+            "transformation des économies sahéliennes.\n" + NOTE
+        ),
+        outgoing.version,
+    )
+    commitments.create_commitment(
+        session,
+        {
+            "title": "Proposer aux pays de l’AES un cadre d’échanges réguliers sur la souveraineté numérique",
+            "owed_by": "ours",
+            "priority": "high",
+            "responsible_id": officer.id,
+            "organisation_id": orgs["mtdpce"].id,
+            "due_date": date(2026, 1, 29),
+            "origin_visit_id": outgoing.id,
+        },
+        officer,
+    )
+
+    incoming = visits.save_visit(
+        session,
+        {
+            "title": "Délégations du Burkina Faso et du Niger à la 3e Semaine du Numérique au Mali",
+            "direction": "incoming",
+            "purpose": "Accueillir les ministres de l’AES, invités d’honneur, et tenir une réunion tripartite. " + NOTE,
+            "event_id": bamako.id,
+            "city": "Bamako",
+            "country_code": "ML",
+            "starts_on": date(2026, 1, 28),
+            "ends_on": date(2026, 2, 1),
+            "status": "completed",
+            "confidentiality": "internal",
+        },
+        officer,
+    )
+    for family, given, role in [("Zerbo Sabané", "Aminata", "head"), ("Sidi Raliou", "Mohamed", "member")]:
+        guest = _contact(session, family, given)
+        if guest is not None:
+            member = visits.add_member(session, incoming, contact_id=guest.id, role=role)
+            visits.update_member(
+                session,
+                incoming,
+                member,
+                {
+                    "role": role,
+                    "arrival_at": datetime(2026, 1, 28, 18, 0),
+                    "departure_at": datetime(2026, 2, 1, 10, 0),
+                    "accommodation": "Hôtel à Bamako (à préciser)",
+                },
+                member.version,
+            )
+    visits.add_member(session, incoming, user_id=staff.id, role="protocol")
+    incoming = visits.visit_detail(session, incoming.id, officer)
+    for day, start, end, place, activity, meet in [
+        (date(2026, 1, 28), time(18, 0), None, "Aéroport de Bamako-Sénou", "Accueil des délégations", False),
+        (
+            date(2026, 1, 29),
+            time(10, 0),
+            time(12, 0),
+            "CICB, salle des banquets",
+            "Lancement officiel de la 3e Semaine du Numérique",
+            False,
+        ),
+        (
+            date(2026, 1, 29),
+            time(15, 0),
+            time(17, 0),
+            "CICB",
+            "Réunion tripartite des ministres du numérique de l’AES",
+            True,
+        ),
+        (date(2026, 1, 30), time(9, 30), time(12, 0), "CICB", "Compétition de start-ups et panels", False),
+        (date(2026, 2, 1), time(10, 0), None, "Aéroport de Bamako-Sénou", "Départ des délégations", False),
+    ]:
+        item = visits.add_item(
+            session, incoming, {"day": day, "starts_at": start, "ends_at": end, "place": place, "activity": activity}
+        )
+        if meet:
+            visits.meeting_from_item(session, incoming, item, officer)
+    session.flush()

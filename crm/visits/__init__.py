@@ -1,0 +1,1 @@
+"""Delegation visits (incoming and outgoing), their members and programme, and the events they attend."""

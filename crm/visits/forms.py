@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, Length, Optional
+
+from crm.commitments.forms import optional_int
+from crm.forms import VersionField, strip_filter
+from crm.meetings.models import CONFIDENTIALITY_LABELS
+from crm.visits.models import DIRECTION_LABELS, MEMBER_ROLE_LABELS, VISIT_STATUS_LABELS
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class EventForm(FlaskForm):
+    name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
+    edition = StringField(_l("Edition"), filters=[strip_filter], validators=[Length(max=60)])
+    theme = TextAreaField(_l("Theme"), filters=[strip_filter], validators=[Length(max=2000)])
+    venue = StringField(_l("Venue"), filters=[strip_filter], validators=[Length(max=300)])
+    city = StringField(_l("City"), filters=[strip_filter], validators=[Length(max=120)])
+    country_code = SelectField(_l("Country"), choices=[], validators=[DataRequired()])
+    starts_on = DateField(_l("From"), validators=[DataRequired()])
+    ends_on = DateField(_l("To"), validators=[DataRequired()])
+    organiser_id = SelectField(_l("Organiser"), choices=[], coerce=optional_int, validate_choice=False)
+    notes = TextAreaField(_l("Notes"), filters=[strip_filter], validators=[Length(max=10_000)])
+    version = VersionField()
+
+
+class VisitForm(FlaskForm):
+    title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
+    direction = SelectField(_l("Direction"), choices=list(DIRECTION_LABELS.items()))
+    purpose = TextAreaField(_l("Purpose"), filters=[strip_filter], validators=[Length(max=5000)])
+    event_id = SelectField(_l("Event"), choices=[], coerce=optional_int, validate_choice=False)
+    city = StringField(_l("Host city"), filters=[strip_filter], validators=[DataRequired(), Length(max=120)])
+    country_code = SelectField(_l("Host country"), choices=[], validators=[DataRequired()])
+    starts_on = DateField(_l("From"), validators=[DataRequired()])
+    ends_on = DateField(_l("To"), validators=[DataRequired()])
+    status = SelectField(_l("Status"), choices=list(VISIT_STATUS_LABELS.items()))
+    confidentiality = SelectField(
+        _l("Confidentiality"), choices=list(CONFIDENTIALITY_LABELS.items()), default="internal"
+    )
+    version = VersionField()
+
+
+class MemberForm(FlaskForm):
+    person = StringField(validators=[DataRequired(message=_l("Choose a person from the list."))])
+    role = SelectField(_l("Role"), choices=list(MEMBER_ROLE_LABELS.items()))
+
+
+class MemberEditForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=list(MEMBER_ROLE_LABELS.items()))
+    arrival_at = DateTimeLocalField(_l("Arrival"), format=DATETIME_FORMATS, validators=[Optional()])
+    departure_at = DateTimeLocalField(_l("Departure"), format=DATETIME_FORMATS, validators=[Optional()])
+    accommodation = StringField(_l("Accommodation"), filters=[strip_filter], validators=[Length(max=300)])
+    version = VersionField()
+
+
+class ItemForm(FlaskForm):
+    day = DateField(_l("Day"), validators=[Optional()])
+    starts_at = TimeField(_l("From"), validators=[Optional()])
+    ends_at = TimeField(_l("To"), validators=[Optional()])
+    place = StringField(_l("Place"), filters=[strip_filter], validators=[Length(max=300)])
+    activity = StringField(_l("Activity"), filters=[strip_filter], validators=[Length(max=500)])
+
+
+class ReportForm(FlaskForm):
+    report = TextAreaField(_l("Report"), validators=[Length(max=50_000)])
+    version = VersionField()

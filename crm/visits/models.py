@@ -1,0 +1,237 @@
+"""Events (a "Semaine du Numérique"), delegation visits, their members and day-by-day programme."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.auth.models import User
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin
+from crm.partners.models import Contact, Country, Organisation
+
+# The zone of a visit's programme, from the host country (the Sahel has no daylight saving).
+COUNTRY_ZONES = {
+    "ML": "Africa/Bamako",
+    "BF": "Africa/Ouagadougou",
+    "NE": "Africa/Niamey",
+    "GH": "Africa/Accra",
+    "SN": "Africa/Dakar",
+    "CI": "Africa/Abidjan",
+    "FR": "Europe/Paris",
+    "CN": "Asia/Shanghai",
+}
+
+
+class Direction(enum.StrEnum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+
+
+DIRECTION_LABELS = {Direction.INCOMING: _l("Incoming (we host)"), Direction.OUTGOING: _l("Outgoing (we travel)")}
+
+
+class VisitStatus(enum.StrEnum):
+    PLANNED = "planned"
+    CONFIRMED = "confirmed"
+    ONGOING = "ongoing"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+VISIT_STATUS_LABELS = {
+    VisitStatus.PLANNED: _l("Planned"),
+    VisitStatus.CONFIRMED: _l("Confirmed"),
+    VisitStatus.ONGOING: _l("Ongoing"),
+    VisitStatus.COMPLETED: _l("Completed"),
+    VisitStatus.CANCELLED: _l("Cancelled"),
+}
+
+
+class MemberRole(enum.StrEnum):
+    HEAD = "head"
+    MEMBER = "member"
+    PROTOCOL = "protocol"
+    INTERPRETER = "interpreter"
+    PRESS = "press"
+    SECURITY = "security"
+
+
+MEMBER_ROLE_LABELS = {
+    MemberRole.HEAD: _l("Head of delegation"),
+    MemberRole.MEMBER: _l("Member"),
+    MemberRole.PROTOCOL: _l("Protocol"),
+    MemberRole.INTERPRETER: _l("Interpreter"),
+    MemberRole.PRESS: _l("Press"),
+    MemberRole.SECURITY: _l("Security"),
+}
+
+
+class Event(VersionMixin, TimestampMixin, Base):
+    __tablename__ = "event"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    edition: Mapped[str] = mapped_column(String(60), default="")
+    theme: Mapped[str] = mapped_column(Text, default="")
+    venue: Mapped[str] = mapped_column(String(300), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    country: Mapped[Country] = relationship(lazy="raise")
+    organiser: Mapped[Organisation | None] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates_in_order"),
+        Index("ix_event_starts", "starts_on", "id"),
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.edition})" if self.edition else self.name
+
+    @property
+    def audit_label(self) -> str:
+        return self.display_name
+
+
+class Visit(VersionMixin, TimestampMixin, Base):
+    __tablename__ = "visit"
+    __audit__ = True
+    __audit_exclude__ = frozenset({"created_by_id", "year"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    direction: Mapped[Direction] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
+    city: Mapped[str] = mapped_column(String(120), default="")
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
+    timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[VisitStatus] = mapped_column(String(20), default=VisitStatus.PLANNED)
+    confidentiality: Mapped[str] = mapped_column(String(20), default="internal")
+    report: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    event: Mapped[Event | None] = relationship(lazy="raise")
+    country: Mapped[Country] = relationship(lazy="raise")
+    members: Mapped[list[VisitMember]] = relationship(
+        back_populates="visit", lazy="raise", cascade="all, delete-orphan", order_by="VisitMember.id"
+    )
+    items: Mapped[list[ProgrammeItem]] = relationship(
+        back_populates="visit",
+        lazy="raise",
+        cascade="all, delete-orphan",
+        order_by="(ProgrammeItem.day, ProgrammeItem.position)",
+    )
+
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates_in_order"),
+        Index("ix_visit_starts", "starts_on", "id"),
+    )
+
+    @property
+    def direction_label(self) -> str:
+        return str(DIRECTION_LABELS.get(Direction(self.direction), self.direction))
+
+    @property
+    def status_label(self) -> str:
+        return str(VISIT_STATUS_LABELS.get(VisitStatus(self.status), self.status))
+
+    @property
+    def is_limited(self) -> bool:
+        return self.confidentiality in ("restricted", "confidential")
+
+    @property
+    def days(self) -> list[date]:
+        return [self.starts_on + timedelta(days=i) for i in range((self.ends_on - self.starts_on).days + 1)]
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.reference} {self.title}"
+
+
+class VisitMember(VersionMixin, Base):
+    """Someone in the delegation (one of our users, or a contact), with their role and logistics."""
+
+    __tablename__ = "visit_member"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[MemberRole] = mapped_column(String(20), default=MemberRole.MEMBER)
+    arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accommodation: Mapped[str] = mapped_column(String(300), default="")
+
+    visit: Mapped[Visit] = relationship(back_populates="members", lazy="raise")
+    user: Mapped[User | None] = relationship(lazy="raise")
+    contact: Mapped[Contact | None] = relationship(lazy="raise")
+
+    audit_name = ""
+
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (contact_id IS NULL)", name="one_person"),
+        CheckConstraint("departure_at IS NULL OR arrival_at IS NULL OR departure_at >= arrival_at", name="logistics"),
+        UniqueConstraint("visit_id", "user_id"),
+        UniqueConstraint("visit_id", "contact_id"),
+    )
+
+    @property
+    def name(self) -> str:
+        return self.user.name if self.user is not None else self.contact.display_name
+
+    @property
+    def role_label(self) -> str:
+        return str(MEMBER_ROLE_LABELS.get(MemberRole(self.role), self.role))
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("visit", self.visit_id)
+
+    @property
+    def audit_label(self) -> str:
+        return self.audit_name or f"#{self.user_id or self.contact_id}"
+
+
+class ProgrammeItem(Base):
+    """One line of the programme: a day, a time, a place, an activity, perhaps a meeting."""
+
+    __tablename__ = "programme_item"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    starts_at: Mapped[time | None] = mapped_column(Time)
+    ends_at: Mapped[time | None] = mapped_column(Time)
+    place: Mapped[str] = mapped_column(String(300), default="")
+    activity: Mapped[str] = mapped_column(String(500))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="SET NULL"))
+
+    visit: Mapped[Visit] = relationship(back_populates="items", lazy="raise")
+
+    __table_args__ = (Index("ix_programme_item_visit", "visit_id", "day", "position"),)
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("visit", self.visit_id)
+
+    @property
+    def audit_label(self) -> str:
+        return self.activity[:80]

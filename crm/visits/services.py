@@ -1,0 +1,512 @@
+"""Business rules of events, delegation visits, their members and programme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from crm.auth.models import Role, User
+from crm.db import check_version, search_key
+from crm.errors import DomainError
+from crm.meetings import services as meetings
+from crm.meetings.models import Meeting, Participant, ParticipantRole, Side
+from crm.pagination import Page, keyset_page
+from crm.partners.models import Contact, Country, Organisation, Position
+from crm.references import next_reference
+from crm.visits.models import COUNTRY_ZONES, Event, MemberRole, ProgrammeItem, Visit, VisitMember, VisitStatus
+
+REFERENCE_PREFIX = "MIS"
+MAX_VISIT_DAYS = 60
+
+
+# --- who may see what -------------------------------------------------------------------------
+
+
+def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
+    return exists(select(VisitMember.id).where(VisitMember.visit_id == visit_id_column, VisitMember.user_id == user.id))
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Restricted and confidential visits: their members and admins only, like meetings."""
+    if user.can(Role.ADMIN):
+        return true()
+    return or_(Visit.confidentiality.not_in(("restricted", "confidential")), is_member_clause(user, Visit.id))
+
+
+def visible_visit(session: Session, visit_id: int, user: User) -> Visit | None:
+    return session.scalars(select(Visit).where(Visit.id == visit_id, visible_clause(user))).first()
+
+
+def visit_detail(session: Session, visit_id: int, user: User) -> Visit | None:
+    return session.scalars(
+        select(Visit)
+        .options(
+            joinedload(Visit.event),
+            joinedload(Visit.country),
+            selectinload(Visit.members).options(joinedload(VisitMember.user), joinedload(VisitMember.contact)),
+            selectinload(Visit.items),
+        )
+        .where(Visit.id == visit_id, visible_clause(user))
+    ).first()
+
+
+# --- events ------------------------------------------------------------------------------------
+
+EVENT_FIELDS = (
+    "name",
+    "edition",
+    "theme",
+    "venue",
+    "city",
+    "country_code",
+    "starts_on",
+    "ends_on",
+    "organiser_id",
+    "notes",
+)
+
+
+def _dates(start: date | None, end: date | None, field: str = "ends_on") -> None:
+    if start is None or end is None:
+        raise DomainError(_("Give both dates."), field=field)
+    if end < start:
+        raise DomainError(_("The end date must be on or after the start date."), field=field)
+    if (end - start).days > MAX_VISIT_DAYS:
+        raise DomainError(_("That is more than %(n)s days.", n=MAX_VISIT_DAYS), field=field)
+
+
+def _country(session: Session, code: str) -> None:
+    if session.get(Country, code or "") is None:
+        raise DomainError(_("Unknown country."), field="country_code")
+
+
+def save_event(session: Session, data: dict[str, Any], event: Event | None = None, version: int | None = None) -> Event:
+    _dates(data.get("starts_on"), data.get("ends_on"))
+    _country(session, data.get("country_code"))
+    if data.get("organiser_id") is not None and session.get(Organisation, data["organiser_id"]) is None:
+        raise DomainError(_("Unknown organisation."), field="organiser_id")
+    if event is not None:
+        check_version(event, version)
+    else:
+        event = Event()
+        session.add(event)
+    for name in EVENT_FIELDS:
+        if name in data:
+            value = data[name]
+            setattr(event, name, value.strip() if isinstance(value, str) else value)
+    session.flush()
+    return event
+
+
+def event_detail(session: Session, event_id: int, user: User) -> tuple[Event, list[Visit], list[Meeting]] | None:
+    event = session.scalars(
+        select(Event).options(joinedload(Event.country), joinedload(Event.organiser)).where(Event.id == event_id)
+    ).first()
+    if event is None:
+        return None
+    visits = session.scalars(
+        select(Visit).where(Visit.event_id == event_id, visible_clause(user)).order_by(Visit.starts_on, Visit.id)
+    ).all()
+    held = session.scalars(
+        select(Meeting)
+        .where(Meeting.event_id == event_id, meetings.visible_clause(user))
+        .order_by(Meeting.starts_at, Meeting.id)
+    ).all()
+    return event, list(visits), list(held)
+
+
+def list_events(session: Session) -> list[Event]:
+    return list(
+        session.scalars(select(Event).options(joinedload(Event.country)).order_by(Event.starts_on.desc()).limit(200))
+    )
+
+
+def event_choices(session: Session) -> list[tuple[int, str]]:
+    rows = session.execute(
+        select(Event.id, Event.name, Event.edition, Event.starts_on).order_by(Event.starts_on.desc())
+    )
+    return [(r.id, f"{r.name} {r.edition} ({r.starts_on.year})".strip()) for r in rows]
+
+
+# --- visits ------------------------------------------------------------------------------------
+
+VISIT_FIELDS = (
+    "title",
+    "direction",
+    "purpose",
+    "event_id",
+    "city",
+    "country_code",
+    "starts_on",
+    "ends_on",
+    "status",
+    "confidentiality",
+)
+
+
+def save_visit(
+    session: Session, data: dict[str, Any], actor: User, visit: Visit | None = None, version: int | None = None
+) -> Visit:
+    """Create or update a visit; the programme must still fit in its dates."""
+    _dates(data.get("starts_on"), data.get("ends_on"))
+    _country(session, data.get("country_code"))
+    if data.get("event_id") is not None and session.get(Event, data["event_id"]) is None:
+        raise DomainError(_("Unknown event."), field="event_id")
+    creating = visit is None
+    if visit is not None:
+        check_version(visit, version)
+        outside = session.scalar(
+            select(ProgrammeItem.id).where(
+                ProgrammeItem.visit_id == visit.id,
+                or_(ProgrammeItem.day < data["starts_on"], ProgrammeItem.day > data["ends_on"]),
+            )
+        )
+        if outside is not None:
+            raise DomainError(
+                _("Some programme items fall outside these dates: move or remove them first."), field="starts_on"
+            )
+    else:
+        year = data["starts_on"].year
+        visit = Visit(reference=next_reference(session, REFERENCE_PREFIX, year), year=year, created_by_id=actor.id)
+        session.add(visit)
+    for name in VISIT_FIELDS:
+        if name in data:
+            value = data[name]
+            setattr(visit, name, value.strip() if isinstance(value, str) else value)
+    visit.timezone = COUNTRY_ZONES.get(visit.country_code, "Africa/Bamako")
+    session.flush()
+    if creating:
+        # Whoever plans the visit is in it, so a restricted one never locks out its author.
+        member = VisitMember(visit_id=visit.id, user_id=actor.id, role=MemberRole.MEMBER)
+        member.audit_name = actor.name
+        session.add(member)
+        session.flush()
+    return visit
+
+
+def save_report(session: Session, visit: Visit, report: str, version: int | None) -> None:
+    check_version(visit, version)
+    if len(report) > 50_000:
+        raise DomainError(_("This text is too long (%(max)s characters at most).", max=50_000), field="report")
+    visit.report = report.replace("\r\n", "\n")
+    session.flush()
+
+
+@dataclass
+class VisitFilters:
+    when: str = "upcoming"
+    q: str = ""
+    direction: str = ""
+    status: str = ""
+    event_id: int | None = None
+    mine: bool = False
+
+
+def list_visits(
+    session: Session, user: User, filters: VisitFilters, *, cursor: str | None, size: int, today: date
+) -> Page:
+    stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
+    past = filters.when == "past"
+    stmt = stmt.where(Visit.ends_on < today if past else Visit.ends_on >= today)
+    if filters.q.strip():
+        term = f"%{search_key(filters.q)}%"
+        stmt = stmt.where(or_(Visit.title.ilike(f"%{filters.q.strip()}%"), Visit.city.ilike(term)))
+    if filters.direction:
+        stmt = stmt.where(Visit.direction == filters.direction)
+    if filters.status:
+        stmt = stmt.where(Visit.status == filters.status)
+    if filters.event_id:
+        stmt = stmt.where(Visit.event_id == filters.event_id)
+    if filters.mine:
+        stmt = stmt.where(is_member_clause(user, Visit.id))
+    return keyset_page(session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past)
+
+
+def visits_between(session: Session, user: User, first: date, end: date) -> list[Visit]:
+    """Visits overlapping [first, end): calendars show them across their days."""
+    return list(
+        session.scalars(
+            select(Visit)
+            .where(
+                visible_clause(user),
+                Visit.starts_on < end,
+                Visit.ends_on >= first,
+                Visit.status != VisitStatus.CANCELLED,
+            )
+            .order_by(Visit.starts_on, Visit.id)
+            .limit(200)
+        )
+    )
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+def add_member(
+    session: Session,
+    visit: Visit,
+    *,
+    user_id: int | None = None,
+    contact_id: int | None = None,
+    role: str = MemberRole.MEMBER,
+) -> VisitMember:
+    if role not in set(MemberRole):
+        raise DomainError(_("Choose a role from the list."), field="role")
+    if user_id is not None:
+        person = session.get(User, user_id)
+        if person is None or not person.active:
+            raise DomainError(_("Unknown or inactive user."), field="person")
+        taken, name = VisitMember.user_id == user_id, person.name
+    elif contact_id is not None:
+        person = session.get(Contact, contact_id)
+        if person is None:
+            raise DomainError(_("Unknown contact."), field="person")
+        taken, name = VisitMember.contact_id == contact_id, person.full_name
+    else:
+        raise DomainError(_("Choose a person from the list."), field="person")
+    if session.scalar(select(VisitMember.id).where(VisitMember.visit_id == visit.id, taken)) is not None:
+        raise DomainError(_("This person is already in the delegation."), field="person")
+    _one_head(session, visit, role)
+    member = VisitMember(visit_id=visit.id, user_id=user_id, contact_id=contact_id, role=role)
+    member.audit_name = name
+    session.add(member)
+    session.flush()
+    return member
+
+
+def _one_head(session: Session, visit: Visit, role: str, member_id: int | None = None) -> None:
+    if role != MemberRole.HEAD:
+        return
+    stmt = select(VisitMember.id).where(VisitMember.visit_id == visit.id, VisitMember.role == MemberRole.HEAD)
+    if member_id:
+        stmt = stmt.where(VisitMember.id != member_id)
+    if session.scalar(stmt) is not None:
+        raise DomainError(_("The delegation already has a head."), field="role")
+
+
+def update_member(
+    session: Session, visit: Visit, member: VisitMember, data: dict[str, Any], version: int | None
+) -> None:
+    """Role and logistics; arrival and departure are typed in the host country's time."""
+    check_version(member, version)
+    role = data.get("role", member.role)
+    if role not in set(MemberRole):
+        raise DomainError(_("Choose a role from the list."), field="role")
+    _one_head(session, visit, role, member.id)
+    zone = ZoneInfo(visit.timezone)
+    arrival = data.get("arrival_at")
+    departure = data.get("departure_at")
+    arrival = arrival.replace(tzinfo=zone) if arrival else None
+    departure = departure.replace(tzinfo=zone) if departure else None
+    if arrival and departure and departure < arrival:
+        raise DomainError(_("Departure must be after arrival."), field="departure_at")
+    member.role = role
+    member.arrival_at, member.departure_at = arrival, departure
+    member.accommodation = (data.get("accommodation") or "").strip()[:300]
+    session.flush()
+
+
+def remove_member(session: Session, visit: Visit, member: VisitMember, actor: User) -> None:
+    if visit.is_limited and member.user_id == actor.id and not actor.can(Role.ADMIN):
+        raise DomainError(_("You cannot remove yourself from a restricted visit: you would lose access to it."))
+    session.delete(member)
+    session.flush()
+
+
+def people_search(session: Session, visit: Visit, q: str, limit: int = 8) -> tuple[list[User], list[Contact]]:
+    term = search_key(q)
+    if len(term) < 2:
+        return [], []
+    taken_users = select(VisitMember.user_id).where(VisitMember.visit_id == visit.id, VisitMember.user_id.is_not(None))
+    users = [
+        u
+        for u in session.scalars(
+            select(User).where(User.active.is_(True), User.id.not_in(taken_users)).order_by(User.name).limit(200)
+        )
+        if term in search_key(f"{u.name} {u.email} {u.unit}")
+    ][:limit]
+    taken = select(VisitMember.contact_id).where(VisitMember.visit_id == visit.id, VisitMember.contact_id.is_not(None))
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    contacts = session.scalars(
+        select(Contact)
+        .options(selectinload(Contact.positions).joinedload(Position.organisation))
+        .where(Contact.archived_at.is_(None), Contact.search.like(like, escape="\\"), Contact.id.not_in(taken))
+        .order_by(Contact.sort_key)
+        .limit(limit)
+    ).all()
+    return users, list(contacts)
+
+
+def member_conflicts(session: Session, visit: Visit) -> dict[int, list[str]]:
+    """Members who are somewhere else during the visit: another visit, or a meeting outside this one."""
+    conflicts: dict[int, list[str]] = {}
+    start = datetime.combine(visit.starts_on, time.min, ZoneInfo(visit.timezone))
+    end = datetime.combine(visit.ends_on + timedelta(days=1), time.min, ZoneInfo(visit.timezone))
+    for member in visit.members:
+        person = (
+            (VisitMember.user_id == member.user_id) if member.user_id else (VisitMember.contact_id == member.contact_id)
+        )
+        others = session.scalars(
+            select(Visit)
+            .join(VisitMember, VisitMember.visit_id == Visit.id)
+            .where(
+                person,
+                Visit.id != visit.id,
+                Visit.status != VisitStatus.CANCELLED,
+                Visit.starts_on <= visit.ends_on,
+                Visit.ends_on >= visit.starts_on,
+            )
+        ).all()
+        who = (
+            (Participant.user_id == member.user_id) if member.user_id else (Participant.contact_id == member.contact_id)
+        )
+        elsewhere = session.scalars(
+            select(Meeting)
+            .join(Participant, Participant.meeting_id == Meeting.id)
+            .where(
+                who,
+                Meeting.starts_at < end,
+                Meeting.ends_at > start,
+                or_(Meeting.visit_id.is_(None), Meeting.visit_id != visit.id),
+                Meeting.status != "cancelled",
+            )
+        ).all()
+        messages = [_("Also in %(ref)s (%(city)s) on those days.", ref=o.reference, city=o.city) for o in others]
+        messages += [_("Expected at %(ref)s — %(title)s.", ref=m.reference, title=m.title) for m in elsewhere]
+        if messages:
+            conflicts[member.id] = messages
+    return conflicts
+
+
+# --- programme ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ItemCheck:
+    errors: dict[str, str]
+    warnings: list[str]
+
+
+def check_item(visit: Visit, data: dict[str, Any], item_id: int | None = None) -> ItemCheck:
+    """What is wrong (refused) or worth a look (warned) with a programme line, as the user types it."""
+    errors: dict[str, str] = {}
+    warnings: list[str] = []
+    day, starts, ends = data.get("day"), data.get("starts_at"), data.get("ends_at")
+    if day is None:
+        errors["day"] = _("Choose the day.")
+    elif not visit.starts_on <= day <= visit.ends_on:
+        errors["day"] = _(
+            "This day is outside the visit (%(start)s – %(end)s).",
+            start=visit.starts_on.isoformat(),
+            end=visit.ends_on.isoformat(),
+        )
+    if starts and ends and ends <= starts:
+        errors["ends_at"] = _("The end must be after the start.")
+    if not (data.get("activity") or "").strip():
+        errors["activity"] = _("Say what happens.")
+    if day is not None and starts is not None:
+        until = ends or (datetime.combine(day, starts) + timedelta(hours=1)).time()
+        for other in visit.items:
+            if other.id == item_id or other.day != day or other.starts_at is None:
+                continue
+            other_end = other.ends_at or (datetime.combine(day, other.starts_at) + timedelta(hours=1)).time()
+            if starts < other_end and other.starts_at < until:
+                warnings.append(
+                    _(
+                        "At the same time as “%(activity)s” (%(time)s).",
+                        activity=other.activity,
+                        time=other.starts_at.strftime("%H:%M"),
+                    )
+                )
+    return ItemCheck(errors, warnings)
+
+
+def add_item(session: Session, visit: Visit, data: dict[str, Any]) -> ProgrammeItem:
+    check = check_item(visit, data)
+    if check.errors:
+        field, message = next(iter(check.errors.items()))
+        raise DomainError(message, field=field)
+    position = 1 + max((i.position for i in visit.items if i.day == data["day"]), default=0)
+    item = ProgrammeItem(
+        visit_id=visit.id,
+        day=data["day"],
+        position=position,
+        starts_at=data.get("starts_at"),
+        ends_at=data.get("ends_at"),
+        place=(data.get("place") or "").strip()[:300],
+        activity=data["activity"].strip()[:500],
+    )
+    visit.items.append(item)
+    session.flush()
+    return item
+
+
+def _day_items(visit: Visit, day: date) -> list[ProgrammeItem]:
+    return sorted((i for i in visit.items if i.day == day), key=lambda i: i.position)
+
+
+def move_item(session: Session, visit: Visit, item_id: int, offset: int) -> None:
+    item = next((i for i in visit.items if i.id == item_id), None)
+    if item is None:
+        raise DomainError(_("This programme item no longer exists."))
+    items = _day_items(visit, item.day)
+    index = items.index(item)
+    target = index + offset
+    if 0 <= target < len(items):
+        items[index], items[target] = items[target], items[index]
+        for position, line in enumerate(items, start=1):
+            line.position = position
+    session.flush()
+
+
+def remove_item(session: Session, visit: Visit, item_id: int) -> None:
+    item = next((i for i in visit.items if i.id == item_id), None)
+    if item is None:
+        raise DomainError(_("This programme item no longer exists."))
+    visit.items.remove(item)
+    session.delete(item)
+    session.flush()
+
+
+def meeting_from_item(session: Session, visit: Visit, item: ProgrammeItem, actor: User) -> Meeting:
+    """One click: the programme line becomes a meeting of the visit, with our delegation at the table."""
+    if item.meeting_id is not None:
+        raise DomainError(_("This programme item already has its meeting."))
+    starts = datetime.combine(item.day, item.starts_at or time(9, 0))
+    ends = datetime.combine(item.day, item.ends_at) if item.ends_at else starts + timedelta(hours=1)
+    meeting = meetings.save_meeting(
+        session,
+        {
+            "title": item.activity,
+            "kind": "bilateral",
+            "starts_at": starts,
+            "ends_at": ends,
+            "timezone": visit.timezone,
+            "place": item.place or visit.city,
+            "confidentiality": visit.confidentiality,
+            "status": "planned",
+            "notes": "",
+            "organisation_ids": [],
+        },
+        actor,
+    )
+    meeting.visit_id, meeting.event_id = visit.id, visit.event_id
+    for member in visit.members:
+        if member.user_id and member.user_id != actor.id:
+            participant = Participant(
+                meeting_id=meeting.id,
+                side=Side.OURS,
+                user_id=member.user_id,
+                role=ParticipantRole.CHAIR if member.role == MemberRole.HEAD else ParticipantRole.MEMBER,
+            )
+            participant.audit_name = member.user.name
+            session.add(participant)
+    item.meeting_id = meeting.id
+    session.flush()
+    return meeting
