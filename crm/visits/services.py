@@ -344,43 +344,49 @@ def people_search(session: Session, visit: Visit, q: str, limit: int = 8) -> tup
 
 
 def member_conflicts(session: Session, visit: Visit) -> dict[int, list[str]]:
-    """Members who are somewhere else during the visit: another visit, or a meeting outside this one."""
+    """Members who are somewhere else during the visit: another visit, or a meeting outside this one.
+
+    Two queries whatever the size of the delegation.
+    """
+    users = {m.user_id: m.id for m in visit.members if m.user_id}
+    contacts = {m.contact_id: m.id for m in visit.members if m.contact_id}
+    if not users and not contacts:
+        return {}
     conflicts: dict[int, list[str]] = {}
     start = datetime.combine(visit.starts_on, time.min, ZoneInfo(visit.timezone))
     end = datetime.combine(visit.ends_on + timedelta(days=1), time.min, ZoneInfo(visit.timezone))
-    for member in visit.members:
-        person = (
-            (VisitMember.user_id == member.user_id) if member.user_id else (VisitMember.contact_id == member.contact_id)
+    same_person = or_(VisitMember.user_id.in_(list(users)), VisitMember.contact_id.in_(list(contacts)))
+    for other, user_id, contact_id in session.execute(
+        select(Visit, VisitMember.user_id, VisitMember.contact_id)
+        .join(VisitMember, VisitMember.visit_id == Visit.id)
+        .where(
+            same_person,
+            Visit.id != visit.id,
+            Visit.status != VisitStatus.CANCELLED,
+            Visit.starts_on <= visit.ends_on,
+            Visit.ends_on >= visit.starts_on,
         )
-        others = session.scalars(
-            select(Visit)
-            .join(VisitMember, VisitMember.visit_id == Visit.id)
-            .where(
-                person,
-                Visit.id != visit.id,
-                Visit.status != VisitStatus.CANCELLED,
-                Visit.starts_on <= visit.ends_on,
-                Visit.ends_on >= visit.starts_on,
-            )
-        ).all()
-        who = (
-            (Participant.user_id == member.user_id) if member.user_id else (Participant.contact_id == member.contact_id)
+    ):
+        member_id = users.get(user_id) if user_id else contacts.get(contact_id)
+        conflicts.setdefault(member_id, []).append(
+            _("Also in %(ref)s (%(city)s) on those days.", ref=other.reference, city=other.city)
         )
-        elsewhere = session.scalars(
-            select(Meeting)
-            .join(Participant, Participant.meeting_id == Meeting.id)
-            .where(
-                who,
-                Meeting.starts_at < end,
-                Meeting.ends_at > start,
-                or_(Meeting.visit_id.is_(None), Meeting.visit_id != visit.id),
-                Meeting.status != "cancelled",
-            )
-        ).all()
-        messages = [_("Also in %(ref)s (%(city)s) on those days.", ref=o.reference, city=o.city) for o in others]
-        messages += [_("Expected at %(ref)s — %(title)s.", ref=m.reference, title=m.title) for m in elsewhere]
-        if messages:
-            conflicts[member.id] = messages
+    at_table = or_(Participant.user_id.in_(list(users)), Participant.contact_id.in_(list(contacts)))
+    for meeting, user_id, contact_id in session.execute(
+        select(Meeting, Participant.user_id, Participant.contact_id)
+        .join(Participant, Participant.meeting_id == Meeting.id)
+        .where(
+            at_table,
+            Meeting.starts_at < end,
+            Meeting.ends_at > start,
+            or_(Meeting.visit_id.is_(None), Meeting.visit_id != visit.id),
+            Meeting.status != "cancelled",
+        )
+    ):
+        member_id = users.get(user_id) if user_id else contacts.get(contact_id)
+        conflicts.setdefault(member_id, []).append(
+            _("Expected at %(ref)s — %(title)s.", ref=meeting.reference, title=meeting.title)
+        )
     return conflicts
 
 

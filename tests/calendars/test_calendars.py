@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import vobject
@@ -95,6 +95,44 @@ def test_personal_feed_shows_only_what_its_owner_may_see(app, client, db, login_
     due = next(e for e in _events(feed.data) if "Transmettre" in str(e["summary"]))
     assert due.decoded("dtstart") == date(2026, 12, 10)
     assert not_mine.id  # exists, and is absent above
+
+
+def test_the_feed_carries_the_visits_of_their_members(client, db, login_as):
+    from crm.visits import services as visits
+
+    officer = login_as(Role.OFFICER)
+    soon = date.today() + timedelta(days=10)
+    visits.save_visit(
+        db.session,
+        {
+            "title": "Délégation à Ouagadougou",
+            "direction": "outgoing",
+            "city": "Ouagadougou",
+            "country_code": "BF",
+            "starts_on": soon,
+            "ends_on": soon + timedelta(days=3),
+        },
+        officer,
+    )
+    visits.save_visit(
+        db.session,
+        {
+            "title": "Mission d’un autre",
+            "direction": "outgoing",
+            "city": "Niamey",
+            "country_code": "NE",
+            "starts_on": soon,
+            "ends_on": soon + timedelta(days=1),
+        },
+        make_user(Role.STAFF),
+    )
+    db.session.commit()
+    html = client.post("/account/calendar", data={"confirm": "yes", "action": "new"}).get_data(as_text=True)
+    feed = client.get("/calendar/feed/" + html.split("/calendar/feed/")[1].split('"')[0])
+    events = {str(e["summary"]): e for e in _events(feed.data)}
+    (trip,) = [e for s, e in events.items() if "Ouagadougou" in s]
+    assert trip.decoded("dtstart") == soon and trip.decoded("dtend") == soon + timedelta(days=4)
+    assert not any("autre" in s for s in events)
 
 
 def test_a_replaced_or_revoked_link_is_a_bare_404(client, db, login_as):
