@@ -155,3 +155,56 @@ def test_meeting_pages_statement_count_does_not_grow(app, client, db, login_as, 
     # people, revisions, previous meeting, carried and arising commitments, files, history): 10 for now.
     limit = 10 if page == "/meetings/{meeting}" else 3 if "{" not in page or "?" in page else 6
     assert counts[0] <= limit + 1, counts  # + the session lookup
+
+
+def _fill_visits(db, n: int, tag: str) -> dict[str, int]:
+    from crm.visits.models import Event, ProgrammeItem, Visit, VisitMember
+
+    actor = make_user(Role.STAFF)
+    event = Event(name=f"Semaine {tag}", country_code="ML", starts_on=date(2026, 1, 29), ends_on=date(2026, 1, 31))
+    db.session.add(event)
+    db.session.flush()
+    visits_ = [
+        Visit(
+            reference=f"MIS-{tag}-{i:05d}",
+            year=2026,
+            title=f"Mission {i}",
+            direction="outgoing",
+            city="Bamako",
+            country_code="ML",
+            starts_on=date(2026, 1, 1) + timedelta(days=i % 300),
+            ends_on=date(2026, 1, 3) + timedelta(days=i % 300),
+            event_id=event.id,
+        )
+        for i in range(n)
+    ]
+    db.session.add_all(visits_)
+    db.session.flush()
+    target = visits_[0]
+    contacts = [Contact(family_name=f"Membre {tag} {i}", sort_key=f"membre {tag} {i}", search="m") for i in range(n)]
+    db.session.add_all(contacts)
+    db.session.flush()
+    db.session.add_all(VisitMember(visit_id=target.id, contact_id=c.id) for c in contacts)
+    db.session.add(VisitMember(visit_id=target.id, user_id=actor.id))
+    db.session.add_all(
+        ProgrammeItem(visit_id=target.id, day=target.starts_on, position=i, activity=f"Activité {i}") for i in range(n)
+    )
+    db.session.commit()
+    return {"visit": target.id, "event": event.id}
+
+
+VISIT_PAGES = ["/visits?when=past", "/visits/{visit}", "/events/{event}", "/calendar/week?d=2026-01-05"]
+
+
+@pytest.mark.parametrize("page", VISIT_PAGES)
+def test_visit_pages_statement_count_does_not_grow(app, client, db, login_as, count_queries, page):
+    login_as(Role.ADMIN)
+    counts = []
+    for n in (10, 1000):
+        url = page.format(**_fill_visits(db, n, tag=str(n)))
+        client.get(url)
+        with count_queries() as statements:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        counts.append(statements())
+    assert counts[0] == counts[1], counts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -16,7 +16,9 @@ class Attachment(Base):
     __audit__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    # A file belongs to a meeting (signed minutes, a presentation) or to a visit (invitation, note verbale).
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), index=True)
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
@@ -28,11 +30,14 @@ class Attachment(Base):
 
     uploaded_by: Mapped[User | None] = relationship(lazy="raise")
 
-    __table_args__ = (Index("ix_attachment_meeting", "meeting_id", "id"),)
+    __table_args__ = (
+        Index("ix_attachment_meeting", "meeting_id", "id"),
+        CheckConstraint("(meeting_id IS NULL) <> (visit_id IS NULL)", name="one_owner"),
+    )
 
     @property
     def audit_owner(self) -> tuple[str, int]:
-        return ("meeting", self.meeting_id)
+        return ("meeting", self.meeting_id) if self.meeting_id else ("visit", self.visit_id)
 
     @property
     def audit_label(self) -> str:

@@ -20,7 +20,7 @@ from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.documents.models import FrozenDocument, Letterhead
 from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
-from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, Side
+from crm.meetings.models import CONFIDENTIALITY_LABELS, Confidentiality, Meeting, MinutesRevision, MinutesStatus, Side
 from crm.partners.models import Organisation
 from crm.partners.services import title_on
 
@@ -193,3 +193,27 @@ def commitments_report(session: Session, org: Organisation, user: User, lang: st
         doc_title=title,
         doc_subject=title,
     )
+
+
+def visit_pdf(session: Session, visit, lang: str) -> bytes:
+    """The visit's programme (and mission order when we travel), from the same letterhead and stylesheet."""
+    head = letterhead(session)
+    with force_locale(lang):
+        title = f"{_('Programme')} — {visit.title}"
+        marking = visit_marking(visit)
+    return _render(
+        "pdf/visit.html",
+        lang,
+        logo_path(head),
+        visit=visit,
+        letterhead=head,
+        marking=marking,
+        running_head=visit.reference,
+        footer=f"{visit.reference} · {visit.city}",
+        doc_title=title,
+        doc_subject=f"{visit.reference} — {visit.city}",
+    )
+
+
+def visit_marking(visit) -> str:
+    return str(CONFIDENTIALITY_LABELS.get(Confidentiality(visit.confidentiality), visit.confidentiality)).upper()

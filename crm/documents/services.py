@@ -18,6 +18,7 @@ from crm.auth.models import User
 from crm.documents.models import Attachment
 from crm.errors import DomainError
 from crm.meetings.models import Meeting
+from crm.visits.models import Visit
 
 # What ministries exchange: signed scans, presentations, draft agreements. Detected from the bytes.
 ALLOWED = {
@@ -46,7 +47,7 @@ def clean_name(name: str) -> str:
 
 def store(
     session: Session,
-    meeting: Meeting,
+    owner: Meeting | Visit,
     stream: IO[bytes],
     filename: str,
     description: str,
@@ -73,7 +74,8 @@ def store(
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     attachment = Attachment(
-        meeting_id=meeting.id,
+        meeting_id=owner.id if isinstance(owner, Meeting) else None,
+        visit_id=owner.id if isinstance(owner, Visit) else None,
         original_name=clean_name(filename),
         stored_name=stored,
         content_type=ALLOWED[kind.extension],
@@ -85,6 +87,17 @@ def store(
     session.add(attachment)
     session.flush()
     return attachment
+
+
+def for_visit(session: Session, visit_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(
+            select(Attachment)
+            .options(joinedload(Attachment.uploaded_by))
+            .where(Attachment.visit_id == visit_id)
+            .order_by(Attachment.id)
+        )
+    )
 
 
 def for_meeting(session: Session, meeting_id: int) -> list[Attachment]:

@@ -23,6 +23,7 @@ from crm.meetings import services as meetings
 from crm.meetings.models import MinutesStatus
 from crm.partners.models import Organisation
 from crm.views import form_refusal, redirect_to, render
+from crm.visits import services as visits
 
 bp = Blueprint("documents", __name__)
 
@@ -79,6 +80,17 @@ def minutes_pdf(meeting_id: int):
         return _pdf(printing.minutes_pdf(db.session, meeting, revision, current_user, lang), filename)
     except RenderTimeout:
         abort(503)
+
+
+@bp.get("/visits/<int:visit_id>/programme.pdf")
+@role_required(Role.VIEWER)
+def visit_pdf(visit_id: int):
+    visit = visits.visit_detail(db.session, visit_id, current_user) or abort(404)
+    try:
+        data = printing.visit_pdf(db.session, visit, _lang())
+    except RenderTimeout:
+        abort(503)
+    return _pdf(data, f"{visit.reference}-programme.pdf")
 
 
 @bp.get("/organisations/<int:org_id>/commitments.pdf")

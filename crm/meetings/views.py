@@ -678,8 +678,12 @@ def attachment_add(meeting_id: int):
 
 
 def _attachment(attachment_id: int) -> Attachment:
+    """The file, if the user may see the meeting or visit it belongs to; the same 404 otherwise."""
     attachment = db.session.get(Attachment, attachment_id) or abort(404)
-    _visible(attachment.meeting_id)
+    if attachment.meeting_id:
+        _visible(attachment.meeting_id)
+    elif visits.visible_visit(db.session, attachment.visit_id, current_user) is None:
+        abort(404)
     return attachment
 
 
@@ -703,10 +707,14 @@ def attachment_delete(attachment_id: int):
     item = _attachment(attachment_id)
     if not DeleteForm().validate_on_submit():
         abort(400)
-    meeting_id = item.meeting_id
+    back = (
+        url_for("meetings.meeting", meeting_id=item.meeting_id)
+        if item.meeting_id
+        else url_for("visits.visit", visit_id=item.visit_id)
+    )
     path = documents.path_of(item, current_app.config["CRM_ATTACHMENTS_DIR"])
     db.session.delete(item)
     db.session.commit()
     path.unlink(missing_ok=True)  # only once the row is gone for good
     flash(_("Attachment deleted."), "success")
-    return redirect_to(url_for("meetings.meeting", meeting_id=meeting_id) + "#attachments")
+    return redirect_to(back + "#attachments")

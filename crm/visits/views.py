@@ -10,10 +10,11 @@ from flask_login import current_user
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.commitments import services as commitments
+from crm.documents import services as documents
 from crm.errors import DomainError
 from crm.extensions import db, htmx
 from crm.forms import form_data
-from crm.meetings.forms import DeleteForm, parse_person
+from crm.meetings.forms import AttachmentForm, DeleteForm, parse_person
 from crm.partners import services as partners
 from crm.views import form_refusal, redirect_to, render
 from crm.visits import services
@@ -174,6 +175,8 @@ def _visit_page(visit_id: int, *, fragment: str | None = None, status: int = 200
         "item_form": extra.pop("item_form", None) or ItemForm(),
         "report_form": extra.pop("report_form", None) or ReportForm(obj=record),
         "arising": commitments.for_visit(db.session, record.id, current_user),
+        "attachments": documents.for_visit(db.session, record.id),
+        "attachment_form": AttachmentForm(),
         "delete_form": DeleteForm(),
         "today": date.today(),
     }
@@ -358,3 +361,31 @@ def report(visit_id: int):
     db.session.commit()
     flash(_("Report saved."), "success")
     return redirect_to(url_for("visits.visit", visit_id=visit_id) + "#report")
+
+
+@bp.post("/visits/<int:visit_id>/attachments")
+@role_required(Role.STAFF)
+def attachment_add(visit_id: int):
+    """The invitation, the note verbale: checked from their content like every file."""
+    record = _visible(visit_id)
+    form = AttachmentForm()
+    upload = request.files.get("file")
+    if not form.validate_on_submit() or upload is None or not upload.filename:
+        return _visit_page(visit_id, attachment_error=_("Choose a file to attach."), status=422)
+    try:
+        documents.store(
+            db.session,
+            record,
+            upload.stream,
+            upload.filename,
+            form.description.data,
+            current_user,
+            folder=current_app.config["CRM_ATTACHMENTS_DIR"],
+            max_bytes=current_app.config["CRM_MAX_ATTACHMENT_BYTES"],
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _visit_page(visit_id, attachment_error=exc.message, status=exc.status)
+    db.session.commit()
+    flash(_("File attached."), "success")
+    return redirect_to(url_for("visits.visit", visit_id=visit_id) + "#attachments")

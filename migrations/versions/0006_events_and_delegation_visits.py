@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-22 21:22:19.685299
+Create Date: 2026-11-22 21:29:16.484612
 
 """
 from alembic import op
@@ -112,6 +112,16 @@ def upgrade():
     with op.batch_alter_table('programme_item', schema=None) as batch_op:
         batch_op.create_index('ix_programme_item_visit', ['visit_id', 'day', 'position'], unique=False)
 
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('visit_id', sa.Integer(), nullable=True))
+        batch_op.alter_column('meeting_id',
+               existing_type=sa.INTEGER(),
+               nullable=True)
+        batch_op.create_index(batch_op.f('ix_attachment_visit_id'), ['visit_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_attachment_visit_id_visit'), 'visit', ['visit_id'], ['id'], ondelete='CASCADE')
+        # Autogenerate does not see check constraints: a file belongs to a meeting or to a visit.
+        batch_op.create_check_constraint('one_owner', '(meeting_id IS NULL) <> (visit_id IS NULL)')
+
     with op.batch_alter_table('commitment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('origin_visit_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_commitment_origin_visit_id'), ['origin_visit_id'], unique=False)
@@ -142,6 +152,15 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_commitment_origin_visit_id_visit'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_commitment_origin_visit_id'))
         batch_op.drop_column('origin_visit_id')
+
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_attachment_one_owner'), type_='check')
+        batch_op.drop_constraint(batch_op.f('fk_attachment_visit_id_visit'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_attachment_visit_id'))
+        batch_op.alter_column('meeting_id',
+               existing_type=sa.INTEGER(),
+               nullable=False)
+        batch_op.drop_column('visit_id')
 
     with op.batch_alter_table('programme_item', schema=None) as batch_op:
         batch_op.drop_index('ix_programme_item_visit')

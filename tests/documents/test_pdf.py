@@ -312,3 +312,64 @@ def test_rendering_has_a_time_limit(app, client, db, audience, login_as):
     finally:
         app.extensions.pop("crm_pdf", None)
     assert response.status_code == 503 and response.mimetype == "text/html"
+
+
+def test_visit_programme_pdf(client, db, login_as):
+    from datetime import datetime as dt
+    from datetime import time as tm
+
+    from crm.visits import services as visits
+
+    officer = login_as(Role.OFFICER)
+    minister = make_contact("Zerbo Sabané", "Aminata", honorific="S.E.")
+    visit = visits.save_visit(
+        db.session,
+        {
+            "title": "Délégation du Burkina Faso",
+            "direction": "incoming",
+            "city": "Bamako",
+            "country_code": "ML",
+            "starts_on": date(2026, 1, 28),
+            "ends_on": date(2026, 2, 1),
+        },
+        officer,
+    )
+    member = visits.add_member(db.session, visit, contact_id=minister.id, role="head")
+    visits.update_member(
+        db.session,
+        visit,
+        member,
+        {"role": "head", "arrival_at": dt(2026, 1, 28, 18, 0), "accommodation": "Hôtel à Bamako"},
+        member.version,
+    )
+    db.session.commit()
+    visit = visits.visit_detail(db.session, visit.id, officer)
+    visits.add_item(
+        db.session,
+        visit,
+        {
+            "day": date(2026, 1, 29),
+            "starts_at": tm(15),
+            "place": "CICB",
+            "activity": "Réunion tripartite des ministres de l’AES",
+        },
+    )
+    db.session.commit()
+    response = client.get(f"/visits/{visit.id}/programme.pdf")
+    text = _text(response.data)
+    assert response.status_code == 200
+    for expected in (
+        "PROGRAMME DE LA VISITE",
+        "MIS-2026-0001",
+        "Zerbo Sabané",
+        "Chef de délégation",
+        "18:00",
+        "Hôtel à Bamako",
+        "Réunion tripartite des ministres de l’AES",
+        "CICB",
+        "Page 1 /",
+    ):
+        assert expected in text, expected
+    client.post("/logout")
+    login_as(Role.VIEWER)
+    assert client.get(f"/visits/{visit.id}/programme.pdf").status_code == 200

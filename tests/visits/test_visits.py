@@ -250,3 +250,45 @@ def test_event_page_lists_its_visits_and_meetings(client, db, login_as):
         ).status_code
         == 422
     )
+
+
+def test_visit_documents_follow_the_visit(app, client, db, login_as):
+    import io
+
+    author = login_as(Role.STAFF)
+    visit = services.save_visit(
+        db.session,
+        {
+            "title": "Mission restreinte",
+            "direction": "outgoing",
+            "city": "Niamey",
+            "country_code": "NE",
+            "starts_on": date(2026, 3, 1),
+            "ends_on": date(2026, 3, 2),
+            "confidentiality": "restricted",
+        },
+        author,
+    )
+    db.session.commit()
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    response = client.post(
+        f"/visits/{visit.id}/attachments",
+        data={"file": (io.BytesIO(pdf), "Note verbale.pdf"), "description": "Note verbale"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    page = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "Note verbale.pdf" in page
+    from crm.documents.models import Attachment
+
+    attachment = db.session.scalars(select(Attachment)).one()
+    assert attachment.visit_id == visit.id and client.get(f"/attachments/{attachment.id}").data == pdf
+    bad = client.post(
+        f"/visits/{visit.id}/attachments",
+        data={"file": (io.BytesIO(b"MZ..."), "invitation.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422
+    client.post("/logout")
+    login_as(Role.OFFICER)
+    assert client.get(f"/attachments/{attachment.id}").status_code == 404
