@@ -56,7 +56,19 @@ def test_plan_the_ouagadougou_trip(live_server, page_for):
     expect(page.locator("#programme a.tag")).to_have_count(2)
     shot(page, "visit-2-programme-two-meetings-fr")
 
+    # after the trip: the report, and a commitment made from it
+    page.fill("textarea[name=report]", "Le Mali, invité spécial, a porté la vision commune de l’AES.")
+    page.locator("#report button.primary").click()
+    expect(page.locator("textarea[name=report]")).to_have_value(
+        "Le Mali, invité spécial, a porté la vision commune de l’AES."
+    )
+    page.locator("#report a.button", has_text="engagement").click()
+    page.fill("textarea[name=title]", "Proposer un cadre d’échanges réguliers entre les pays de l’AES")
+    page.locator("form.card button.primary").click()
+    expect(page.locator("section#report")).to_contain_text("Proposer un cadre d’échanges réguliers")
+    shot(page, "visit-3-report-commitment-fr")
+
     page.goto(f"{base}/calendar/week?d=2025-11-18")
     expect(page.locator(".week")).to_contain_text("Délégation malienne")
     expect(page.locator(".week")).to_contain_text("Séance de travail avec la ministre")
-    shot(page, "visit-3-week-fr")
+    shot(page, "visit-4-week-fr")
