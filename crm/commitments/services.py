@@ -23,9 +23,10 @@ from crm.errors import DomainError
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MeetingOrganisation, MinutesRevision
 from crm.pagination import Page, keyset_page
-from crm.partners.models import Contact, Organisation
+from crm.partners.models import Contact, Organisation, Position
 from crm.references import next_reference
 from crm.visits import services as visits
+from crm.visits.models import Event, Visit, VisitMember
 
 REFERENCE_PREFIX = "ENG"
 ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.BLOCKED)
@@ -400,14 +401,14 @@ def promise_figures(session: Session, organisation_id: int, user: User, today: d
 @dataclass
 class TimelineEntry:
     day: date
-    kind: str  # meeting | commitment
+    kind: str  # meeting | commitment | visit
     record: Any
 
 
 def partner_timeline(
     session: Session, organisation_id: int, user: User, tz_name: str, limit: int = 40
 ) -> list[TimelineEntry]:
-    """Meetings and commitments of one partner, newest first."""
+    """Meetings, commitments and visits of one partner, newest first."""
     meeting_rows = session.scalars(
         select(Meeting)
         .join(MeetingOrganisation, MeetingOrganisation.meeting_id == Meeting.id)
@@ -430,5 +431,19 @@ def partner_timeline(
         )
         for c in commitment_rows
     ]
-    entries.sort(key=lambda e: (e.day, e.kind == "meeting"), reverse=True)
+    # Visits touch a partner through their event's organiser or a delegation member who holds a post there.
+    through_members = (
+        select(VisitMember.visit_id)
+        .join(Position, Position.contact_id == VisitMember.contact_id)
+        .where(Position.organisation_id == organisation_id)
+    )
+    through_events = select(Event.id).where(Event.organiser_id == organisation_id)
+    trips = session.scalars(
+        select(Visit)
+        .where(visits.visible_clause(user), or_(Visit.id.in_(through_members), Visit.event_id.in_(through_events)))
+        .order_by(Visit.starts_on.desc())
+        .limit(limit)
+    ).all()
+    entries += [TimelineEntry(v.starts_on, "visit", v) for v in trips]
+    entries.sort(key=lambda e: (e.day, e.kind != "commitment"), reverse=True)
     return entries[:limit]

@@ -292,3 +292,30 @@ def test_visit_documents_follow_the_visit(app, client, db, login_as):
     client.post("/logout")
     login_as(Role.OFFICER)
     assert client.get(f"/attachments/{attachment.id}").status_code == 404
+
+
+def test_the_partner_timeline_shows_visits(client, db, login_as):
+    from crm.partners.models import Position
+    from tests.conftest import make_org
+
+    staff = login_as(Role.STAFF)
+    ministry = make_org("Ministère de la Transition digitale", country="BF", kind="ministry")
+    minister = make_contact("Zerbo Sabané", "Aminata")
+    db.session.add(Position(contact_id=minister.id, organisation_id=ministry.id, title="Ministre"))
+    db.session.commit()
+    visit = services.save_visit(
+        db.session,
+        {
+            "title": "Délégation du Burkina Faso",
+            "direction": "incoming",
+            "city": "Bamako",
+            "country_code": "ML",
+            "starts_on": date(2026, 1, 28),
+            "ends_on": date(2026, 2, 1),
+        },
+        staff,
+    )
+    services.add_member(db.session, visit, contact_id=minister.id, role="head")
+    db.session.commit()
+    html = client.get(f"/organisations/{ministry.id}/record", headers=htmx_headers()).get_data(as_text=True)
+    assert "Délégation du Burkina Faso" in html and visit.reference in html
