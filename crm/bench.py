@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import g
 from sqlalchemy import event, insert
 
-ORGS, CONTACTS, MEETINGS, COMMITMENTS, RUNS = 5_000, 20_000, 100_000, 300_000, 60
+ORGS, CONTACTS, MEETINGS, COMMITMENTS, VISITS, RUNS = 5_000, 20_000, 100_000, 300_000, 5_000, 60
 
 
 def _meetings(db, insert) -> None:
@@ -90,6 +90,80 @@ def _meetings(db, insert) -> None:
                 "version": 1,
             }
             for i in range(COMMITMENTS)
+        ],
+    )
+
+
+def _time_page(client, statements: list[str], label: str, url: str) -> None:
+    """Median and p95 of RUNS requests, the SQL statements of the last one and its compressed size."""
+
+    headers = {"HX-Request": "true"} if "htmx" in label else {}
+    client.get(url, headers=headers)
+    times = []
+    for _ in range(RUNS):
+        for key in list(g):  # each request starts as in production: no user cached yet
+            g.pop(key)
+        statements.clear()
+        start = time.perf_counter()
+        response = client.get(url, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+    size = len(gzip.compress(response.data))
+    p95 = statistics.quantiles(times, n=20)[18]
+    print(f"{label:32} {statistics.median(times):10.2f} {p95:8.2f} {len(statements):4d} {size / 1024:7.1f}K")
+
+
+def _visits(db, insert) -> None:
+    """5,000 visits since 2023, three contacts and five programme lines each."""
+    from datetime import date, timedelta
+
+    from crm.visits.models import ProgrammeItem, Visit, VisitMember
+
+    db.session.execute(
+        insert(Visit),
+        [
+            {
+                "reference": f"MIS-B-{i:05d}",
+                "year": 2023 + i // 2000,
+                "title": f"Mission {i}",
+                "direction": "outgoing" if i % 2 else "incoming",
+                "purpose": "",
+                "city": "Ouagadougou",
+                "country_code": "BF",
+                "timezone": "Africa/Ouagadougou",
+                "starts_on": date(2023, 1, 2) + timedelta(days=i // 5),
+                "ends_on": date(2023, 1, 4) + timedelta(days=i // 5),
+                "status": "completed",
+                "confidentiality": "restricted" if i % 20 == 0 else "internal",
+                "report": "",
+                "version": 1,
+            }
+            for i in range(VISITS)
+        ],
+    )
+    db.session.execute(
+        insert(VisitMember),
+        [
+            {
+                "visit_id": i // 3 + 1,
+                "contact_id": i % CONTACTS + 1,
+                "role": "member",
+                "accommodation": "",
+                "version": 1,
+            }
+            for i in range(VISITS * 3)
+        ],
+    )
+    db.session.execute(
+        insert(ProgrammeItem),
+        [
+            {
+                "visit_id": i // 5 + 1,
+                "day": date(2023, 1, 2) + timedelta(days=(i // 5) // 5),
+                "position": i % 5 + 1,
+                "activity": f"Activité {i % 5 + 1}",
+                "place": "Ouagadougou",
+            }
+            for i in range(VISITS * 5)
         ],
     )
 
@@ -171,6 +245,7 @@ def main() -> None:
             ],
         )
         _meetings(db, insert)
+        _visits(db, insert)
         db.session.commit()
 
         client = app.test_client()
@@ -196,26 +271,17 @@ def main() -> None:
             "commitments, one partner, overdue": "/commitments?organisation=42&overdue=1",
             "commitment page": "/commitments/150000",
             "partner record (htmx)": "/organisations/42/record",
+            "visits, past": "/visits?when=past",
+            "visit page": "/visits/2500",
+            "week view": "/calendar/week?d=2025-06-02",
         }
         print(
-            f"{ORGS:,} organisations, {CONTACTS:,} contacts, {MEETINGS:,} meetings, {COMMITMENTS:,} commitments "
-            f"on SQLite, read by a viewer; {RUNS} runs each, in process."
+            f"{ORGS:,} organisations, {CONTACTS:,} contacts, {MEETINGS:,} meetings, {COMMITMENTS:,} commitments, "
+            f"{VISITS:,} visits on SQLite, read by a viewer; {RUNS} runs each, in process."
         )
         print(f"{'page':32} {'median ms':>10} {'p95 ms':>8} {'SQL':>4} {'HTML gz':>8}")
         for label, url in pages.items():
-            headers = {"HX-Request": "true"} if "htmx" in label else {}
-            client.get(url, headers=headers)
-            times = []
-            for _ in range(RUNS):
-                for key in list(g):  # each request starts as in production: no user cached yet
-                    g.pop(key)
-                statements.clear()
-                start = time.perf_counter()
-                response = client.get(url, headers=headers)
-                times.append((time.perf_counter() - start) * 1000)
-            size = len(gzip.compress(response.data))
-            p95 = statistics.quantiles(times, n=20)[18]
-            print(f"{label:32} {statistics.median(times):10.2f} {p95:8.2f} {len(statements):4d} {size / 1024:7.1f}K")
+            _time_page(client, statements, label, url)
 
         html = client.get("/organisations").get_data(as_text=True)
         assets = [part.split('"')[0] for part in html.split('src="')[1:]] + [
