@@ -80,6 +80,12 @@ def search_key(text: str | None) -> str:
     return " ".join("".join(kept).split())
 
 
+def like_pattern(text: str | None) -> str:
+    """A LIKE pattern (escape "\\") matching the folded text anywhere in a folded search column."""
+    folded = search_key(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{folded}%"
+
+
 def check_version(obj: VersionMixin, version: int | None) -> None:
     """Refuse a save made from a form loaded before the record's last change."""
     if version is None or int(version) != obj.version:

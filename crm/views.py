@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template
+from flask import abort, redirect, render_template, request
 from flask_htmx import make_response as htmx_response
 
 from crm.errors import DomainError, Duplicate, StaleEdit
@@ -41,3 +41,13 @@ def form_refusal(form, exc: DomainError, record=None) -> str | None:
         return exc.message
     field.errors = [*field.errors, exc.message]
     return None
+
+
+def int_arg(name: str) -> int | None:
+    """An optional integer query argument; anything else is a 400."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    if not value.isdigit():
+        abort(400)
+    return int(value)

@@ -18,7 +18,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
 from crm.auth.models import Role, User, UserSession
-from crm.db import check_version, utcnow
+from crm.db import check_version, search_key, utcnow
 from crm.errors import DomainError
 
 PASSWORD_MIN = 8
@@ -232,3 +232,14 @@ def last_seen(session: Session) -> dict[int, datetime]:
         select(UserSession.user_id, func.max(UserSession.last_seen_at)).group_by(UserSession.user_id)
     )
     return dict(rows.all())
+
+
+def find_users(session: Session, term: str, exclude, limit: int = 8) -> list[User]:
+    """Active users whose name, email or unit contains the folded ``term``, minus the ``exclude`` subquery.
+
+    A ministry has a few hundred accounts: they are folded here rather than given a search column.
+    """
+    candidates = session.scalars(
+        select(User).where(User.active.is_(True), User.id.not_in(exclude)).order_by(User.name).limit(200)
+    )
+    return [u for u in candidates if term in search_key(f"{u.name} {u.email} {u.unit}")][:limit]

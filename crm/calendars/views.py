@@ -11,8 +11,8 @@ from crm.auth.models import Role
 from crm.auth.permissions import public, role_required
 from crm.calendars import services
 from crm.extensions import db
+from crm.forms import DeleteForm
 from crm.meetings import services as meetings
-from crm.meetings.forms import DeleteForm
 from crm.views import redirect_to, render
 
 bp = Blueprint("calendars", __name__)

@@ -6,13 +6,7 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.commitments.models import OWED_BY_LABELS, PRIORITY_LABELS, STATUS_LABELS, OwedBy, Priority
-from crm.forms import VersionField, strip_filter
-
-
-def optional_int(value):
-    if value in (None, "", "None"):
-        return None
-    return int(value)
+from crm.forms import VersionField, optional_int, strip_filter
 
 
 class CommitmentForm(FlaskForm):

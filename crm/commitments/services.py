@@ -18,7 +18,7 @@ from crm.commitments.models import (
     OwedBy,
     Priority,
 )
-from crm.db import check_version, search_key
+from crm.db import check_version, like_pattern
 from crm.errors import DomainError
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MeetingOrganisation, MinutesRevision
@@ -253,8 +253,7 @@ def list_commitments(
     """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
     stmt = _with_people(select(Commitment)).where(visible_clause(user))
     if filters.q.strip():
-        like = "%" + search_key(filters.q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(Commitment.search.like(like, escape="\\"))
+        stmt = stmt.where(Commitment.search.like(like_pattern(filters.q), escape="\\"))
     if filters.status == "active":
         stmt = stmt.where(Commitment.closed.is_(False))
     elif filters.status == "closed":
@@ -348,14 +347,6 @@ class Promises:
     late: int = 0
     open: int = 0
     overdue: int = 0
-
-    @property
-    def kept(self) -> int:
-        return self.on_time + self.late
-
-    @property
-    def total(self) -> int:
-        return self.on_time + self.late + self.open + self.overdue
 
     @property
     def on_time_percent(self) -> int | None:

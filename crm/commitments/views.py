@@ -20,19 +20,10 @@ from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, MeetingOrganisation, Participant
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, Position
-from crm.views import form_refusal, redirect_to, render
+from crm.views import form_refusal, int_arg, redirect_to, render
 from crm.visits import services as visits
 
 bp = Blueprint("commitments", __name__)
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    if not value.isdigit():
-        abort(400)
-    return int(value)
 
 
 def _user_choices() -> list[tuple[int | None, str]]:
@@ -49,8 +40,8 @@ def commitments():
         q=args.get("q", "")[:200],
         status=status if status in {"active", "closed", "all", *STATUS_LABELS} else "active",
         owed_by=args.get("owed_by", "") if args.get("owed_by", "") in OWED_BY_LABELS else "",
-        organisation_id=_int_arg("organisation"),
-        responsible_id=_int_arg("responsible"),
+        organisation_id=int_arg("organisation"),
+        responsible_id=int_arg("responsible"),
         overdue=args.get("overdue") == "1",
         mine=args.get("mine") == "1",
     )
@@ -118,11 +109,11 @@ def commitment_new():
     form = CommitmentForm()
     origin = None
     if request.method == "GET":
-        meeting_id = _int_arg("meeting")
+        meeting_id = int_arg("meeting")
         if meeting_id:
             origin = meetings.visible_meeting(db.session, meeting_id, current_user) or abort(404)
             form.origin_meeting_id.data = origin.id
-            item_id = _int_arg("item")
+            item_id = int_arg("item")
             item = db.session.get(AgendaItem, item_id) if item_id else None
             form.origin_item_id.data = item.id if item else None
             form.title.data = request.args.get("text", "")[:500]
@@ -133,8 +124,8 @@ def commitment_new():
             )
             form.organisation_id.data = first_org
         else:
-            form.organisation_id.data = _int_arg("organisation")
-            visit_id = _int_arg("visit")
+            form.organisation_id.data = int_arg("organisation")
+            visit_id = int_arg("visit")
             if visit_id:
                 origin_visit = visits.visible_visit(db.session, visit_id, current_user) or abort(404)
                 form.origin_visit_id.data = origin_visit.id
@@ -252,7 +243,7 @@ def reassign():
     form.from_user.choices = _user_choices_all()
     form.to_user.choices = _user_choices()
     if request.method == "GET" and request.args.get("from"):
-        form.from_user.data = _int_arg("from")
+        form.from_user.data = int_arg("from")
     kept: list[Commitment] = []
     if form.validate_on_submit():
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import secrets
 from datetime import date
 from pathlib import Path
@@ -20,6 +19,7 @@ from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.documents.models import FrozenDocument, Letterhead
 from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
+from crm.documents.services import write_private
 from crm.meetings.models import CONFIDENTIALITY_LABELS, Confidentiality, Meeting, MinutesRevision, MinutesStatus, Side
 from crm.partners.models import Organisation
 from crm.partners.services import title_on
@@ -135,12 +135,8 @@ def freeze(
     if existing is not None:
         return existing
     data = minutes_pdf(session, meeting, revision, user, lang, verify_url)
-    folder = Path(current_app.config["CRM_DOCUMENTS_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"{meeting.reference}-r{revision.number}-{lang}-{secrets.token_hex(6)}.pdf"
-    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_private(Path(current_app.config["CRM_DOCUMENTS_DIR"]), name, data)
     document = FrozenDocument(
         revision_id=revision.id, lang=lang, stored_name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
     )

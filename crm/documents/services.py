@@ -45,6 +45,14 @@ def clean_name(name: str) -> str:
     return name[:200] or "document"
 
 
+def write_private(folder: Path, name: str, data: bytes) -> None:
+    """Write a new file readable by the app only; an existing name is an error, never overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def store(
     session: Session,
     owner: Meeting | Visit,
@@ -68,11 +76,7 @@ def store(
             field="file",
         )
     stored = secrets.token_hex(16) + "." + kind.extension
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_private(Path(folder), stored, data)
     attachment = Attachment(
         meeting_id=owner.id if isinstance(owner, Meeting) else None,
         visit_id=owner.id if isinstance(owner, Visit) else None,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from datetime import date
 from pathlib import Path
@@ -17,6 +16,7 @@ from crm.db import check_version
 from crm.documents import printing
 from crm.documents.forms import LetterheadForm, VerifyForm
 from crm.documents.pdf import RenderTimeout
+from crm.documents.services import write_private
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.meetings import services as meetings
@@ -193,10 +193,6 @@ def _store_logo(data: bytes) -> str:
     kind = filetype.guess(data)
     if kind is None or kind.extension not in ("png", "jpg"):
         raise DomainError(_("The logo must be a PNG or JPEG image."), field="country")
-    folder = Path(current_app.config["CRM_DOCUMENTS_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"logo-{secrets.token_hex(8)}.{kind.extension}"
-    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_private(Path(current_app.config["CRM_DOCUMENTS_DIR"]), name, data)
     return name

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length
+from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from crm.auth.forms import timezone_choices
 from crm.forms import VersionField, strip_filter
@@ -71,12 +71,6 @@ class AmendForm(FlaskForm):
 
 class AttachmentForm(FlaskForm):
     description = StringField(_l("Description"), filters=[strip_filter], validators=[Length(max=300)])
-
-
-class DeleteForm(FlaskForm):
-    """Removals say so explicitly: an empty or forged POST removes nothing."""
-
-    confirm = HiddenField(validators=[AnyOf(["yes"])])
 
 
 def parse_person(value: str) -> tuple[int | None, int | None, int | None, str]:

@@ -12,9 +12,10 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, or_, select, true, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from crm.auth import services as auth
 from crm.auth.models import Role, User
 from crm.commitments.models import Commitment
-from crm.db import check_version, search_key, utcnow
+from crm.db import check_version, like_pattern, search_key, utcnow
 from crm.errors import DomainError
 from crm.meetings.models import (
     AgendaItem,
@@ -317,22 +318,19 @@ def people_search(
     term = search_key(q)
     if len(term) < 2:
         return [], []
-    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     taken = select(Participant.user_id).where(Participant.meeting_id == meeting.id, Participant.user_id.is_not(None))
-    users = [
-        u
-        for u in session.scalars(
-            select(User).where(User.active.is_(True), User.id.not_in(taken)).order_by(User.name).limit(200)
-        )
-        if term in search_key(f"{u.name} {u.email} {u.unit}")
-    ][:limit]
+    users = auth.find_users(session, term, taken, limit)
     taken_contacts = select(Participant.contact_id).where(
         Participant.meeting_id == meeting.id, Participant.contact_id.is_not(None)
     )
     contacts = session.scalars(
         select(Contact)
         .options(selectinload(Contact.positions).joinedload(Position.organisation))
-        .where(Contact.archived_at.is_(None), Contact.search.like(like, escape="\\"), Contact.id.not_in(taken_contacts))
+        .where(
+            Contact.archived_at.is_(None),
+            Contact.search.like(like_pattern(term), escape="\\"),
+            Contact.id.not_in(taken_contacts),
+        )
         .order_by(Contact.sort_key)
         .limit(limit)
     ).all()
@@ -346,10 +344,9 @@ def organisation_search(
     term = search_key(q)
     if len(term) < 2:
         return []
-    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     stmt = (
         select(Organisation)
-        .where(Organisation.archived_at.is_(None), Organisation.search.like(like, escape="\\"))
+        .where(Organisation.archived_at.is_(None), Organisation.search.like(like_pattern(term), escape="\\"))
         .order_by(Organisation.name_key)
         .limit(limit)
     )
@@ -374,10 +371,6 @@ class MeetingFilters:
     mine: bool = False
 
 
-def _like(term: str) -> str:
-    return "%" + search_key(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def list_meetings(session: Session, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
     now = utcnow()
     stmt = (
@@ -388,7 +381,7 @@ def list_meetings(session: Session, user: User, filters: MeetingFilters, *, curs
     past = filters.when == "past"
     stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
     if filters.q.strip():
-        stmt = stmt.where(Meeting.search.like(_like(filters.q), escape="\\"))
+        stmt = stmt.where(Meeting.search.like(like_pattern(filters.q), escape="\\"))
     if filters.organisation_id:
         # One partner has few meetings: start from them rather than from every meeting.
         stmt = stmt.where(

@@ -17,12 +17,11 @@ from crm.documents import services as documents
 from crm.documents.models import Attachment
 from crm.errors import DomainError
 from crm.extensions import db, htmx
-from crm.forms import form_data
+from crm.forms import DeleteForm, form_data
 from crm.meetings import services
 from crm.meetings.forms import (
     AmendForm,
     AttachmentForm,
-    DeleteForm,
     MeetingForm,
     OrganisationPickForm,
     ParticipantEditForm,
@@ -42,19 +41,10 @@ from crm.meetings.models import (
     Participant,
 )
 from crm.partners.models import Organisation
-from crm.views import form_refusal, redirect_to, render
+from crm.views import form_refusal, int_arg, redirect_to, render
 from crm.visits import services as visits
 
 bp = Blueprint("meetings", __name__)
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    if not value.isdigit():
-        abort(400)
-    return int(value)
 
 
 def _date_arg(name: str) -> date | None:
@@ -82,7 +72,7 @@ def meetings():
     filters = services.MeetingFilters(
         when="past" if args.get("when") == "past" else "upcoming",
         q=args.get("q", "")[:200],
-        organisation_id=_int_arg("organisation"),
+        organisation_id=int_arg("organisation"),
         country=args.get("country", "")[:3],
         kind=args.get("kind", "") if args.get("kind", "") in {k.value for k in KIND_LABELS} else "",
         status=args.get("status", "") if args.get("status", "") in {s.value for s in STATUS_LABELS} else "",
@@ -163,7 +153,7 @@ def meeting_new():
         form.timezone.data = current_user.timezone or "Africa/Bamako"
         form.status.data = MeetingStatus.PLANNED.value
         if request.args.get("organisation"):
-            form.organisation_ids.data = [_int_arg("organisation")]
+            form.organisation_ids.data = [int_arg("organisation")]
     if form.validate_on_submit():
         try:
             meeting = services.save_meeting(db.session, form_data(form), current_user)
@@ -427,7 +417,7 @@ def minutes_revision(meeting_id: int, number: int):
 @role_required(Role.VIEWER)
 def minutes_diff(meeting_id: int):
     record = _visible(meeting_id)
-    old_n, new_n = _int_arg("from"), _int_arg("to")
+    old_n, new_n = int_arg("from"), int_arg("to")
     if old_n is None or new_n is None:  # by default, what the latest revision changed
         latest = services.revision_with_items(db.session, record.id) or abort(404)
         new_n, old_n = latest.number, max(1, latest.number - 1)

@@ -8,7 +8,7 @@ from wtforms import BooleanField, DateField, EmailField, SelectField, SelectMult
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crm.forms import VersionField, strip_filter
+from crm.forms import VersionField, optional_int, strip_filter
 from crm.partners.models import HONORIFICS, LANGUAGE_CODES, ORG_KIND_LABELS, SECTOR_LABELS, OrgKind
 
 PHONE = Regexp(r"^[0-9+() .\-/]*$", message=_l("Digits, spaces and + ( ) - / only."))
@@ -18,10 +18,6 @@ NOTES_MAX = 10_000
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -36,7 +32,7 @@ class OrganisationForm(FlaskForm):
         _l("Kind"), choices=[(k.value, label) for k, label in ORG_KIND_LABELS.items()], default=OrgKind.OTHER.value
     )
     country_code = SelectField(_l("Country"), choices=[], validators=[DataRequired()])
-    parent_id = SelectField(_l("Belongs to"), choices=[], coerce=_optional_int, validate_choice=False)
+    parent_id = SelectField(_l("Belongs to"), choices=[], coerce=optional_int, validate_choice=False)
     sectors = MultiCheckboxField(_l("Sectors"), choices=list(SECTOR_LABELS.items()))
     email = EmailField(_l("Email"), filters=[strip_filter], validators=[Optional(), Email(), Length(max=254)])
     phone = StringField(_l("Phone"), filters=[strip_filter], validators=[Optional(), Length(max=60), PHONE])
@@ -68,7 +64,7 @@ class ContactForm(FlaskForm):
 
 
 class PositionForm(FlaskForm):
-    organisation_id = SelectField(_l("Organisation"), choices=[], coerce=_optional_int, validators=[DataRequired()])
+    organisation_id = SelectField(_l("Organisation"), choices=[], coerce=optional_int, validators=[DataRequired()])
     title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
     start_date = DateField(_l("Start"), validators=[Optional()])
     end_date = DateField(_l("End"), validators=[Optional()])

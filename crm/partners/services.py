@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from crm.db import check_version, search_key, utcnow
+from crm.db import check_version, like_pattern, search_key, utcnow
 from crm.errors import DomainError, Duplicate
 from crm.pagination import Page, keyset_page
 from crm.partners.models import Contact, Country, Organisation, OrgKind, Position
@@ -71,11 +71,6 @@ def _load_country_choices(session: Session, locale: str) -> list[tuple[str, str]
 # --- listing ---------------------------------------------------------------------------------
 
 
-def _like(term: str) -> str:
-    folded = search_key(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{folded}%"
-
-
 def _country_filter(column, country: str | None):
     if not country:
         return None
@@ -106,7 +101,7 @@ def list_organisations(session: Session, filters: OrgFilters, *, cursor: str | N
     stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
     stmt = stmt.where(Organisation.archived_at.is_not(None) if filters.archived else Organisation.archived_at.is_(None))
     if filters.q.strip():
-        stmt = stmt.where(Organisation.search.like(_like(filters.q), escape="\\"))
+        stmt = stmt.where(Organisation.search.like(like_pattern(filters.q), escape="\\"))
     if filters.kind:
         stmt = stmt.where(Organisation.kind == filters.kind)
     country = _country_filter(Organisation.country_code, filters.country)
@@ -143,7 +138,7 @@ def list_contacts(session: Session, filters: ContactFilters, *, cursor: str | No
     stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
     stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
     if filters.q.strip():
-        stmt = stmt.where(Contact.search.like(_like(filters.q), escape="\\"))
+        stmt = stmt.where(Contact.search.like(like_pattern(filters.q), escape="\\"))
     country = _country_filter(Organisation.country_code, filters.country)
     if country is not None or filters.organisation_id:
         held = (

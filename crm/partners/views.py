@@ -13,22 +13,13 @@ from crm.forms import form_data
 from crm.partners import services
 from crm.partners.forms import ArchiveForm, ContactForm, OrganisationForm, PositionForm
 from crm.partners.models import ORG_KIND_LABELS, SECTOR_LABELS, Contact, Organisation, Position
-from crm.views import form_refusal, redirect_to, render
+from crm.views import form_refusal, int_arg, redirect_to, render
 
 bp = Blueprint("partners", __name__)
 
 
 def _countries() -> list[tuple[str, str]]:
     return services.country_choices(db.session, str(get_locale() or "fr"))
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    if not value.isdigit():
-        abort(400)
-    return int(value)
 
 
 # --- organisations -----------------------------------------------------------------------------
@@ -73,7 +64,7 @@ def organisation_new():
     if request.method == "GET":
         form.country_code.data = form.country_code.data or "ML"
         if request.args.get("parent"):
-            form.parent_id.data = _int_arg("parent")
+            form.parent_id.data = int_arg("parent")
     if form.validate_on_submit():
         try:
             org = services.save_organisation(db.session, form_data(form))
@@ -172,7 +163,7 @@ def contacts():
     filters = services.ContactFilters(
         q=args.get("q", "")[:200],
         country=args.get("country", "")[:3],
-        organisation_id=_int_arg("organisation"),
+        organisation_id=int_arg("organisation"),
         archived=args.get("archived") == "1",
         sort=args.get("sort", "name"),
     )
@@ -266,7 +257,7 @@ def position_new(contact_id: int):
     form = PositionForm()
     form.organisation_id.choices = services.organisation_choices(db.session)
     if request.method == "GET" and request.args.get("organisation"):
-        form.organisation_id.data = _int_arg("organisation")
+        form.organisation_id.data = int_arg("organisation")
     if form.validate_on_submit():
         try:
             services.save_position(db.session, person, _position_data(form), succeeds_holder=form.succeeds_holder.data)

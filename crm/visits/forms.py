@@ -5,8 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.commitments.forms import optional_int
-from crm.forms import VersionField, strip_filter
+from crm.forms import VersionField, optional_int, strip_filter
 from crm.meetings.models import CONFIDENTIALITY_LABELS
 from crm.visits.models import DIRECTION_LABELS, MEMBER_ROLE_LABELS, VISIT_STATUS_LABELS
 

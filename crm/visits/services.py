@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from crm.auth import services as auth
 from crm.auth.models import Role, User
-from crm.db import check_version, search_key
+from crm.db import check_version, like_pattern, search_key
 from crm.errors import DomainError
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, Participant, ParticipantRole, Side
@@ -324,19 +325,16 @@ def people_search(session: Session, visit: Visit, q: str, limit: int = 8) -> tup
     if len(term) < 2:
         return [], []
     taken_users = select(VisitMember.user_id).where(VisitMember.visit_id == visit.id, VisitMember.user_id.is_not(None))
-    users = [
-        u
-        for u in session.scalars(
-            select(User).where(User.active.is_(True), User.id.not_in(taken_users)).order_by(User.name).limit(200)
-        )
-        if term in search_key(f"{u.name} {u.email} {u.unit}")
-    ][:limit]
+    users = auth.find_users(session, term, taken_users, limit)
     taken = select(VisitMember.contact_id).where(VisitMember.visit_id == visit.id, VisitMember.contact_id.is_not(None))
-    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     contacts = session.scalars(
         select(Contact)
         .options(selectinload(Contact.positions).joinedload(Position.organisation))
-        .where(Contact.archived_at.is_(None), Contact.search.like(like, escape="\\"), Contact.id.not_in(taken))
+        .where(
+            Contact.archived_at.is_(None),
+            Contact.search.like(like_pattern(term), escape="\\"),
+            Contact.id.not_in(taken),
+        )
         .order_by(Contact.sort_key)
         .limit(limit)
     ).all()

@@ -13,10 +13,10 @@ from crm.commitments import services as commitments
 from crm.documents import services as documents
 from crm.errors import DomainError
 from crm.extensions import db, htmx
-from crm.forms import form_data
-from crm.meetings.forms import AttachmentForm, DeleteForm, parse_person
+from crm.forms import DeleteForm, form_data
+from crm.meetings.forms import AttachmentForm, parse_person
 from crm.partners import services as partners
-from crm.views import form_refusal, redirect_to, render
+from crm.views import form_refusal, int_arg, redirect_to, render
 from crm.visits import services
 from crm.visits.forms import EventForm, ItemForm, MemberEditForm, MemberForm, ReportForm, VisitForm
 from crm.visits.models import DIRECTION_LABELS, MEMBER_ROLE_LABELS, VISIT_STATUS_LABELS, Event, VisitMember
@@ -26,15 +26,6 @@ bp = Blueprint("visits", __name__)
 
 def _countries() -> list[tuple[str, str]]:
     return partners.country_choices(db.session, str(get_locale() or "fr"))
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    if not value.isdigit():
-        abort(400)
-    return int(value)
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -98,7 +89,7 @@ def visits():
         q=args.get("q", "")[:200],
         direction=args.get("direction", "") if args.get("direction", "") in DIRECTION_LABELS else "",
         status=args.get("status", "") if args.get("status", "") in VISIT_STATUS_LABELS else "",
-        event_id=_int_arg("event"),
+        event_id=int_arg("event"),
         mine=args.get("mine") == "1",
     )
     page = services.list_visits(
@@ -126,7 +117,7 @@ def visit_new():
     form = _visit_form(VisitForm())
     if request.method == "GET":
         form.country_code.data = "ML"
-        event_id = _int_arg("event")
+        event_id = int_arg("event")
         if event_id:
             ev = db.get_or_404(Event, event_id)
             form.event_id.data, form.city.data, form.country_code.data = ev.id, ev.city, ev.country_code
