@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 import filetype
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -91,6 +92,22 @@ def store(
     session.add(attachment)
     session.flush()
     return attachment
+
+
+def attach_upload(session: Session, owner: Meeting | Visit, upload, description: str, actor: User) -> Attachment:
+    """A file sent from a form (meeting or visit), with the installation's folder and size limit."""
+    if upload is None or not upload.filename:
+        raise DomainError(_("Choose a file to attach."), field="file")
+    return store(
+        session,
+        owner,
+        upload.stream,
+        upload.filename,
+        description,
+        actor,
+        folder=current_app.config["CRM_ATTACHMENTS_DIR"],
+        max_bytes=current_app.config["CRM_MAX_ATTACHMENT_BYTES"],
+    )
 
 
 def for_visit(session: Session, visit_id: int) -> list[Attachment]:

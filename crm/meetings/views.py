@@ -645,20 +645,10 @@ def minutes_amend(meeting_id: int):
 def attachment_add(meeting_id: int):
     record = _visible(meeting_id)
     form = AttachmentForm()
-    upload = request.files.get("file")
-    if not form.validate_on_submit() or upload is None or not upload.filename:
-        return _meeting_page(record.id, attachment_error=_("Choose a file to attach."), status=422)
     try:
-        documents.store(
-            db.session,
-            record,
-            upload.stream,
-            upload.filename,
-            form.description.data,
-            current_user,
-            folder=current_app.config["CRM_ATTACHMENTS_DIR"],
-            max_bytes=current_app.config["CRM_MAX_ATTACHMENT_BYTES"],
-        )
+        if not form.validate_on_submit():
+            raise DomainError(_("Choose a file to attach."), field="file")
+        documents.attach_upload(db.session, record, request.files.get("file"), form.description.data, current_user)
     except DomainError as exc:
         db.session.rollback()
         return _meeting_page(record.id, attachment_error=exc.message, status=exc.status)

@@ -360,20 +360,10 @@ def attachment_add(visit_id: int):
     """The invitation, the note verbale: checked from their content like every file."""
     record = _visible(visit_id)
     form = AttachmentForm()
-    upload = request.files.get("file")
-    if not form.validate_on_submit() or upload is None or not upload.filename:
-        return _visit_page(visit_id, attachment_error=_("Choose a file to attach."), status=422)
     try:
-        documents.store(
-            db.session,
-            record,
-            upload.stream,
-            upload.filename,
-            form.description.data,
-            current_user,
-            folder=current_app.config["CRM_ATTACHMENTS_DIR"],
-            max_bytes=current_app.config["CRM_MAX_ATTACHMENT_BYTES"],
-        )
+        if not form.validate_on_submit():
+            raise DomainError(_("Choose a file to attach."), field="file")
+        documents.attach_upload(db.session, record, request.files.get("file"), form.description.data, current_user)
     except DomainError as exc:
         db.session.rollback()
         return _visit_page(visit_id, attachment_error=exc.message, status=exc.status)
