@@ -18,11 +18,14 @@ from tests.conftest import PG_URL
 
 
 def _fresh_pg_database() -> str:
-    url = make_url(sqlalchemy_url(PG_URL)).set(database="crm_migration_test")
+    """A scratch database named after the suite's own, so that two suites on one server never collide."""
+    base = make_url(sqlalchemy_url(PG_URL))
+    name = f"{base.database}_migration"
+    url = base.set(database=name)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "crm_migration_test" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "crm_migration_test"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.render_as_string(hide_password=False)
 
