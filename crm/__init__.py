@@ -9,12 +9,13 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy.session import Session as FlaskSession
 
-from crm import cli, web
+from crm import cli, cycle, web
 from crm.audit import services as audit
 from crm.auth import bp as auth_bp
 from crm.calendars.views import bp as calendars_bp
 from crm.commitments.views import bp as commitments_bp
 from crm.config import load_config
+from crm.core.ids import IdConverter
 from crm.documents.views import bp as documents_bp
 from crm.extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from crm.meetings.views import bp as meetings_bp
@@ -49,8 +50,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     login_manager.init_app(app)
 
+    app.url_map.converters["int"] = IdConverter  # before the routes: every <int:…> id is bounded
     for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp, visits_bp):
         app.register_blueprint(blueprint)
     web.init_app(app)
     cli.init_app(app)
+    cycle.install(app)  # last: every view, whoever registered it, commits once or rolls back
     return app

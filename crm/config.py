@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _instance_secret(instance_path: Path) -> str:
@@ -33,12 +34,29 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+DEV_BASE_URL = "http://127.0.0.1:5000"
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+
+def _hosts(base_url: str, production: bool) -> list[str]:
+    """Host names requests may carry: CRM_ALLOWED_HOSTS, else the base URL's host (and loopback in development)."""
+    listed = [h.strip() for h in os.environ.get("CRM_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if listed:
+        return listed
+    base_host = urlsplit(base_url).hostname or ""
+    return [base_host] if production else [base_host, *LOCAL_HOSTS]
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config mapping from the environment."""
     database_url = os.environ.get("CRM_DATABASE_URL") or f"sqlite:///{instance_path / 'crm.sqlite3'}"
     database_url = sqlalchemy_url(database_url)
     production = os.environ.get("CRM_ENV", "development") == "production"
+    # Absolute links (PDF footers and QR codes, calendar feeds, e-mails) come from here, never from Host.
+    base_url = os.environ.get("CRM_BASE_URL", "" if production else DEV_BASE_URL).rstrip("/")
     return {
+        "CRM_BASE_URL": base_url,
+        "CRM_ALLOWED_HOSTS": _hosts(base_url, production),
         "SECRET_KEY": os.environ.get("CRM_SECRET_KEY") or _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
-from flask_babel import gettext as _
-from sqlalchemy import DateTime, Integer, MetaData, TypeDecorator
+from flask import has_request_context, request
+from sqlalchemy import DateTime, Engine, Integer, MetaData, TypeDecorator, event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from crm.errors import StaleEdit
+from crm.errors import StaleEdit, stale_message
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -22,6 +25,37 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --- SQLite as a server's database -------------------------------------------------------------
+# WAL lets readers and one writer work at once; the busy timeout makes writers queue instead of failing;
+# foreign keys are enforced as on PostgreSQL. Transactions are begun by us, not by the sqlite3 module,
+# so that savepoints work and so that a request that writes takes the write lock first (BEGIN
+# IMMEDIATE): otherwise a reader that later writes can fail at once with "database is locked".
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    reading = has_request_context() and request.method in READ_METHODS
+    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 class UTCDateTime(TypeDecorator):
@@ -89,9 +123,4 @@ def like_pattern(text: str | None) -> str:
 def check_version(obj: VersionMixin, version: int | None) -> None:
     """Refuse a save made from a form loaded before the record's last change."""
     if version is None or int(version) != obj.version:
-        raise StaleEdit(
-            _(
-                "Someone else saved this record while you were editing it. Your input is kept below: "
-                "open the record in a new tab to see the current version, then save again."
-            )
-        )
+        raise StaleEdit(stale_message())

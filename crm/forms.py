@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, Optional
 from wtforms.widgets import HiddenInput
+
+from crm.core.enums import LabelledEnum
+from crm.core.ids import parse_id
+from crm.core.submissions import new_token
 
 
 def VersionField() -> IntegerField:  # noqa: N802 - reads like the other field classes
@@ -17,17 +25,43 @@ def strip_filter(value):
     return value.strip() if isinstance(value, str) else value
 
 
+NOT_DATA = frozenset({"csrf_token", "version", "submission"})
+
+
 def form_data(form) -> dict:
-    """The submitted values a service needs: every field but the CSRF token and the version."""
-    return {name: field.data for name, field in form._fields.items() if name not in {"csrf_token", "version"}}
+    """The submitted values a service needs: every field but the CSRF token, the version and the token."""
+    return {name: field.data for name, field in form._fields.items() if name not in NOT_DATA}
 
 
 def optional_int(value):
-    """Coerce a select's value: an id, or None for the empty choice."""
-    return int(value) if value not in (None, "", "None") else None
+    """Coerce a select's value: an id, or None for the empty choice. Anything else is not a valid choice."""
+    if value in (None, "", "None"):
+        return None
+    number = parse_id(value)
+    if number is None:
+        raise ValueError("not an id")
+    return number
+
+
+class OnceForm(FlaskForm):
+    """A form that creates something: it carries a one-time token, so two clicks make one record."""
+
+    submission = HiddenField(default=new_token)
 
 
 class DeleteForm(FlaskForm):
     """Removals say so explicitly: an empty or forged POST removes nothing."""
 
     confirm = HiddenField(validators=[AnyOf(["yes"])])
+
+
+def enum_choices(enum_class: type[LabelledEnum], exclude: Iterable[LabelledEnum] = ()) -> list[SelectChoice]:
+    """The options of a select: each member's value, with its label translated when the form is shown."""
+    skipped = set(exclude)
+    return [SelectChoice(m.value, m._label) for m in enum_class if m not in skipped]
+
+
+def choices(pairs: Iterable[tuple[Any, Any]], empty: str | None = None) -> list[SelectChoice]:
+    """Options from (value, label) pairs, with an empty first option when ``empty`` is given."""
+    options = [SelectChoice("", empty)] if empty is not None else []
+    return options + [SelectChoice(value, label) for value, label in pairs]

@@ -10,19 +10,34 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime as babel_datetime
-from flask import Flask, current_app, has_request_context, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    has_request_context,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.utils import host_is_trusted
 
 from crm.audit import labels as audit_labels
 from crm.audit import services as audit
 from crm.auth import services as auth_services
 from crm.auth.models import Role
-from crm.auth.permissions import can
+from crm.auth.permissions import can, public
+from crm.cycle import Busy, OutOfRange
+from crm.errors import DomainError
 from crm.extensions import db, htmx, login_manager
 from crm.partners import services as partner_services
 
@@ -77,6 +92,15 @@ def _require_login():
     return None
 
 
+def _check_host():
+    """Requests for another host are refused: links and QR codes must never be built from a forged Host."""
+    if not host_is_trusted(request.host, current_app.config["CRM_ALLOWED_HOSTS"]):
+        abort(400, description="host")
+    if not current_app.config["CRM_BASE_URL"]:
+        current_app.logger.error("CRM_BASE_URL is not set: refusing to serve in production without it")
+        abort(503, description="base-url")
+
+
 def _headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -87,43 +111,62 @@ def _headers(response):
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["SESSION_COOKIE_SECURE"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.endpoint != "static":
+    if request.endpoint not in ("static", "favicon"):
         headers["Cache-Control"] = "no-store"
         response.vary.add("HX-Request")
         response.vary.add("Cookie")
     return response
 
 
-def _error(status: int, message: str):
-    """Full page for a normal request, a small fragment for htmx (shown in the notice bar)."""
-    template = "errors/_message.html" if htmx else "errors/page.html"
-    return render_template(template, status=status, message=message), status
+# --- error pages: the app's own, in the reader's language, for every status ---------------------
+
+
+def error_page(status: int, message: str):
+    """Full page for a normal request; for htmx, a sentence shown in the notice bar (the form stays)."""
+    if htmx:
+        response = make_response(render_template("errors/_message.html", status=status, message=message), status)
+        response.headers["HX-Retarget"] = "#notice"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render_template("errors/page.html", status=status, message=message), status
 
 
 ERROR_MESSAGES = {
     400: lambda: _("The request could not be understood. Please check what you entered and try again."),
+    401: lambda: _("Your session has ended. Sign in again in a new tab; what you typed here is kept."),
     403: lambda: _("You do not have permission to see or do this."),
     404: lambda: _("This page does not exist, or the record was removed."),
     405: lambda: _("This action is not allowed here."),
+    409: lambda: _("Someone else changed this at the same moment. Nothing was saved; please try again."),
     413: lambda: _("The file is too large."),
+    422: lambda: _("Some of what was sent is not valid. Please check and try again."),
     429: lambda: _("Too many requests. Please wait a moment and try again."),
     500: lambda: _("Something went wrong on our side. Your input was not saved; please try again."),
-    503: lambda: _("The document took too long to prepare. Please try again in a moment."),
+    503: lambda: _("The service is busy. Nothing was lost: please try again in a moment."),
 }
 
 
-def _handle_http(exc: HTTPException):
+def handle_http(exc: HTTPException):
     status = exc.code or 500
     if status == 403 and current_user.is_authenticated:
+        # The view's own work was rolled back by the unit of work; the refusal itself is kept.
         db.session.rollback()
         audit.record(db.session, "access_denied", label=request.path[:300])
         db.session.commit()
-    message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[400])()
-    return _error(status, message)
+    if status == 400 and exc.description == "host":
+        return error_page(400, _("This address is not one this service answers to."))
+    if status == 503 and exc.description == "base-url":
+        return error_page(503, _("This service is not configured yet: its administrator must set CRM_BASE_URL."))
+    message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[400 if status < 500 else 500])()
+    return error_page(status, message)
+
+
+def _handle_refusal(exc: DomainError):
+    return error_page(exc.status, exc.message)
 
 
 def _handle_csrf(exc: CSRFError):
-    return _error(
+    return error_page(
         400,
         _(
             "Your session expired or the form was too old. Nothing was lost: "
@@ -132,10 +175,18 @@ def _handle_csrf(exc: CSRFError):
     )
 
 
+def _handle_busy(exc: Exception):
+    return error_page(503, ERROR_MESSAGES[503]())
+
+
+def _handle_out_of_range(exc: Exception):
+    return error_page(400, ERROR_MESSAGES[400]())
+
+
 def _handle_500(exc: Exception):
     db.session.rollback()
     current_app.logger.exception("unhandled error")
-    return _error(500, ERROR_MESSAGES[500]())
+    return error_page(500, ERROR_MESSAGES[500]())
 
 
 def _local_time(moment, zone: str, fmt: str = "short") -> str:
@@ -161,12 +212,17 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # our server-side sessions do better
+    app.before_request(_check_host)
     app.before_request(_require_login)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _handle_csrf)
-    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(DomainError, _handle_refusal)
+    app.register_error_handler(Busy, _handle_busy)
+    app.register_error_handler(OutOfRange, _handle_out_of_range)
     if not app.debug and not app.testing:
         app.register_error_handler(Exception, _handle_500)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
 
     @app.context_processor
     def _per_request():
@@ -183,6 +239,7 @@ def init_app(app: Flask) -> None:
         audit_field=audit_labels.field,
         title_on=partner_services.title_on,
         local_time=_local_time,
+        favicon_data_uri=FAVICON_SVG,
     )
 
     app.jinja_env.filters["css_string"] = _css_string
@@ -194,5 +251,20 @@ def init_app(app: Flask) -> None:
 def _unauthorized():
     if htmx:
         # Leave the page (and whatever the user typed) in place; the notice bar says what to do.
-        return _error(401, _("Your session has ended. Sign in again in a new tab; what you typed here is kept."))
+        return error_page(401, ERROR_MESSAGES[401]())
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+
+# A small mark in the tab, inline so that it costs no request; /favicon.ico for clients that ask anyway.
+FAVICON_SVG = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E"
+    "%3Crect width='32' height='32' rx='6' fill='%231f4e79'/%3E"
+    "%3Cpath d='M7 24 13 8h6l6 16h-4.5l-1.2-3.6h-6.6L11.5 24zm6-7h4.4L15.2 10z' fill='%23fff'/%3E%3C/svg%3E"
+)
+
+
+@public
+def _favicon():
+    response = send_from_directory(Path(current_app.static_folder) / "img", "favicon.ico", max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

@@ -92,6 +92,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild tables (copy, drop, rename): foreign keys are checked once done,
+            # not while a table is briefly missing. Set on the driver connection, outside any transaction.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -100,6 +104,11 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+            if problems:
+                raise RuntimeError(f"foreign keys broken by the migration: {problems[:5]}")
 
 
 if context.is_offline_mode():

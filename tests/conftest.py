@@ -180,7 +180,8 @@ def count_queries(app: Flask):
         statements: list[str] = []
 
         def _before(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
+            if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")):
+                statements.append(statement)
 
         engine = _db.engine
         event.listen(engine, "before_cursor_execute", _before)

@@ -62,7 +62,6 @@ def records(app, db):
         "compte rendu.pdf",
         "",
         target,
-        folder=app.config["CRM_ATTACHMENTS_DIR"],
         max_bytes=1024,
     )
     db.session.commit()

@@ -13,6 +13,7 @@ ACTIONS = {
     "password_changed": _l("changed the password"),
     "access_denied": _l("was refused access"),
     "read_confidential": _l("opened this confidential record"),
+    "document_checked": _l("checked a printed document"),
 }
 
 ENTITIES = {
@@ -80,7 +81,7 @@ FIELDS = {
     "approved_at": _l("Approved"),
     "approved_by_id": _l("Approved by"),
     "original_name": _l("File"),
-    "stored_name": _l("Stored as"),
+    "file_id": _l("Stored file"),
     "content_type": _l("Type"),
     "size": _l("Size"),
     "sha256": _l("SHA-256"),
@@ -97,7 +98,7 @@ FIELDS = {
     "origin_item_id": _l("From agenda item"),
     "motto": _l("Motto"),
     "authority": _l("Ministry"),
-    "logo_name": _l("Logo"),
+    "logo_file_id": _l("Logo"),
     "country": _l("Country"),
     "edition": _l("Edition"),
     "theme": _l("Theme"),

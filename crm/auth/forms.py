@@ -7,21 +7,17 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
-from crm.auth.models import ROLE_LABELS, Role
-from crm.forms import VersionField
+from crm.auth.models import Role
+from crm.forms import OnceForm, VersionField, choices, enum_choices
 
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 # The zones our users live in first, then the rest of the world.
 MAIN_ZONES = ["Africa/Bamako", "Africa/Ouagadougou", "Africa/Niamey", "Africa/Abidjan", "Africa/Dakar", "Europe/Paris"]
 
 
-def timezone_choices() -> list[tuple[str, str]]:
+def timezone_choices():
     others = sorted(z for z in available_timezones() if "/" in z and z not in MAIN_ZONES and not z.startswith("Etc"))
-    return [(z, z.replace("_", " ")) for z in MAIN_ZONES + others]
-
-
-def role_choices() -> list[tuple[str, str]]:
-    return [(role.value, ROLE_LABELS[role]) for role in Role]
+    return choices((z, z.replace("_", " ")) for z in MAIN_ZONES + others)
 
 
 class LoginForm(FlaskForm):
@@ -35,7 +31,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("", _l("Automatic (the browser's language)")), *LANGUAGES])
+    locale = SelectField(_l("Language"), choices=choices(LANGUAGES, empty=_l("Automatic (the browser's language)")))
     timezone = SelectField(_l("Time zone"), choices=[])
 
     def __init__(self, *args, **kwargs):
@@ -43,18 +39,18 @@ class PreferencesForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class UserCreateForm(FlaskForm):
+class UserCreateForm(OnceForm):
     email = EmailField(_l("Email address"), validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     unit = StringField(_l("Unit"), validators=[Length(max=200)])
-    role = SelectField(_l("Role"), choices=role_choices, default=Role.STAFF.value)
-    locale = SelectField(_l("Language"), choices=[("", _l("Automatic (the browser's language)")), *LANGUAGES])
+    role = SelectField(_l("Role"), choices=enum_choices(Role), default=Role.STAFF.value)
+    locale = SelectField(_l("Language"), choices=choices(LANGUAGES, empty=_l("Automatic (the browser's language)")))
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class UserEditForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     unit = StringField(_l("Unit"), validators=[Length(max=200)])
-    role = SelectField(_l("Role"), choices=role_choices)
+    role = SelectField(_l("Role"), choices=enum_choices(Role))
     active = BooleanField(_l("Active account"))
     version = VersionField()

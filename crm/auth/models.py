@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, utcnow
 
 
-class Role(enum.StrEnum):
-    VIEWER = "viewer"
-    STAFF = "staff"
-    OFFICER = "officer"
-    ADMIN = "admin"
+class Role(LabelledEnum):
+    """From the least to the most trusted: each role may do what the ones before it may."""
+
+    VIEWER = "viewer", _l("Viewer (read only)")
+    STAFF = "staff", _l("Staff")
+    OFFICER = "officer", _l("Cooperation officer")
+    ADMIN = "admin", _l("Administrator")
 
     @property
     def level(self) -> int:
         return list(Role).index(self)
 
-    @property
-    def label(self) -> str:
-        return str(ROLE_LABELS[self])
-
     def at_least(self, other: Role) -> bool:
         return self.level >= other.level
-
-
-ROLE_LABELS = {
-    Role.VIEWER: _l("Viewer (read only)"),
-    Role.STAFF: _l("Staff"),
-    Role.OFFICER: _l("Cooperation officer"),
-    Role.ADMIN: _l("Administrator"),
-}
 
 
 class User(VersionMixin, TimestampMixin, Base):
@@ -45,7 +35,7 @@ class User(VersionMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[Role] = mapped_column(String(16), default=Role.STAFF)
+    role: Mapped[Role] = mapped_column(enum_type(Role, "role", 16), default=Role.STAFF)
     locale: Mapped[str] = mapped_column(String(8), default="")  # "" follows the browser
     timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -70,12 +60,8 @@ class User(VersionMixin, TimestampMixin, Base):
     def is_active(self) -> bool:
         return self.active
 
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
     def can(self, role: Role) -> bool:
-        return self.active and self.role_enum.at_least(role)
+        return self.active and self.role.at_least(role)
 
     @property
     def audit_label(self) -> str:

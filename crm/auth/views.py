@@ -14,7 +14,7 @@ from crm.auth.models import Role, User
 from crm.auth.permissions import public, role_required
 from crm.errors import DomainError
 from crm.extensions import db
-from crm.views import form_refusal, redirect_to, render
+from crm.views import form_cycle, render, saved
 
 bp = Blueprint("auth", __name__)
 
@@ -42,11 +42,10 @@ def login():
                 user_agent=request.user_agent.string,
             )
         except DomainError as exc:
-            db.session.commit()  # keep the failed attempt: it feeds the throttle and the trail
+            # Not rolled back: the failed attempt is kept, it feeds the throttle and the trail.
             form.password.errors.append(exc.message)
             status = exc.status
         else:
-            db.session.commit()
             lang = session.get("lang")
             session.clear()  # a new session identifier at every sign-in
             if lang and not result.user.locale:
@@ -70,7 +69,6 @@ def session_check():
 @role_required(Role.VIEWER)
 def logout():
     services.sign_out(db.session, current_user.session_token)
-    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -92,37 +90,33 @@ def set_language(code: str):
 def account():
     prefs = PreferencesForm(obj=current_user, prefix="prefs")
     password = PasswordChangeForm(prefix="pw")
-    status = 200
-    if request.method == "POST":
-        if "prefs-locale" in request.form:
-            if prefs.validate_on_submit():
-                services.update_preferences(
-                    db.session, current_user, locale=prefs.locale.data, timezone=prefs.timezone.data
-                )
-                db.session.commit()
-                flash(_("Your preferences are saved."), "success")
-                return redirect(url_for("auth.account"))
-            status = 422
-        elif password.validate_on_submit():
-            try:
-                services.change_password(
-                    db.session,
-                    current_user,
-                    current=password.current.data,
-                    new=password.new.data,
-                    keep_token=current_user.session_token,
-                )
-            except DomainError as exc:
-                db.session.rollback()
-                getattr(password, exc.field or "new").errors.append(exc.message)
-                status = 422
-            else:
-                db.session.commit()
-                flash(_("Your password is changed. Your other sessions were signed out."), "success")
-                return redirect(url_for("auth.account"))
-        else:
-            status = 422
-    return render("auth/account.html", prefs=prefs, password=password, status=status)
+
+    def page(**kw):
+        return render("auth/account.html", prefs=prefs, password=password, **kw)
+
+    if request.method == "POST" and "prefs-locale" in request.form:
+        return form_cycle(
+            prefs,
+            lambda: services.update_preferences(
+                db.session, current_user, locale=prefs.locale.data, timezone=prefs.timezone.data
+            ),
+            done=lambda _none: saved(url_for("auth.account"), _("Your preferences are saved.")),
+            page=page,
+        )
+    return form_cycle(
+        password,
+        lambda: services.change_password(
+            db.session,
+            current_user,
+            current=password.current.data,
+            new=password.new.data,
+            keep_token=current_user.session_token,
+        ),
+        done=lambda _none: saved(
+            url_for("auth.account"), _("Your password is changed. Your other sessions were signed out.")
+        ),
+        page=page,
+    )
 
 
 # --- administration of accounts ----------------------------------------------------------------
@@ -139,25 +133,20 @@ def users():
 @role_required(Role.ADMIN)
 def user_new():
     form = UserCreateForm()
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                db.session,
-                email=form.email.data,
-                name=form.name.data,
-                unit=form.unit.data,
-                role=Role(form.role.data),
-                locale=form.locale.data,
-                password=form.password.data,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "email").errors.append(exc.message)
-            return render("auth/user_form.html", form=form, status=422)
-        db.session.commit()
-        flash(_("Account created for %(name)s.", name=user.name), "success")
-        return redirect_to(url_for("auth.users"))
-    return render("auth/user_form.html", form=form, status=422 if request.method == "POST" else 200)
+    return form_cycle(
+        form,
+        lambda: services.create_user(
+            db.session,
+            email=form.email.data,
+            name=form.name.data,
+            unit=form.unit.data,
+            role=Role(form.role.data),
+            locale=form.locale.data,
+            password=form.password.data,
+        ),
+        done=lambda user: saved(url_for("auth.users"), _("Account created for %(name)s.", name=user.name)),
+        page=lambda **kw: render("auth/user_form.html", form=form, **kw),
+    )
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -165,28 +154,25 @@ def user_new():
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserEditForm(obj=user)
-    if form.validate_on_submit():
-        if user.id == current_user.id and (form.role.data != Role.ADMIN or not form.active.data):
-            form.role.errors.append(_("You cannot remove your own administrator rights or deactivate yourself."))
-            return render("auth/user_form.html", form=form, user=user, status=422)
-        try:
-            services.update_user(
-                db.session,
-                user,
-                version=form.version.data,
-                name=form.name.data.strip(),
-                unit=(form.unit.data or "").strip(),
-                role=Role(form.role.data),
-                active=form.active.data,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "auth/user_form.html", form=form, user=user, error=form_refusal(form, exc, user), status=exc.status
-            )
-        db.session.commit()
-        flash(_("Account of %(name)s saved.", name=user.name), "success")
-        return redirect_to(url_for("auth.users"))
-    history = db.session.scalars(audit.history_for("user_account", user.id)).all()
-    status = 422 if request.method == "POST" else 200
-    return render("auth/user_form.html", form=form, user=user, history=history, status=status)
+    return form_cycle(
+        form,
+        lambda: services.update_user(
+            db.session,
+            user,
+            actor=current_user,
+            version=form.version.data,
+            name=form.name.data.strip(),
+            unit=(form.unit.data or "").strip(),
+            role=Role(form.role.data),
+            active=form.active.data,
+        ),
+        done=lambda _u: saved(url_for("auth.users"), _("Account of %(name)s saved.", name=user.name)),
+        page=lambda **kw: render(
+            "auth/user_form.html",
+            form=form,
+            user=user,
+            history=db.session.scalars(audit.history_for("user_account", user_id)).all(),
+            **kw,
+        ),
+        record=user,
+    )

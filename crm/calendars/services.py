@@ -98,7 +98,7 @@ def _meeting_event(meeting: Meeting, base_url: str) -> Event:
     if meeting.place:
         event.add("location", meeting.place)
     partners = ", ".join(link.organisation.name for link in meeting.organisations)
-    description = "\n".join(part for part in (meeting.kind_label, partners, meeting.notes) if part)
+    description = "\n".join(part for part in (meeting.kind.label, partners, meeting.notes) if part)
     if description:
         event.add("description", description)
     event.add("url", f"{base_url}/meetings/{meeting.id}")

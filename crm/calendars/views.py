@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, make_response, request, url_for
+from flask import Blueprint, abort, current_app, make_response, request, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,16 +10,18 @@ from flask_login import current_user
 from crm.auth.models import Role
 from crm.auth.permissions import public, role_required
 from crm.calendars import services
+from crm.core.urls import absolute_url
 from crm.extensions import db
 from crm.forms import DeleteForm
 from crm.meetings import services as meetings
-from crm.views import redirect_to, render
+from crm.views import form_cycle, render, saved
 
 bp = Blueprint("calendars", __name__)
 
 
 def _base_url() -> str:
-    return request.url_root.rstrip("/")
+    """Links inside calendars come from the configured address, never from the request's Host."""
+    return current_app.config["CRM_BASE_URL"]
 
 
 def _calendar_response(data: bytes, filename: str):
@@ -85,21 +87,26 @@ def feed(token: str):
 @role_required(Role.VIEWER)
 def feed_settings():
     form = DeleteForm()
-    url = None
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        if request.form.get("action") == "revoke":
-            services.revoke_feeds(db.session, current_user)
-            db.session.commit()
-            flash(_("The calendar link no longer works. Calendars subscribed to it stop updating."), "success")
-            return redirect_to(url_for("calendars.feed_settings"))
-        token = services.new_feed(db.session, current_user)
-        db.session.commit()
-        url = url_for("calendars.feed", token=token, _external=True)
-    return render(
-        "calendars/feed_settings.html",
-        form=form,
-        active=services.active_feed(db.session, current_user),
-        url=url,
+
+    def page(url: str | None = None, **kw):
+        active = services.active_feed(db.session, current_user)
+        return render("calendars/feed_settings.html", form=form, active=active, url=url, **kw)
+
+    if request.form.get("action") == "revoke":
+        return form_cycle(
+            form,
+            lambda: services.revoke_feeds(db.session, current_user),
+            done=lambda _n: saved(
+                url_for("calendars.feed_settings"),
+                _("The calendar link no longer works. Calendars subscribed to it stop updating."),
+            ),
+            page=page,
+            invalid_status=400,
+        )
+    return form_cycle(
+        form,
+        lambda: services.new_feed(db.session, current_user),
+        done=lambda token: page(url=absolute_url("calendars.feed", token=token)),
+        page=page,
+        invalid_status=400,
     )

@@ -5,19 +5,19 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.commitments.models import OWED_BY_LABELS, PRIORITY_LABELS, STATUS_LABELS, OwedBy, Priority
-from crm.forms import VersionField, optional_int, strip_filter
+from crm.commitments.models import CommitmentStatus, OwedBy, Priority
+from crm.forms import OnceForm, VersionField, enum_choices, optional_int, strip_filter
 
 
-class CommitmentForm(FlaskForm):
+class CommitmentForm(OnceForm):
     title = TextAreaField(_l("What was promised"), filters=[strip_filter], validators=[DataRequired(), Length(max=500)])
     details = TextAreaField(_l("Details"), filters=[strip_filter], validators=[Length(max=10_000)])
-    owed_by = SelectField(_l("Owed by"), choices=list(OWED_BY_LABELS.items()), default=OwedBy.OURS.value)
+    owed_by = SelectField(_l("Owed by"), choices=enum_choices(OwedBy), default=OwedBy.OURS.value)
     responsible_id = SelectField(_l("Responsible officer"), choices=[], coerce=optional_int, validate_choice=False)
     organisation_id = SelectField(_l("Partner organisation"), choices=[], coerce=optional_int, validate_choice=False)
     contact_id = SelectField(_l("Partner contact"), choices=[], coerce=optional_int, validate_choice=False)
     due_date = DateField(_l("Due date"), validators=[Optional()])
-    priority = SelectField(_l("Priority"), choices=list(PRIORITY_LABELS.items()), default=Priority.NORMAL.value)
+    priority = SelectField(_l("Priority"), choices=enum_choices(Priority), default=Priority.NORMAL.value)
     origin_meeting_id = HiddenField(filters=[optional_int])
     origin_item_id = HiddenField(filters=[optional_int])
     origin_visit_id = HiddenField(filters=[optional_int])
@@ -25,7 +25,7 @@ class CommitmentForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()))
+    status = SelectField(_l("Status"), choices=enum_choices(CommitmentStatus))
     note = StringField(_l("Note"), filters=[strip_filter], validators=[DataRequired(), Length(max=5000)])
     version = VersionField()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
@@ -10,6 +9,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
+from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
 from crm.meetings.models import AgendaItem, Meeting
 from crm.partners.models import Contact, Organisation
@@ -18,42 +18,27 @@ from crm.partners.models import Contact, Organisation
 NO_DUE_DATE = date(9999, 12, 31)
 
 
-class CommitmentStatus(enum.StrEnum):
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    BLOCKED = "blocked"
-    CANCELLED = "cancelled"
+class CommitmentStatus(LabelledEnum):
+    OPEN = "open", _l("Open")
+    IN_PROGRESS = "in_progress", _l("In progress")
+    DONE = "done", _l("Done")
+    BLOCKED = "blocked", _l("Blocked")
+    CANCELLED = "cancelled", _l("Cancelled")
 
     @property
     def closed(self) -> bool:
         return self in (CommitmentStatus.DONE, CommitmentStatus.CANCELLED)
 
 
-STATUS_LABELS = {
-    CommitmentStatus.OPEN: _l("Open"),
-    CommitmentStatus.IN_PROGRESS: _l("In progress"),
-    CommitmentStatus.DONE: _l("Done"),
-    CommitmentStatus.BLOCKED: _l("Blocked"),
-    CommitmentStatus.CANCELLED: _l("Cancelled"),
-}
+class OwedBy(LabelledEnum):
+    OURS = "ours", _l("Us")
+    PARTNER = "partner", _l("The partner")
 
 
-class OwedBy(enum.StrEnum):
-    OURS = "ours"
-    PARTNER = "partner"
-
-
-OWED_BY_LABELS = {OwedBy.OURS: _l("Us"), OwedBy.PARTNER: _l("The partner")}
-
-
-class Priority(enum.StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-
-
-PRIORITY_LABELS = {Priority.LOW: _l("Low"), Priority.NORMAL: _l("Normal"), Priority.HIGH: _l("High")}
+class Priority(LabelledEnum):
+    LOW = "low", _l("Low")
+    NORMAL = "normal", _l("Normal")
+    HIGH = "high", _l("High")
 
 
 class Commitment(VersionMixin, TimestampMixin, Base):
@@ -65,13 +50,15 @@ class Commitment(VersionMixin, TimestampMixin, Base):
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     details: Mapped[str] = mapped_column(Text, default="")
-    owed_by: Mapped[OwedBy] = mapped_column(String(10), default=OwedBy.OURS)
+    owed_by: Mapped[OwedBy] = mapped_column(enum_type(OwedBy, "owed_by", 10), default=OwedBy.OURS)
     responsible_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
     due_date: Mapped[date | None] = mapped_column(Date)
-    priority: Mapped[Priority] = mapped_column(String(10), default=Priority.NORMAL)
-    status: Mapped[CommitmentStatus] = mapped_column(String(20), default=CommitmentStatus.OPEN)
+    priority: Mapped[Priority] = mapped_column(enum_type(Priority, "priority", 10), default=Priority.NORMAL)
+    status: Mapped[CommitmentStatus] = mapped_column(
+        enum_type(CommitmentStatus, "status"), default=CommitmentStatus.OPEN
+    )
     outcome: Mapped[str] = mapped_column(Text, default="")
     completed_on: Mapped[date | None] = mapped_column(Date)
     origin_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="RESTRICT"), index=True)
@@ -100,18 +87,6 @@ class Commitment(VersionMixin, TimestampMixin, Base):
         Index("ix_commitment_organisation", "organisation_id", "closed", "due_key", "id"),
     )
 
-    @property
-    def status_label(self) -> str:
-        return str(STATUS_LABELS.get(CommitmentStatus(self.status), self.status))
-
-    @property
-    def owed_by_label(self) -> str:
-        return str(OWED_BY_LABELS.get(OwedBy(self.owed_by), self.owed_by))
-
-    @property
-    def priority_label(self) -> str:
-        return str(PRIORITY_LABELS.get(Priority(self.priority), self.priority))
-
     def is_overdue(self, today: date) -> bool:
         """Derived, never stored: still to do and past its due date."""
         return not self.closed and self.due_date is not None and self.due_date < today
@@ -121,7 +96,7 @@ class Commitment(VersionMixin, TimestampMixin, Base):
         return f"{self.reference} {self.title[:80]}"
 
     def refresh_keys(self) -> None:
-        self.closed = CommitmentStatus(self.status).closed
+        self.closed = self.status.closed
         self.due_key = self.due_date or NO_DUE_DATE
         self.search = f"{self.reference.lower()} {search_key(self.title)}"[:900]
 
@@ -135,13 +110,10 @@ class CommitmentUpdate(Base):
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    old_status: Mapped[str] = mapped_column(String(20), default="")
-    new_status: Mapped[str] = mapped_column(String(20), default="")
+    # Both set when the status changed with this step; only the new one on the first step.
+    old_status: Mapped[CommitmentStatus | None] = mapped_column(enum_type(CommitmentStatus, "old_status"))
+    new_status: Mapped[CommitmentStatus | None] = mapped_column(enum_type(CommitmentStatus, "new_status"))
     note: Mapped[str] = mapped_column(Text, default="")
 
     commitment: Mapped[Commitment] = relationship(back_populates="updates", lazy="raise")
     author: Mapped[User | None] = relationship(lazy="raise")
-
-    @property
-    def new_status_label(self) -> str:
-        return str(STATUS_LABELS.get(CommitmentStatus(self.new_status), self.new_status)) if self.new_status else ""

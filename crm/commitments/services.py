@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crm.auth.models import Role, User
@@ -21,15 +21,34 @@ from crm.commitments.models import (
 from crm.db import check_version, like_pattern
 from crm.errors import DomainError
 from crm.meetings import services as meetings
-from crm.meetings.models import AgendaItem, Meeting, MeetingOrganisation, MinutesRevision
+from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
 from crm.pagination import Page, keyset_page
 from crm.partners.models import Contact, Organisation, Position
 from crm.references import next_reference
 from crm.visits import services as visits
-from crm.visits.models import Event, Visit, VisitMember
 
 REFERENCE_PREFIX = "ENG"
 ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.BLOCKED)
+
+
+# --- following the meetings they come from ------------------------------------------------------
+
+
+@meetings.meeting_saved.connect
+def _follow_meeting(meeting: Meeting, session: Session, **_extra: Any) -> None:
+    """Commitments carry their meeting's confidentiality, so their lists filter on their own row."""
+    session.execute(
+        update(Commitment)
+        .where(Commitment.origin_meeting_id == meeting.id, Commitment.limited != meeting.is_limited)
+        .values(limited=meeting.is_limited)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@meetings.item_removing.connect
+def _keep_items_with_commitments(item: AgendaItem, session: Session, **_extra: Any) -> None:
+    if session.scalar(select(Commitment.id).where(Commitment.origin_item_id == item.id).limit(1)) is not None:
+        raise DomainError(_("A commitment comes from this item: it cannot be removed."))
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
@@ -43,7 +62,7 @@ def visible_clause(user: User) -> ColumnElement[bool]:
     )
 
 
-def _with_people(stmt):
+def with_people(stmt):
     return stmt.options(
         joinedload(Commitment.responsible), joinedload(Commitment.organisation), joinedload(Commitment.contact)
     )
@@ -52,7 +71,7 @@ def _with_people(stmt):
 def visible_commitment(session: Session, commitment_id: int, user: User, *, detail: bool = False) -> Commitment | None:
     stmt = select(Commitment).where(Commitment.id == commitment_id, visible_clause(user))
     if detail:
-        stmt = _with_people(stmt).options(
+        stmt = with_people(stmt).options(
             joinedload(Commitment.origin_meeting),
             joinedload(Commitment.origin_item),
             selectinload(Commitment.updates).joinedload(CommitmentUpdate.author),
@@ -186,8 +205,8 @@ def change_status(
     entry = CommitmentUpdate(
         commitment_id=commitment.id,
         author_id=actor.id,
-        old_status=old if old != new_status else "",
-        new_status=new_status if old != new_status else "",
+        old_status=old if old != new_status else None,
+        new_status=new_status if old != new_status else None,
         note=note,
     )
     session.add(entry)
@@ -251,7 +270,7 @@ def list_commitments(
     session: Session, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
 ) -> Page:
     """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
-    stmt = _with_people(select(Commitment)).where(visible_clause(user))
+    stmt = with_people(select(Commitment)).where(visible_clause(user))
     if filters.q.strip():
         stmt = stmt.where(Commitment.search.like(like_pattern(filters.q), escape="\\"))
     if filters.status == "active":
@@ -276,7 +295,7 @@ def list_commitments(
 def for_visit(session: Session, visit_id: int, user: User) -> list[Commitment]:
     return list(
         session.scalars(
-            _with_people(select(Commitment))
+            with_people(select(Commitment))
             .where(Commitment.origin_visit_id == visit_id, visible_clause(user))
             .order_by(Commitment.id)
         )
@@ -286,7 +305,7 @@ def for_visit(session: Session, visit_id: int, user: User) -> list[Commitment]:
 def for_meeting(session: Session, meeting_id: int, user: User) -> list[Commitment]:
     return list(
         session.scalars(
-            _with_people(select(Commitment))
+            with_people(select(Commitment))
             .where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
             .order_by(Commitment.id)
         )
@@ -328,7 +347,7 @@ def carry_forward(session: Session, meeting: Meeting, user: User, limit: int = 2
         return []
     return list(
         session.scalars(
-            _with_people(select(Commitment))
+            with_people(select(Commitment))
             .where(
                 Commitment.organisation_id.in_(org_ids),
                 Commitment.closed.is_(False),
@@ -389,52 +408,36 @@ def promise_figures(session: Session, organisation_id: int, user: User, today: d
     return figures
 
 
-@dataclass
-class TimelineEntry:
-    day: date
-    kind: str  # meeting | commitment | visit
-    record: Any
+# --- the form's choices ------------------------------------------------------------------------
 
 
-def partner_timeline(
-    session: Session, organisation_id: int, user: User, tz_name: str, limit: int = 40
-) -> list[TimelineEntry]:
-    """Meetings, commitments and visits of one partner, newest first."""
-    meeting_rows = session.scalars(
-        select(Meeting)
-        .join(MeetingOrganisation, MeetingOrganisation.meeting_id == Meeting.id)
-        .where(MeetingOrganisation.organisation_id == organisation_id, meetings.visible_clause(user))
-        .order_by(Meeting.starts_at.desc())
-        .limit(limit)
-    ).all()
-    commitment_rows = session.scalars(
-        _with_people(select(Commitment))
-        .options(joinedload(Commitment.origin_meeting))
-        .where(Commitment.organisation_id == organisation_id, visible_clause(user))
-        .order_by(Commitment.id.desc())
-        .limit(limit)
-    ).all()
-    zone = meetings.zone(tz_name)
-    entries = [TimelineEntry(m.starts_at.astimezone(zone).date(), "meeting", m) for m in meeting_rows]
-    entries += [
-        TimelineEntry(
-            (c.origin_meeting.starts_at if c.origin_meeting else c.created_at).astimezone(zone).date(), "commitment", c
-        )
-        for c in commitment_rows
-    ]
-    # Visits touch a partner through their event's organiser or a delegation member who holds a post there.
-    through_members = (
-        select(VisitMember.visit_id)
-        .join(Position, Position.contact_id == VisitMember.contact_id)
-        .where(Position.organisation_id == organisation_id)
-    )
-    through_events = select(Event.id).where(Event.organiser_id == organisation_id)
-    trips = session.scalars(
-        select(Visit)
-        .where(visits.visible_clause(user), or_(Visit.id.in_(through_members), Visit.event_id.in_(through_events)))
-        .order_by(Visit.starts_on.desc())
-        .limit(limit)
-    ).all()
-    entries += [TimelineEntry(v.starts_on, "visit", v) for v in trips]
-    entries.sort(key=lambda e: (e.day, e.kind != "commitment"), reverse=True)
-    return entries[:limit]
+def contact_choices(session: Session, organisation_ids: list[int], meeting_id: int | None) -> list[tuple[int, str]]:
+    """The partner's people: the origin meeting's partner side, then current holders of a post there."""
+    people: dict[int, str] = {}
+    if meeting_id:
+        for contact in session.scalars(
+            select(Contact)
+            .join(Participant, Participant.contact_id == Contact.id)
+            .where(Participant.meeting_id == meeting_id, Participant.side == "partner")
+        ):
+            people[contact.id] = contact.display_name
+    if organisation_ids:
+        today = date.today()
+        for contact in session.scalars(
+            select(Contact)
+            .join(Position, Position.contact_id == Contact.id)
+            .where(
+                Position.organisation_id.in_(organisation_ids),
+                (Position.end_date.is_(None)) | (Position.end_date >= today),
+            )
+            .order_by(Contact.sort_key)
+            .limit(200)
+        ):
+            people.setdefault(contact.id, contact.display_name)
+    return list(people.items())
+
+
+def first_partner(session: Session, meeting_id: int) -> int | None:
+    """The meeting's first partner organisation: where a commitment from it most likely goes."""
+    ids = meetings.organisation_ids(session, meeting_id)
+    return ids[0] if ids else None

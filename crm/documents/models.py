@@ -1,14 +1,31 @@
-"""Files attached to a meeting: kept under a generated name, served with the original one."""
+"""Stored files (attachments, approved PDFs, the letterhead logo), kept in the database.
+
+The bytes live in ``stored_file``, written in the same transaction as the row that points to them: a
+process killed mid-write leaves neither a file without its row nor a row without its file, every app
+server reads the same files, and one database backup holds everything.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.db import Base, UTCDateTime, VersionMixin, utcnow
+
+
+class StoredFile(Base):
+    __tablename__ = "stored_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    # Loaded only when the file itself is served or rendered, never with the row.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Attachment(Base):
@@ -20,7 +37,7 @@ class Attachment(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), index=True)
     original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id", ondelete="RESTRICT"), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -59,7 +76,7 @@ class Letterhead(VersionMixin, Base):
     )
     unit: Mapped[str] = mapped_column(String(300), default="Secrétariat général")
     city: Mapped[str] = mapped_column(String(120), default="Bamako")
-    logo_name: Mapped[str] = mapped_column(String(64), default="")
+    logo_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id", ondelete="SET NULL"))
 
     @property
     def audit_label(self) -> str:
@@ -74,7 +91,7 @@ class FrozenDocument(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("minutes_revision.id", ondelete="RESTRICT"))
     lang: Mapped[str] = mapped_column(String(8))
-    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_file.id", ondelete="RESTRICT"), unique=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,6 +12,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import filetype
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -30,16 +31,17 @@ class RenderTimeout(Exception):
 class LocalOnlyFetcher(URLFetcher):
     """Serves static/ files and the letterhead logo; refuses every other URL."""
 
-    def __init__(self, static_folder: Path, logo_path: Path | None = None, qr_png: bytes | None = None):
+    def __init__(self, static_folder: Path, logo: bytes | None = None, qr_png: bytes | None = None):
         super().__init__(allow_redirects=False)
         self.static_folder = static_folder.resolve()
-        self.logo_path = logo_path
+        self.logo = logo
         self.qr_png = qr_png
         self.refused: list[str] = []
 
     def fetch(self, url: str, headers=None) -> URLFetcherResponse:
-        if url == LOGO_URL and self.logo_path is not None and self.logo_path.is_file():
-            return self._file(self.logo_path, url)
+        if url == LOGO_URL and self.logo:
+            mime = filetype.guess_mime(self.logo) or "image/png"
+            return URLFetcherResponse(url, body=self.logo, headers={"Content-Type": mime})
         if url == QR_URL and self.qr_png:
             return URLFetcherResponse(url, body=self.qr_png, headers={"Content-Type": "image/png"})
         parts = urlsplit(url)
@@ -68,14 +70,14 @@ class PdfRenderer:
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf")
 
-    def _render(self, html: str, logo_path: Path | None, qr_png: bytes | None) -> bytes:
-        fetcher = LocalOnlyFetcher(self.static_folder, logo_path, qr_png)
+    def _render(self, html: str, logo: bytes | None, qr_png: bytes | None) -> bytes:
+        fetcher = LocalOnlyFetcher(self.static_folder, logo, qr_png)
         document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=fetcher)
         return document.write_pdf(stylesheets=[self.css], font_config=self.fonts)
 
-    def render(self, html: str, logo_path: Path | None = None, qr_png: bytes | None = None) -> bytes:
+    def render(self, html: str, logo: bytes | None = None, qr_png: bytes | None = None) -> bytes:
         """The PDF of ``html`` (already escaped by Jinja), or RenderTimeout past the limit."""
-        future = self._pool.submit(self._render, html, logo_path, qr_png)
+        future = self._pool.submit(self._render, html, logo, qr_png)
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:

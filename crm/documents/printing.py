@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import secrets
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import filetype
 import segno
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm.audit import services as audit
+from crm.audit.models import AuditEvent
 from crm.auth.models import User
 from crm.commitments import services as commitments
+from crm.core.urls import absolute_url
+from crm.db import check_version, utcnow
 from crm.documents.models import FrozenDocument, Letterhead
 from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
-from crm.documents.services import write_private
-from crm.meetings.models import CONFIDENTIALITY_LABELS, Confidentiality, Meeting, MinutesRevision, MinutesStatus, Side
+from crm.documents.services import file_bytes, forget_file, store_bytes
+from crm.errors import DomainError
+from crm.meetings import services as meetings
+from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, Side
 from crm.partners.models import Organisation
 from crm.partners.services import title_on
 
@@ -48,17 +55,53 @@ def letterhead(session: Session) -> Letterhead:
         authority=Letterhead.authority.default.arg,
         unit=Letterhead.unit.default.arg,
         city=Letterhead.city.default.arg,
-        logo_name="",
+        logo_file_id=None,
     )
 
 
-def logo_path(head: Letterhead) -> Path | None:
-    if not head.logo_name:
-        return None
-    return Path(current_app.config["CRM_DOCUMENTS_DIR"]) / head.logo_name
+LOGO_MAX_BYTES = 1024 * 1024
+LETTERHEAD_FIELDS = ("country", "motto", "authority", "unit", "city")
 
 
-def _render(template: str, lang: str, logo: Path | None, qr_png: bytes | None = None, **context) -> bytes:
+def save_letterhead(
+    session: Session,
+    head: Letterhead,
+    data: dict[str, Any],
+    version: int | None,
+    *,
+    logo: bytes | None,
+    remove_logo: bool,
+) -> Letterhead:
+    """Change the letterhead; a new logo must be a PNG or JPEG of at most 1 MB, read from its content."""
+    if head.id is not None:
+        check_version(head, version)
+    for name in LETTERHEAD_FIELDS:
+        setattr(head, name, data[name])
+    if logo:
+        if len(logo) > LOGO_MAX_BYTES:
+            raise DomainError(_("The logo is too large (1 MB at most)."), field="logo")
+        kind = filetype.guess(logo)
+        if kind is None or kind.extension not in ("png", "jpg"):
+            raise DomainError(_("The logo must be a PNG or JPEG image."), field="logo")
+        old = head.logo_file_id
+        head.logo_file_id = store_bytes(session, logo, kind.mime).id
+        session.add(head)
+        session.flush()
+        forget_file(session, old)
+    elif remove_logo and head.logo_file_id is not None:
+        old, head.logo_file_id = head.logo_file_id, None
+        session.flush()
+        forget_file(session, old)
+    session.add(head)
+    session.flush()
+    return head
+
+
+def logo_bytes(session: Session, head: Letterhead) -> bytes | None:
+    return file_bytes(session, head.logo_file_id)
+
+
+def _render(template: str, lang: str, logo: bytes | None, qr_png: bytes | None = None, **context) -> bytes:
     with force_locale(lang):
         html = render_template(
             template, lang=lang, logo=LOGO_URL if logo else None, qr=QR_URL if qr_png else None, **context
@@ -98,13 +141,13 @@ def minutes_pdf(
     draft = revision.status != MinutesStatus.APPROVED
     with force_locale(lang):
         running_head = f"{meeting.reference} · {_('rev.')} {revision.number}"
-        marking = meeting.confidentiality_label.upper()
+        marking = meeting.confidentiality.label.upper()
         title = f"{_('Minutes')} — {meeting.title}"
-        subject = f"{meeting.reference} — {meeting.kind_label}"
+        subject = f"{meeting.reference} — {meeting.kind.label}"
     return _render(
         "pdf/minutes.html",
         lang,
-        logo_path(head),
+        logo_bytes(session, head),
         meeting=meeting,
         revision=revision,
         letterhead=head,
@@ -135,28 +178,78 @@ def freeze(
     if existing is not None:
         return existing
     data = minutes_pdf(session, meeting, revision, user, lang, verify_url)
-    name = f"{meeting.reference}-r{revision.number}-{lang}-{secrets.token_hex(6)}.pdf"
-    write_private(Path(current_app.config["CRM_DOCUMENTS_DIR"]), name, data)
+    # The bytes and their row are written in the approval's own transaction: both, or neither.
+    stored = store_bytes(session, data, "application/pdf")
     document = FrozenDocument(
-        revision_id=revision.id, lang=lang, stored_name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+        revision_id=revision.id, lang=lang, file_id=stored.id, sha256=stored.sha256, size=stored.size
     )
     session.add(document)
     session.flush()
     return document
 
 
-def frozen_path(document: FrozenDocument) -> Path:
-    return Path(current_app.config["CRM_DOCUMENTS_DIR"]) / document.stored_name
+def verify_url(reference: str, number: int) -> str:
+    """Printed in the footer and the QR code of an approved PDF: where any holder can check their copy."""
+    return absolute_url("documents.verify_revision", reference=reference, number=number)
 
 
-def find_by_hash(session: Session, sha256: str) -> list[tuple[FrozenDocument, MinutesRevision, Meeting]]:
-    rows = session.execute(
-        select(FrozenDocument, MinutesRevision, Meeting)
+def approve_and_freeze(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+    """Approve, then print the approved revision once in each language: downloads serve those bytes.
+
+    Both PDFs are stored in the approval's own transaction, so approval and documents stand or fall together.
+    """
+    meetings.approve_minutes(session, revision, actor, version)
+    meeting = meetings.meeting_detail(session, revision.meeting_id, actor)
+    if meeting is None:  # pragma: no cover - the caller just loaded it
+        raise DomainError(_("This meeting no longer exists."))
+    for lang in LANGUAGES:
+        freeze(session, meeting, revision, actor, lang, verify_url(meeting.reference, revision.number))
+
+
+def frozen_bytes(session: Session, document: FrozenDocument) -> bytes:
+    return file_bytes(session, document.file_id) or b""
+
+
+@dataclass
+class Authentic:
+    """What a holder of an approved document learns by checking it: no more than the document itself says."""
+
+    reference: str
+    revision: int
+    approved_at: datetime | None
+    lang: str
+
+
+VERIFY_WINDOW = timedelta(minutes=10)
+VERIFY_MAX_CHECKS = 30
+
+
+def verification_throttled(session: Session, ip: str) -> bool:
+    """Checks are counted per address (in the database, so that every app server sees them)."""
+    since = utcnow() - VERIFY_WINDOW
+    count = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "document_checked", AuditEvent.ip == ip, AuditEvent.created_at >= since)
+    )
+    return (count or 0) >= VERIFY_MAX_CHECKS
+
+
+def record_check(session: Session, authentic: Authentic | None, ip: str) -> None:
+    label = f"{authentic.reference} rev. {authentic.revision}" if authentic else "no match"
+    audit.record(session, "document_checked", label=label, ip=ip)
+
+
+def authenticate(session: Session, sha256: str) -> Authentic | None:
+    """The approved document with this fingerprint, if there is one; the same None for anything else."""
+    row = session.execute(
+        select(Meeting.reference, MinutesRevision.number, MinutesRevision.approved_at, FrozenDocument.lang)
         .join(MinutesRevision, MinutesRevision.id == FrozenDocument.revision_id)
         .join(Meeting, Meeting.id == MinutesRevision.meeting_id)
-        .where(FrozenDocument.sha256 == sha256.lower())
-    ).all()
-    return [tuple(row) for row in rows]
+        .where(FrozenDocument.sha256 == sha256.lower(), MinutesRevision.status == MinutesStatus.APPROVED)
+        .limit(1)
+    ).first()
+    return Authentic(row.reference, row.number, row.approved_at, row.lang) if row else None
 
 
 def commitments_report(session: Session, org: Organisation, user: User, lang: str, today: date) -> bytes:
@@ -176,7 +269,7 @@ def commitments_report(session: Session, org: Organisation, user: User, lang: st
     return _render(
         "pdf/commitments.html",
         lang,
-        logo_path(head),
+        logo_bytes(session, head),
         org=org,
         rows=page.rows,
         more=page.next_cursor is not None,
@@ -200,7 +293,7 @@ def visit_pdf(session: Session, visit, lang: str) -> bytes:
     return _render(
         "pdf/visit.html",
         lang,
-        logo_path(head),
+        logo_bytes(session, head),
         visit=visit,
         letterhead=head,
         marking=marking,
@@ -212,4 +305,4 @@ def visit_pdf(session: Session, visit, lang: str) -> bytes:
 
 
 def visit_marking(visit) -> str:
-    return str(CONFIDENTIALITY_LABELS.get(Confidentiality(visit.confidentiality), visit.confidentiality)).upper()
+    return visit.confidentiality.label.upper()

@@ -1,22 +1,19 @@
-"""Attachments: checked from their content, stored under a generated name, never trusted by their name."""
+"""Stored files and attachments: checked from their content, kept in the database, served by id."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 import unicodedata
-from pathlib import Path
 from typing import IO
 
 import filetype
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from crm.auth.models import User
-from crm.documents.models import Attachment
+from crm.documents.models import Attachment, StoredFile
 from crm.errors import DomainError
 from crm.meetings.models import Meeting
 from crm.visits.models import Visit
@@ -39,19 +36,37 @@ class TooLarge(DomainError):
     status = 413
 
 
+# --- stored files ------------------------------------------------------------------------------
+
+
+def store_bytes(session: Session, data: bytes, content_type: str) -> StoredFile:
+    """Keep bytes in the database; they are committed with the row that points to them, or not at all."""
+    stored = StoredFile(sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type=content_type, data=data)
+    session.add(stored)
+    session.flush()
+    return stored
+
+
+def file_bytes(session: Session, file_id: int | None) -> bytes | None:
+    """The bytes of a stored file, read on their own (the row's other columns are not needed to serve it)."""
+    if file_id is None:
+        return None
+    return session.scalar(select(StoredFile.data).where(StoredFile.id == file_id))
+
+
+def forget_file(session: Session, file_id: int | None) -> None:
+    if file_id is not None:
+        session.execute(delete(StoredFile).where(StoredFile.id == file_id))
+
+
+# --- attachments -------------------------------------------------------------------------------
+
+
 def clean_name(name: str) -> str:
     """The original name for display and download: no path, no control characters, not empty."""
     name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
     return name[:200] or "document"
-
-
-def write_private(folder: Path, name: str, data: bytes) -> None:
-    """Write a new file readable by the app only; an existing name is an error, never overwritten."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def store(
@@ -62,7 +77,6 @@ def store(
     description: str,
     actor: User,
     *,
-    folder: str,
     max_bytes: int,
 ) -> Attachment:
     data = stream.read(max_bytes + 1)
@@ -76,16 +90,15 @@ def store(
             _("This kind of file is not accepted. Send a PDF, an image (PNG, JPEG), or an office document."),
             field="file",
         )
-    stored = secrets.token_hex(16) + "." + kind.extension
-    write_private(Path(folder), stored, data)
+    stored = store_bytes(session, data, ALLOWED[kind.extension])
     attachment = Attachment(
         meeting_id=owner.id if isinstance(owner, Meeting) else None,
         visit_id=owner.id if isinstance(owner, Visit) else None,
         original_name=clean_name(filename),
-        stored_name=stored,
-        content_type=ALLOWED[kind.extension],
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        file_id=stored.id,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
         description=(description or "").strip()[:300],
         uploaded_by_id=actor.id,
     )
@@ -95,7 +108,7 @@ def store(
 
 
 def attach_upload(session: Session, owner: Meeting | Visit, upload, description: str, actor: User) -> Attachment:
-    """A file sent from a form (meeting or visit), with the installation's folder and size limit."""
+    """A file sent from a form (meeting or visit), with the installation's size limit."""
     if upload is None or not upload.filename:
         raise DomainError(_("Choose a file to attach."), field="file")
     return store(
@@ -105,9 +118,16 @@ def attach_upload(session: Session, owner: Meeting | Visit, upload, description:
         upload.filename,
         description,
         actor,
-        folder=current_app.config["CRM_ATTACHMENTS_DIR"],
         max_bytes=current_app.config["CRM_MAX_ATTACHMENT_BYTES"],
     )
+
+
+def delete_attachment(session: Session, attachment: Attachment) -> None:
+    """The row and its bytes go together, in the request's transaction."""
+    file_id = attachment.file_id
+    session.delete(attachment)
+    session.flush()
+    forget_file(session, file_id)
 
 
 def for_visit(session: Session, visit_id: int) -> list[Attachment]:
@@ -130,7 +150,3 @@ def for_meeting(session: Session, meeting_id: int) -> list[Attachment]:
             .order_by(Attachment.id)
         )
     )
-
-
-def path_of(attachment: Attachment, folder: str) -> Path:
-    return Path(folder) / attachment.stored_name

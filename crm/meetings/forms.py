@@ -6,31 +6,24 @@ from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, String
 from wtforms.validators import DataRequired, Length
 
 from crm.auth.forms import timezone_choices
-from crm.forms import VersionField, strip_filter
-from crm.meetings.models import (
-    ATTENDANCE_LABELS,
-    CONFIDENTIALITY_LABELS,
-    KIND_LABELS,
-    ROLE_LABELS,
-    STATUS_LABELS,
-    Confidentiality,
-    MeetingKind,
-)
+from crm.core.confidentiality import Confidentiality
+from crm.forms import OnceForm, VersionField, enum_choices, strip_filter
+from crm.meetings.models import Attendance, MeetingKind, MeetingStatus, ParticipantRole
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(OnceForm):
     title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
-    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()), default=MeetingKind.AUDIENCE.value)
+    kind = SelectField(_l("Kind"), choices=enum_choices(MeetingKind), default=MeetingKind.AUDIENCE.value)
     starts_at = DateTimeLocalField(_l("Starts"), format=DATETIME_FORMATS, validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), format=DATETIME_FORMATS, validators=[DataRequired()])
     timezone = SelectField(_l("Time zone of the meeting"), choices=[], default="Africa/Bamako")
     place = StringField(_l("Place"), filters=[strip_filter], validators=[Length(max=300)])
     confidentiality = SelectField(
-        _l("Confidentiality"), choices=list(CONFIDENTIALITY_LABELS.items()), default=Confidentiality.INTERNAL.value
+        _l("Confidentiality"), choices=enum_choices(Confidentiality), default=Confidentiality.INTERNAL.value
     )
-    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()))
+    status = SelectField(_l("Status"), choices=enum_choices(MeetingStatus))
     organisation_ids = SelectMultipleField(_l("Organisations"), coerce=int, validate_choice=False)
     notes = TextAreaField(_l("Preparation notes"), filters=[strip_filter], validators=[Length(max=10_000)])
     version = VersionField()
@@ -44,13 +37,13 @@ class ParticipantForm(FlaskForm):
     """Adds one person picked in the autocomplete (``person``: see ``parse_person``)."""
 
     person = StringField(validators=[DataRequired(message=_l("Choose a person from the list."))])
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
-    attendance = SelectField(_l("Attendance"), choices=list(ATTENDANCE_LABELS.items()))
+    role = SelectField(_l("Role"), choices=enum_choices(ParticipantRole))
+    attendance = SelectField(_l("Attendance"), choices=enum_choices(Attendance))
 
 
 class ParticipantEditForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
-    attendance = SelectField(_l("Attendance"), choices=list(ATTENDANCE_LABELS.items()))
+    role = SelectField(_l("Role"), choices=enum_choices(ParticipantRole))
+    attendance = SelectField(_l("Attendance"), choices=enum_choices(Attendance))
 
 
 class OrganisationPickForm(FlaskForm):
@@ -69,7 +62,7 @@ class AmendForm(FlaskForm):
     )
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(OnceForm):
     description = StringField(_l("Description"), filters=[strip_filter], validators=[Length(max=300)])
 
 

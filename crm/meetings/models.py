@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,112 +10,50 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
+from crm.core.confidentiality import Confidentiality
+from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
 from crm.partners.models import Contact, Organisation
 
 
-class MeetingKind(enum.StrEnum):
-    AUDIENCE = "audience"
-    BILATERAL = "bilateral"
-    MULTILATERAL = "multilateral"
-    WORKING = "working"
-    COURTESY = "courtesy"
-    VIDEO = "video"
+class MeetingKind(LabelledEnum):
+    AUDIENCE = "audience", _l("Audience")
+    BILATERAL = "bilateral", _l("Bilateral meeting")
+    MULTILATERAL = "multilateral", _l("Multilateral meeting")
+    WORKING = "working", _l("Working session")
+    COURTESY = "courtesy", _l("Courtesy visit")
+    VIDEO = "video", _l("Video call")
 
 
-KIND_LABELS = {
-    MeetingKind.AUDIENCE: _l("Audience"),
-    MeetingKind.BILATERAL: _l("Bilateral meeting"),
-    MeetingKind.MULTILATERAL: _l("Multilateral meeting"),
-    MeetingKind.WORKING: _l("Working session"),
-    MeetingKind.COURTESY: _l("Courtesy visit"),
-    MeetingKind.VIDEO: _l("Video call"),
-}
+class MeetingStatus(LabelledEnum):
+    PLANNED = "planned", _l("Planned")
+    HELD = "held", _l("Held")
+    CANCELLED = "cancelled", _l("Cancelled")
 
 
-class Confidentiality(enum.StrEnum):
-    PUBLIC = "public"
-    INTERNAL = "internal"
-    RESTRICTED = "restricted"
-    CONFIDENTIAL = "confidential"
-
-    @property
-    def limited(self) -> bool:
-        """Restricted and confidential records are seen only by their participants and admins."""
-        return self in (Confidentiality.RESTRICTED, Confidentiality.CONFIDENTIAL)
+class Side(LabelledEnum):
+    OURS = "ours", _l("Our side")
+    PARTNER = "partner", _l("Partner side")
 
 
-CONFIDENTIALITY_LABELS = {
-    Confidentiality.PUBLIC: _l("Public"),
-    Confidentiality.INTERNAL: _l("Internal"),
-    Confidentiality.RESTRICTED: _l("Restricted"),
-    Confidentiality.CONFIDENTIAL: _l("Confidential"),
-}
-LIMITED_LEVELS = (Confidentiality.RESTRICTED.value, Confidentiality.CONFIDENTIAL.value)
+class ParticipantRole(LabelledEnum):
+    CHAIR = "chair", _l("Chair")
+    MEMBER = "member", _l("Member")
+    NOTE_TAKER = "note_taker", _l("Note-taker")
+    INTERPRETER = "interpreter", _l("Interpreter")
 
 
-class MeetingStatus(enum.StrEnum):
-    PLANNED = "planned"
-    HELD = "held"
-    CANCELLED = "cancelled"
+class Attendance(LabelledEnum):
+    INVITED = "invited", _l("Invited")
+    PRESENT = "present", _l("Present")
+    ABSENT = "absent", _l("Absent")
+    EXCUSED = "excused", _l("Excused")
 
 
-STATUS_LABELS = {
-    MeetingStatus.PLANNED: _l("Planned"),
-    MeetingStatus.HELD: _l("Held"),
-    MeetingStatus.CANCELLED: _l("Cancelled"),
-}
-
-
-class Side(enum.StrEnum):
-    OURS = "ours"
-    PARTNER = "partner"
-
-
-SIDE_LABELS = {Side.OURS: _l("Our side"), Side.PARTNER: _l("Partner side")}
-
-
-class ParticipantRole(enum.StrEnum):
-    CHAIR = "chair"
-    MEMBER = "member"
-    NOTE_TAKER = "note_taker"
-    INTERPRETER = "interpreter"
-
-
-ROLE_LABELS = {
-    ParticipantRole.CHAIR: _l("Chair"),
-    ParticipantRole.MEMBER: _l("Member"),
-    ParticipantRole.NOTE_TAKER: _l("Note-taker"),
-    ParticipantRole.INTERPRETER: _l("Interpreter"),
-}
-
-
-class Attendance(enum.StrEnum):
-    INVITED = "invited"
-    PRESENT = "present"
-    ABSENT = "absent"
-    EXCUSED = "excused"
-
-
-ATTENDANCE_LABELS = {
-    Attendance.INVITED: _l("Invited"),
-    Attendance.PRESENT: _l("Present"),
-    Attendance.ABSENT: _l("Absent"),
-    Attendance.EXCUSED: _l("Excused"),
-}
-
-
-class MinutesStatus(enum.StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-
-
-MINUTES_STATUS_LABELS = {
-    MinutesStatus.DRAFT: _l("Draft"),
-    MinutesStatus.SUBMITTED: _l("Submitted for approval"),
-    MinutesStatus.APPROVED: _l("Approved"),
-}
+class MinutesStatus(LabelledEnum):
+    DRAFT = "draft", _l("Draft")
+    SUBMITTED = "submitted", _l("Submitted for approval")
+    APPROVED = "approved", _l("Approved")
 
 
 class Meeting(VersionMixin, TimestampMixin, Base):
@@ -128,14 +65,16 @@ class Meeting(VersionMixin, TimestampMixin, Base):
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     year: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[MeetingKind] = mapped_column(String(20), default=MeetingKind.AUDIENCE)
+    kind: Mapped[MeetingKind] = mapped_column(enum_type(MeetingKind, "kind"), default=MeetingKind.AUDIENCE)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The zone the meeting takes place in: times are typed and printed in it, and shown in the reader's.
     timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
     place: Mapped[str] = mapped_column(String(300), default="")
-    confidentiality: Mapped[Confidentiality] = mapped_column(String(20), default=Confidentiality.INTERNAL)
-    status: Mapped[MeetingStatus] = mapped_column(String(20), default=MeetingStatus.PLANNED)
+    confidentiality: Mapped[Confidentiality] = mapped_column(
+        enum_type(Confidentiality, "confidentiality"), default=Confidentiality.INTERNAL
+    )
+    status: Mapped[MeetingStatus] = mapped_column(enum_type(MeetingStatus, "status"), default=MeetingStatus.PLANNED)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # Part of a delegation visit, or held during an event (a "Semaine du Numérique").
@@ -160,20 +99,8 @@ class Meeting(VersionMixin, TimestampMixin, Base):
     )
 
     @property
-    def kind_label(self) -> str:
-        return str(KIND_LABELS.get(MeetingKind(self.kind), self.kind))
-
-    @property
-    def status_label(self) -> str:
-        return str(STATUS_LABELS.get(MeetingStatus(self.status), self.status))
-
-    @property
-    def confidentiality_label(self) -> str:
-        return str(CONFIDENTIALITY_LABELS.get(Confidentiality(self.confidentiality), self.confidentiality))
-
-    @property
     def is_limited(self) -> bool:
-        return Confidentiality(self.confidentiality).limited
+        return self.confidentiality.limited
 
     @property
     def local_date(self) -> date:
@@ -232,12 +159,12 @@ class Participant(VersionMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
-    side: Mapped[Side] = mapped_column(String(10))
+    side: Mapped[Side] = mapped_column(enum_type(Side, "side", 10))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
-    role: Mapped[ParticipantRole] = mapped_column(String(20), default=ParticipantRole.MEMBER)
-    attendance: Mapped[Attendance] = mapped_column(String(20), default=Attendance.INVITED)
+    role: Mapped[ParticipantRole] = mapped_column(enum_type(ParticipantRole, "role"), default=ParticipantRole.MEMBER)
+    attendance: Mapped[Attendance] = mapped_column(enum_type(Attendance, "attendance"), default=Attendance.INVITED)
 
     meeting: Mapped[Meeting] = relationship(back_populates="participants", lazy="raise")
     user: Mapped[User | None] = relationship(lazy="raise")
@@ -255,14 +182,6 @@ class Participant(VersionMixin, Base):
         UniqueConstraint("meeting_id", "contact_id"),
         Index("ix_participant_meeting", "meeting_id", "side"),
     )
-
-    @property
-    def role_label(self) -> str:
-        return str(ROLE_LABELS.get(ParticipantRole(self.role), self.role))
-
-    @property
-    def attendance_label(self) -> str:
-        return str(ATTENDANCE_LABELS.get(Attendance(self.attendance), self.attendance))
 
     # Set by the service that adds the person, so that the history names them.
     audit_name = ""
@@ -287,7 +206,7 @@ class MinutesRevision(VersionMixin, TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[MinutesStatus] = mapped_column(String(20), default=MinutesStatus.DRAFT)
+    status: Mapped[MinutesStatus] = mapped_column(enum_type(MinutesStatus, "status"), default=MinutesStatus.DRAFT)
     summary: Mapped[str] = mapped_column(Text, default="")
     amendment_reason: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -303,10 +222,6 @@ class MinutesRevision(VersionMixin, TimestampMixin, Base):
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id], lazy="raise")
 
     __table_args__ = (UniqueConstraint("meeting_id", "number"),)
-
-    @property
-    def status_label(self) -> str:
-        return str(MINUTES_STATUS_LABELS.get(MinutesStatus(self.status), self.status))
 
     @property
     def editable(self) -> bool:

@@ -8,19 +8,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, or_, select, true, update
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
-from crm.commitments.models import Commitment
+from crm.core import confidentiality
 from crm.db import check_version, like_pattern, search_key, utcnow
-from crm.errors import DomainError
+from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
 from crm.meetings.models import (
     AgendaItem,
     Attendance,
-    Confidentiality,
     Meeting,
     MeetingOrganisation,
     MeetingStatus,
@@ -31,11 +31,19 @@ from crm.meetings.models import (
     Side,
 )
 from crm.pagination import Page, keyset_page
+from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, Position
 from crm.references import next_reference
 
 REFERENCE_PREFIX = "AUD"
 MAX_ITEMS = 60
+
+# What other domains hear about (they may import meetings; meetings never imports them).
+signals = Namespace()
+# A meeting was created or changed (sender: the meeting): records copied from it follow it.
+meeting_saved = signals.signal("meeting-saved")
+# An agenda item is about to be removed (sender: the item): a receiver may refuse with a DomainError.
+item_removing = signals.signal("agenda-item-removing")
 
 
 # --- who may see what -------------------------------------------------------------------------
@@ -49,9 +57,9 @@ def is_participant_clause(user: User, meeting_id_column) -> ColumnElement[bool]:
 
 def visible_clause(user: User) -> ColumnElement[bool]:
     """Restricted and confidential meetings: their participants and admins only. Used by every query."""
-    if user.can(Role.ADMIN):
-        return true()
-    return or_(Meeting.confidentiality.not_in(("restricted", "confidential")), is_participant_clause(user, Meeting.id))
+    return confidentiality.visible_clause(
+        Meeting.confidentiality, is_participant_clause(user, Meeting.id), sees_all=user.can(Role.ADMIN)
+    )
 
 
 def can_see(session: Session, meeting: Meeting, user: User) -> bool:
@@ -150,7 +158,7 @@ def save_meeting(
         author.audit_name = actor.name
         session.add(author)
     elif (
-        Confidentiality(meeting.confidentiality).limited
+        meeting.is_limited
         and not actor.can(Role.ADMIN)
         and not session.scalar(select(is_participant_clause(actor, meeting.id)))
     ):
@@ -160,7 +168,7 @@ def save_meeting(
         )
     meeting.refresh_search([o.name for o in orgs] if creating else _org_names(session, meeting.id))
     session.flush()
-    _sync_commitment_confidentiality(session, meeting)
+    meeting_saved.send(meeting, session=session)
     return meeting
 
 
@@ -171,16 +179,6 @@ def _org_names(session: Session, meeting_id: int) -> list[str]:
             .join(MeetingOrganisation, MeetingOrganisation.organisation_id == Organisation.id)
             .where(MeetingOrganisation.meeting_id == meeting_id)
         )
-    )
-
-
-def _sync_commitment_confidentiality(session: Session, meeting: Meeting) -> None:
-    """Commitments carry their meeting's confidentiality, so their lists filter on their own row."""
-    session.execute(
-        update(Commitment)
-        .where(Commitment.origin_meeting_id == meeting.id, Commitment.limited != meeting.is_limited)
-        .values(limited=meeting.is_limited)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -206,7 +204,11 @@ def add_organisation(session: Session, meeting: Meeting, organisation_id: int) -
 
 def organisation_ids(session: Session, meeting_id: int) -> list[int]:
     return list(
-        session.scalars(select(MeetingOrganisation.organisation_id).where(MeetingOrganisation.meeting_id == meeting_id))
+        session.scalars(
+            select(MeetingOrganisation.organisation_id)
+            .where(MeetingOrganisation.meeting_id == meeting_id)
+            .order_by(MeetingOrganisation.id)
+        )
     )
 
 
@@ -391,12 +393,12 @@ def list_meetings(session: Session, user: User, filters: MeetingFilters, *, curs
                 )
             )
         )
-    if filters.country:
-        codes = ("ML", "BF", "NE") if filters.country == "AES" else (filters.country.upper(),)
+    in_country = partners.country_filter(Organisation.country_code, filters.country)
+    if in_country is not None:
         orgs = (
             select(MeetingOrganisation.id)
             .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
-            .where(MeetingOrganisation.meeting_id == Meeting.id, Organisation.country_code.in_(codes))
+            .where(MeetingOrganisation.meeting_id == Meeting.id, in_country)
         )
         stmt = stmt.where(exists(orgs))
     if filters.kind:
@@ -457,6 +459,14 @@ def previous_meeting(session: Session, meeting: Meeting, user: User) -> Meeting 
 def current_revision(meeting: Meeting) -> MinutesRevision | None:
     """The latest revision (revisions must be loaded)."""
     return meeting.revisions[-1] if meeting.revisions else None
+
+
+def revisions(session: Session, meeting_id: int) -> list[MinutesRevision]:
+    return list(
+        session.scalars(
+            select(MinutesRevision).where(MinutesRevision.meeting_id == meeting_id).order_by(MinutesRevision.number)
+        )
+    )
 
 
 def revision_with_items(session: Session, meeting_id: int, number: int | None = None) -> MinutesRevision | None:
@@ -567,9 +577,7 @@ def remove_item(session: Session, revision: MinutesRevision, item_id: int, versi
     item = next((item for item in revision.items if item.id == item_id), None)
     if item is None:
         raise DomainError(_("This agenda item no longer exists."))
-    linked = session.scalar(select(Commitment.id).where(Commitment.origin_item_id == item_id).limit(1))
-    if linked is not None:
-        raise DomainError(_("A commitment comes from this item: it cannot be removed."))
+    item_removing.send(item, session=session)
     revision.items.remove(item)
     for position, remaining in enumerate(revision.items, start=1):
         remaining.position = position
@@ -588,20 +596,41 @@ def submit_minutes(session: Session, revision: MinutesRevision, actor: User, ver
     session.flush()
 
 
+def save_and_submit(
+    session: Session,
+    revision: MinutesRevision,
+    actor: User,
+    version: int | None,
+    typed: tuple[str, dict[int, dict[str, str]]] | None,
+) -> DomainError | None:
+    """Submit, after saving what was typed since the last autosave. The text is kept even when the
+    submission is refused (empty minutes, say): the refusal is returned, not raised."""
+    if typed is not None:
+        summary, items = typed
+        save_minutes(session, revision, summary, items, version)
+        version = revision.version
+    try:
+        with session.begin_nested():
+            submit_minutes(session, revision, actor, version)
+    except REFUSALS as exc:
+        return as_refusal(exc)
+    return None
+
+
 def withdraw_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
     """Back to draft: by the person who submitted, or by an approver returning it for changes."""
     check_version(revision, version)
     if revision.status != MinutesStatus.SUBMITTED:
         raise DomainError(_("Only submitted minutes can go back to draft."))
     if revision.submitted_by_id != actor.id and not actor.can(Role.OFFICER):
-        raise DomainError(_("Only the person who submitted the minutes, or an officer, can do this."), field="role")
+        raise Forbidden(_("Only the person who submitted the minutes, or an officer, can do this."))
     revision.status = MinutesStatus.DRAFT
     session.flush()
 
 
 def approve_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
     if not actor.can(Role.OFFICER):
-        raise DomainError(_("Only a cooperation officer or an administrator can approve minutes."), field="role")
+        raise Forbidden(_("Only a cooperation officer or an administrator can approve minutes."))
     check_version(revision, version)
     if revision.status == MinutesStatus.APPROVED:
         raise DomainError(_("These minutes are already approved."))

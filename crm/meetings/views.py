@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import calendar
+import io
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
@@ -12,6 +13,8 @@ from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.commitments import services as commitments
+from crm.core.confidentiality import Confidentiality
+from crm.core.ids import parse_id
 from crm.documents import printing
 from crm.documents import services as documents
 from crm.documents.models import Attachment
@@ -30,18 +33,17 @@ from crm.meetings.forms import (
     parse_person,
 )
 from crm.meetings.models import (
-    ATTENDANCE_LABELS,
-    KIND_LABELS,
-    ROLE_LABELS,
-    STATUS_LABELS,
-    Confidentiality,
+    Attendance,
     Meeting,
+    MeetingKind,
     MeetingStatus,
     MinutesRevision,
     Participant,
+    ParticipantRole,
 )
+from crm.partners import services as partners
 from crm.partners.models import Organisation
-from crm.views import form_refusal, int_arg, redirect_to, render
+from crm.views import attempt, back_to, form_cycle, int_arg, redirect_to, render, saved
 from crm.visits import services as visits
 
 bp = Blueprint("meetings", __name__)
@@ -74,8 +76,8 @@ def meetings():
         q=args.get("q", "")[:200],
         organisation_id=int_arg("organisation"),
         country=args.get("country", "")[:3],
-        kind=args.get("kind", "") if args.get("kind", "") in {k.value for k in KIND_LABELS} else "",
-        status=args.get("status", "") if args.get("status", "") in {s.value for s in STATUS_LABELS} else "",
+        kind=MeetingKind.parse(args.get("kind")) or "",
+        status=MeetingStatus.parse(args.get("status")) or "",
         date_from=_date_arg("from"),
         date_to=_date_arg("to"),
         mine=args.get("mine") == "1",
@@ -89,8 +91,8 @@ def meetings():
         page=page,
         filters=filters,
         organisation=organisation,
-        kinds=KIND_LABELS,
-        statuses=STATUS_LABELS,
+        kinds=MeetingKind,
+        statuses=MeetingStatus,
     )
 
 
@@ -101,6 +103,8 @@ def month():
     try:
         first = date.fromisoformat(value + "-01") if value else date.today().replace(day=1)
     except ValueError:
+        abort(400)
+    if not 1900 < first.year < 2200:
         abort(400)
     tz_name = str(get_timezone())
     rows = services.month_meetings(db.session, current_user, first, tz_name)
@@ -132,45 +136,27 @@ def month():
 # --- a meeting ---------------------------------------------------------------------------------
 
 
-def _meeting_form(form: MeetingForm) -> MeetingForm:
-    form.status.choices = list(STATUS_LABELS.items())
-    return form
-
-
-def _picked_organisations(form: MeetingForm) -> list[Organisation]:
-    ids = [i for i in (form.organisation_ids.data or []) if isinstance(i, int)]
-    if not ids:
-        return []
-    found = {o.id: o for o in db.session.scalars(db.select(Organisation).where(Organisation.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+def _picked(form: MeetingForm) -> list[Organisation]:
+    return partners.organisations_by_id(db.session, form.organisation_ids.data or [])
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
 @role_required(Role.STAFF)
 def meeting_new():
-    form = _meeting_form(MeetingForm())
+    form = MeetingForm()
     if request.method == "GET":
         form.timezone.data = current_user.timezone or "Africa/Bamako"
         form.status.data = MeetingStatus.PLANNED.value
-        if request.args.get("organisation"):
-            form.organisation_ids.data = [int_arg("organisation")]
-    if form.validate_on_submit():
-        try:
-            meeting = services.save_meeting(db.session, form_data(form), current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "meetings/meeting_form.html",
-                form=form,
-                picked=_picked_organisations(form),
-                error=form_refusal(form, exc),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Meeting %(ref)s created.", ref=meeting.reference), "success")
-        return redirect_to(url_for("meetings.meeting", meeting_id=meeting.id))
-    status = 422 if request.method == "POST" else 200
-    return render("meetings/meeting_form.html", form=form, picked=_picked_organisations(form), status=status)
+        organisation_id = int_arg("organisation")
+        form.organisation_ids.data = [organisation_id] if organisation_id else []
+    return form_cycle(
+        form,
+        lambda: services.save_meeting(db.session, form_data(form), current_user),
+        done=lambda meeting: saved(
+            url_for("meetings.meeting", meeting_id=meeting.id), _("Meeting %(ref)s created.", ref=meeting.reference)
+        ),
+        page=lambda **kw: render("meetings/meeting_form.html", form=form, picked=_picked(form), **kw),
+    )
 
 
 @bp.get("/meetings/<int:meeting_id>")
@@ -190,19 +176,17 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
         arising=commitments.for_meeting(db.session, record.id, current_user),
         attachments=documents.for_meeting(db.session, record.id),
         history=db.session.scalars(audit.history_for("meeting", record.id)).all(),
-        roles=ROLE_LABELS,
-        attendances=ATTENDANCE_LABELS,
-        attachment_form=AttachmentForm(),
+        roles=ParticipantRole,
+        attendances=Attendance,
+        attachment_form=AttachmentForm(formdata=None),
         attachment_error=attachment_error,
-        delete_form=DeleteForm(),
+        delete_form=DeleteForm(formdata=None),
         status=status,
     )
     if record.confidentiality == Confidentiality.CONFIDENTIAL and request.method == "GET":
-        # Committed after rendering: the commit expires the loaded record.
         audit.record(
             db.session, "read_confidential", entity_type="meeting", entity_id=meeting_id, label=record.reference
         )
-        db.session.commit()
     return page
 
 
@@ -210,28 +194,19 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
 @role_required(Role.STAFF)
 def meeting_edit(meeting_id: int):
     record = _visible(meeting_id)
-    form = _meeting_form(MeetingForm(obj=record))
+    form = MeetingForm(obj=record)
     if request.method == "GET":
         form.starts_at.data = services.to_local(record.starts_at, record.timezone)
         form.ends_at.data = services.to_local(record.ends_at, record.timezone)
     del form.organisation_ids  # organisations are managed on the meeting's page
-    if form.validate_on_submit():
-        try:
-            services.save_meeting(db.session, form_data(form), current_user, record, form.version.data)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "meetings/meeting_form.html",
-                form=form,
-                meeting=record,
-                error=form_refusal(form, exc, record),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Meeting saved."), "success")
-        return redirect_to(url_for("meetings.meeting", meeting_id=record.id))
-    status = 422 if request.method == "POST" else 200
-    return render("meetings/meeting_form.html", form=form, meeting=record, status=status)
+    del form.submission  # an edit is guarded by the version, not by a one-time token
+    return form_cycle(
+        form,
+        lambda: services.save_meeting(db.session, form_data(form), current_user, record, form.version.data),
+        done=lambda _m: saved(url_for("meetings.meeting", meeting_id=meeting_id), _("Meeting saved.")),
+        page=lambda **kw: render("meetings/meeting_form.html", form=form, meeting=_visible(meeting_id), **kw),
+        record=record,
+    )
 
 
 # --- organisations and participants ------------------------------------------------------------
@@ -241,21 +216,36 @@ def meeting_edit(meeting_id: int):
 @role_required(Role.STAFF)
 def organisation_search():
     """Autocomplete for the meeting form: a few matching organisations, each a button that picks it."""
-    exclude = [int(v) for v in request.args.getlist("organisation_ids") if v.isdigit()]
+    exclude = [i for i in map(parse_id, request.args.getlist("organisation_ids")) if i]
     found = services.organisation_search(db.session, request.args.get("q", "")[:100], exclude)
     return render("meetings/_organisation_options.html", found=found, meeting=None)
 
 
-def _people_panel(record_id: int, error: str | None = None, status: int = 200):
-    record = services.meeting_detail(db.session, record_id, current_user) or abort(404)
+def _people_panel(meeting_id: int, error: str | None = None, status: int = 200):
+    record = services.meeting_detail(db.session, meeting_id, current_user) or abort(404)
     return render(
         "meetings/_people.html",
         meeting=record,
-        roles=ROLE_LABELS,
-        attendances=ATTENDANCE_LABELS,
+        roles=ParticipantRole,
+        attendances=Attendance,
         people_error=error,
         status=status,
     )
+
+
+def _people_change(meeting_id: int, form, change, invalid: str):
+    """Add or change who is at the table: the panel comes back, with the refusal if there is one."""
+
+    def page(error: str | None = None, refusal: DomainError | None = None, status: int = 200, **_kw):
+        message = refusal.message if refusal is not None else error or (invalid if status == 422 else None)
+        return _people_panel(meeting_id, message, status)
+
+    def done(_result):
+        if htmx:
+            return _people_panel(meeting_id)
+        return redirect_to(url_for("meetings.meeting", meeting_id=meeting_id) + "#people")
+
+    return form_cycle(form, change, done=done, page=page)
 
 
 @bp.get("/meetings/<int:meeting_id>/organisation-search")
@@ -273,36 +263,24 @@ def meeting_organisation_search(meeting_id: int):
 def organisation_add(meeting_id: int):
     record = _visible(meeting_id)
     form = OrganisationPickForm()
-    if not form.validate_on_submit() or not str(form.organisation_id.data).isdigit():
-        return _people_panel(record.id, _("Choose an organisation from the list."), 422)
-    try:
-        services.add_organisation(db.session, record, int(form.organisation_id.data))
-    except DomainError as exc:
-        db.session.rollback()
-        return _people_panel(record.id, exc.message, exc.status)
-    db.session.commit()
-    return _after_people_change(record.id)
+    return _people_change(
+        meeting_id,
+        form,
+        lambda: services.add_organisation(db.session, record, parse_id(form.organisation_id.data) or 0),
+        _("Choose an organisation from the list."),
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/organisations/<int:organisation_id>/remove")
 @role_required(Role.STAFF)
 def organisation_remove(meeting_id: int, organisation_id: int):
     record = _visible(meeting_id)
-    if not DeleteForm().validate_on_submit():
+    form = DeleteForm()
+    if request.method == "POST" and not form.validate_on_submit():
         abort(400)
-    try:
-        services.remove_organisation(db.session, record, organisation_id)
-    except DomainError as exc:
-        db.session.rollback()
-        return _people_panel(record.id, exc.message, exc.status)
-    db.session.commit()
-    return _after_people_change(record.id)
-
-
-def _after_people_change(meeting_id: int):
-    if htmx:
-        return _people_panel(meeting_id)
-    return redirect_to(url_for("meetings.meeting", meeting_id=meeting_id) + "#people")
+    return _people_change(
+        meeting_id, form, lambda: services.remove_organisation(db.session, record, organisation_id), ""
+    )
 
 
 @bp.get("/meetings/<int:meeting_id>/people-search")
@@ -319,11 +297,10 @@ def people_search(meeting_id: int):
 def participant_add(meeting_id: int):
     record = _visible(meeting_id)
     form = ParticipantForm()
-    if not form.validate_on_submit():
-        return _people_panel(record.id, _("Choose a person from the list."), 422)
-    user_id, contact_id, organisation_id, side = parse_person(form.person.data)
-    try:
-        services.add_participant(
+
+    def add():
+        user_id, contact_id, organisation_id, side = parse_person(form.person.data)
+        return services.add_participant(
             db.session,
             record,
             user_id=user_id,
@@ -333,11 +310,8 @@ def participant_add(meeting_id: int):
             role=form.role.data,
             attendance=form.attendance.data,
         )
-    except DomainError as exc:
-        db.session.rollback()
-        return _people_panel(record.id, exc.message, exc.status)
-    db.session.commit()
-    return _after_people_change(record.id)
+
+    return _people_change(meeting_id, form, add, _("Choose a person from the list."))
 
 
 def _participant(record: Meeting, participant_id: int) -> Participant:
@@ -350,14 +324,14 @@ def _participant(record: Meeting, participant_id: int) -> Participant:
 @bp.post("/meetings/<int:meeting_id>/participants/<int:participant_id>")
 @role_required(Role.STAFF)
 def participant_edit(meeting_id: int, participant_id: int):
-    record = _visible(meeting_id)
-    participant = _participant(record, participant_id)
+    participant = _participant(_visible(meeting_id), participant_id)
     form = ParticipantEditForm()
-    if not form.validate_on_submit():
-        return _people_panel(record.id, _("Choose a role and an attendance from the list."), 422)
-    services.update_participant(db.session, participant, form.role.data, form.attendance.data)
-    db.session.commit()
-    return _after_people_change(record.id)
+    return _people_change(
+        meeting_id,
+        form,
+        lambda: services.update_participant(db.session, participant, form.role.data, form.attendance.data),
+        _("Choose a role and an attendance from the list."),
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/participants/<int:participant_id>/remove")
@@ -365,33 +339,32 @@ def participant_edit(meeting_id: int, participant_id: int):
 def participant_remove(meeting_id: int, participant_id: int):
     record = _visible(meeting_id)
     participant = _participant(record, participant_id)
-    if not DeleteForm().validate_on_submit():
+    form = DeleteForm()
+    if not form.validate_on_submit():
         abort(400)
-    try:
-        services.remove_participant(db.session, record, participant, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return _people_panel(record.id, exc.message, exc.status)
-    db.session.commit()
-    return _after_people_change(record.id)
+    return _people_change(
+        meeting_id, form, lambda: services.remove_participant(db.session, record, participant, current_user), ""
+    )
 
 
 # --- minutes -----------------------------------------------------------------------------------
 
 
-def _minutes_page(record: Meeting, revision, *, error: str | None = None, status: int = 200, **extra):
-    revisions = db.session.scalars(
-        db.select(MinutesRevision).where(MinutesRevision.meeting_id == record.id).order_by(MinutesRevision.number)
-    ).all()
+def _minutes_page(meeting_id: int, revision_number: int | None = None, *, status: int = 200, **extra):
+    """The minutes page, loaded afresh (after a refusal the session was rolled back)."""
+    record = _visible(meeting_id)
+    revision = services.revision_with_items(db.session, record.id, revision_number)
+    if revision_number is not None and revision is None:
+        abort(404)
+    revisions = services.revisions(db.session, record.id)
     return render(
         "meetings/minutes.html",
         meeting=record,
         revision=revision,
         revisions=revisions,
         latest=revisions[-1] if revisions else None,
-        error=error,
-        version_form=VersionForm(),
-        amend_form=extra.pop("amend_form", None) or AmendForm(),
+        version_form=VersionForm(formdata=None),
+        amend_form=extra.pop("amend_form", None) or AmendForm(formdata=None),
         decided=commitments.decided_in(db.session, record.id, current_user),
         status=status,
         **extra,
@@ -401,16 +374,13 @@ def _minutes_page(record: Meeting, revision, *, error: str | None = None, status
 @bp.get("/meetings/<int:meeting_id>/minutes")
 @role_required(Role.VIEWER)
 def minutes(meeting_id: int):
-    record = _visible(meeting_id)
-    return _minutes_page(record, services.revision_with_items(db.session, record.id))
+    return _minutes_page(meeting_id)
 
 
 @bp.get("/meetings/<int:meeting_id>/minutes/<int:number>")
 @role_required(Role.VIEWER)
 def minutes_revision(meeting_id: int, number: int):
-    record = _visible(meeting_id)
-    revision = services.revision_with_items(db.session, record.id, number) or abort(404)
-    return _minutes_page(record, revision, read_only=True)
+    return _minutes_page(meeting_id, number, read_only=True)
 
 
 @bp.get("/meetings/<int:meeting_id>/minutes/diff")
@@ -432,11 +402,14 @@ def minutes_diff(meeting_id: int):
 @role_required(Role.STAFF)
 def minutes_start(meeting_id: int):
     record = _visible(meeting_id)
-    if not VersionForm().validate_on_submit():
-        abort(400)
-    services.start_minutes(db.session, record)
-    db.session.commit()
-    return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
+    form = VersionForm()
+    return form_cycle(
+        form,
+        lambda: services.start_minutes(db.session, record),
+        done=lambda _r: redirect_to(url_for("meetings.minutes", meeting_id=meeting_id)),
+        page=back_to(url_for("meetings.minutes", meeting_id=meeting_id)),
+        invalid_status=400,
+    )
 
 
 def _typed_minutes() -> tuple[str, dict[int, dict[str, str]], int | None]:
@@ -444,82 +417,81 @@ def _typed_minutes() -> tuple[str, dict[int, dict[str, str]], int | None]:
     items: dict[int, dict[str, str]] = {}
     for name, value in request.form.items():
         parts = name.split("-")
-        if (
-            len(parts) == 3
-            and parts[0] == "item"
-            and parts[1].isdigit()
-            and parts[2] in ("title", "discussion", "decisions")
-        ):
-            items.setdefault(int(parts[1]), {})[parts[2]] = value
-    version = request.form.get("version", "")
-    return request.form.get("summary", ""), items, int(version) if version.isdigit() else None
+        if len(parts) == 3 and parts[0] == "item" and parts[2] in ("title", "discussion", "decisions"):
+            item_id = parse_id(parts[1])
+            if item_id is not None:
+                items.setdefault(item_id, {})[parts[2]] = value
+    return request.form.get("summary", ""), items, parse_id(request.form.get("version", ""))
 
 
-def _draft(record: Meeting):
-    revision = services.revision_with_items(db.session, record.id)
-    if revision is None:
-        abort(404)
-    return revision
+def _draft(meeting_id: int) -> MinutesRevision:
+    return services.revision_with_items(db.session, meeting_id) or abort(404)
+
+
+def _save_refused(refusal: DomainError, version: int | None):
+    """The save status line says what went wrong; the text stays in the editor (and the tab's storage)."""
+    return render(
+        "meetings/_save_status.html",
+        fragment="meetings/_save_status.html",
+        version=version,
+        error=refusal.message,
+        status=refusal.status,
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/minutes/autosave")
 @role_required(Role.STAFF)
 def minutes_autosave(meeting_id: int):
     record = _visible(meeting_id)
-    revision = _draft(record)
+    revision = _draft(meeting_id)
     summary, items, version = _typed_minutes()
-    try:
-        services.save_minutes(db.session, revision, summary, items, version)
-    except DomainError as exc:
-        db.session.rollback()
+
+    def done(_changed):
+        if not htmx:
+            return redirect_to(url_for("meetings.minutes", meeting_id=meeting_id))
         return render(
             "meetings/_save_status.html",
-            fragment="meetings/_save_status.html",
+            fragment="meetings/_save_autosaved.html",
+            meeting=record,
             revision=revision,
-            version=version,
-            error=exc.message,
-            status=exc.status,
+            version=revision.version,
+            decided=commitments.decided_in(db.session, meeting_id, current_user),
         )
-    db.session.commit()
-    if not htmx:
-        return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
-    return render(
-        "meetings/_save_status.html",
-        fragment="meetings/_save_autosaved.html",
-        meeting=record,
-        revision=revision,
-        version=revision.version,
+
+    return attempt(
+        lambda: services.save_minutes(db.session, revision, summary, items, version),
+        done=done,
+        refused=lambda refusal: _save_refused(refusal, version),
     )
 
 
 def _structural(meeting_id: int, change):
     """Add, move or remove an item: first save what was typed, then change the structure, in one go."""
-    record = _visible(meeting_id)
-    revision = _draft(record)
+    _visible(meeting_id)
+    revision = _draft(meeting_id)
     summary, items, version = _typed_minutes()
-    try:
+
+    def save_then_change():
         services.save_minutes(db.session, revision, summary, items, version)
         change(revision, revision.version)
-    except DomainError as exc:
-        db.session.rollback()
+
+    def done(_none):
+        if not htmx:
+            return redirect_to(url_for("meetings.minutes", meeting_id=meeting_id))
+        return render(
+            "meetings/_minutes_editor.html",
+            fragment="meetings/_minutes_editor.html",
+            meeting=_visible(meeting_id),
+            revision=_draft(meeting_id),
+        )
+
+    def refused(refusal: DomainError):
         if htmx:
-            return render(
-                "meetings/_save_status.html",
-                fragment="meetings/_save_status.html",
-                revision=revision,
-                version=version,
-                error=exc.message,
-                status=exc.status,
-            )
-        flash(exc.message, "error")
-        return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
-    db.session.commit()
-    if not htmx:
-        return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
-    revision = services.revision_with_items(db.session, record.id)
-    return render(
-        "meetings/_minutes_editor.html", fragment="meetings/_minutes_editor.html", meeting=record, revision=revision
-    )
+            return _save_refused(refusal, version)
+        flash(refusal.message, "error")
+        return redirect_to(url_for("meetings.minutes", meeting_id=meeting_id))
+
+    return attempt(save_then_change, done=done, refused=refused)
 
 
 @bp.post("/meetings/<int:meeting_id>/minutes/items")
@@ -546,47 +518,42 @@ def minutes_item_remove(meeting_id: int, item_id: int):
 
 
 def _lifecycle(meeting_id: int, action, done_message: str):
-    record = _visible(meeting_id)
-    revision = _draft(record)
+    _visible(meeting_id)
+    revision = _draft(meeting_id)
     form = VersionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        action(revision, form.version.data)
-    except DomainError as exc:
-        db.session.rollback()
-        status = 403 if exc.field == "role" else exc.status
-        return _minutes_page(
-            record, services.revision_with_items(db.session, record.id), error=exc.message, status=status
-        )
-    db.session.commit()
-    flash(done_message, "success")
-    return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
+    return form_cycle(
+        form,
+        lambda: action(revision, form.version.data),
+        done=lambda _none: saved(url_for("meetings.minutes", meeting_id=meeting_id), done_message),
+        page=lambda refusal=None, status=200, **_kw: _minutes_page(
+            meeting_id, error=refusal.message if refusal else None, status=status
+        ),
+        invalid_status=400,
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/minutes/submit")
 @role_required(Role.STAFF)
 def minutes_submit(meeting_id: int):
     """Submit, after saving whatever was typed since the last autosave (the editor's fields come along)."""
-    record = _visible(meeting_id)
-    revision = _draft(record)
-    if not VersionForm().validate_on_submit():
+    _visible(meeting_id)
+    revision = _draft(meeting_id)
+    form = VersionForm()
+    if not form.validate_on_submit():
         abort(400)
     summary, items, version = _typed_minutes()
-    try:
-        if "summary" in request.form:
-            services.save_minutes(db.session, revision, summary, items, version)
-            db.session.commit()
-            version = revision.version
-        services.submit_minutes(db.session, revision, current_user, version)
-    except DomainError as exc:
-        db.session.rollback()
-        return _minutes_page(
-            record, services.revision_with_items(db.session, record.id), error=exc.message, status=exc.status
-        )
-    db.session.commit()
-    flash(_("Minutes submitted for approval."), "success")
-    return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
+    typed = (summary, items) if "summary" in request.form else None
+
+    def done(refusal: DomainError | None):
+        if refusal is not None:  # the text was saved; only the submission was refused
+            return _minutes_page(meeting_id, error=refusal.message, status=refusal.status)
+        return saved(url_for("meetings.minutes", meeting_id=meeting_id), _("Minutes submitted for approval."))
+
+    return attempt(
+        lambda: services.save_and_submit(db.session, revision, current_user, version, typed),
+        done=done,
+        refused=lambda refusal: _minutes_page(meeting_id, error=refusal.message, status=refusal.status),
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/minutes/withdraw")
@@ -602,16 +569,11 @@ def minutes_withdraw(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/minutes/approve")
 @role_required(Role.OFFICER)
 def minutes_approve(meeting_id: int):
-    return _lifecycle(meeting_id, _approve_and_freeze, _("Minutes approved. This revision is now locked."))
-
-
-def _approve_and_freeze(revision: MinutesRevision, version: int | None) -> None:
-    """Approve, then print the approved revision once, in each language: downloads serve those bytes."""
-    services.approve_minutes(db.session, revision, current_user, version)
-    meeting = services.meeting_detail(db.session, revision.meeting_id, current_user)
-    for lang in printing.LANGUAGES:
-        url = url_for("documents.verify_revision", reference=meeting.reference, number=revision.number, _external=True)
-        printing.freeze(db.session, meeting, revision, current_user, lang, url)
+    return _lifecycle(
+        meeting_id,
+        lambda revision, version: printing.approve_and_freeze(db.session, revision, current_user, version),
+        _("Minutes approved. This revision is now locked."),
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/minutes/amend")
@@ -619,22 +581,17 @@ def _approve_and_freeze(revision: MinutesRevision, version: int | None) -> None:
 def minutes_amend(meeting_id: int):
     record = _visible(meeting_id)
     form = AmendForm()
-    if not form.validate_on_submit():
-        return _minutes_page(record, services.revision_with_items(db.session, record.id), amend_form=form, status=422)
-    try:
-        revision = services.amend_minutes(db.session, record, current_user, form.reason.data)
-    except DomainError as exc:
-        db.session.rollback()
-        return _minutes_page(
-            record,
-            services.revision_with_items(db.session, record.id),
-            error=exc.message,
-            amend_form=form,
-            status=exc.status,
-        )
-    db.session.commit()
-    flash(_("Revision %(n)s opened. The approved revision stays as it was.", n=revision.number), "success")
-    return redirect_to(url_for("meetings.minutes", meeting_id=record.id))
+    return form_cycle(
+        form,
+        lambda: services.amend_minutes(db.session, record, current_user, form.reason.data),
+        done=lambda revision: saved(
+            url_for("meetings.minutes", meeting_id=meeting_id),
+            _("Revision %(n)s opened. The approved revision stays as it was.", n=revision.number),
+        ),
+        page=lambda error=None, status=200, **_kw: _minutes_page(
+            meeting_id, error=error, amend_form=form, status=status
+        ),
+    )
 
 
 # --- attachments -------------------------------------------------------------------------------
@@ -645,16 +602,18 @@ def minutes_amend(meeting_id: int):
 def attachment_add(meeting_id: int):
     record = _visible(meeting_id)
     form = AttachmentForm()
-    try:
-        if not form.validate_on_submit():
-            raise DomainError(_("Choose a file to attach."), field="file")
-        documents.attach_upload(db.session, record, request.files.get("file"), form.description.data, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return _meeting_page(record.id, attachment_error=exc.message, status=exc.status)
-    db.session.commit()
-    flash(_("File attached."), "success")
-    return redirect_to(url_for("meetings.meeting", meeting_id=record.id) + "#attachments")
+    return form_cycle(
+        form,
+        lambda: documents.attach_upload(
+            db.session, record, request.files.get("file"), form.description.data, current_user
+        ),
+        done=lambda _a: saved(url_for("meetings.meeting", meeting_id=meeting_id) + "#attachments", _("File attached.")),
+        page=lambda refusal=None, status=200, **_kw: _meeting_page(
+            meeting_id,
+            attachment_error=refusal.message if refusal else _("Choose a file to attach."),
+            status=status,
+        ),
+    )
 
 
 def _attachment(attachment_id: int) -> Attachment:
@@ -671,11 +630,16 @@ def _attachment(attachment_id: int) -> Attachment:
 @role_required(Role.VIEWER)
 def attachment(attachment_id: int):
     item = _attachment(attachment_id)
-    path = documents.path_of(item, current_app.config["CRM_ATTACHMENTS_DIR"])
-    if not path.is_file():
+    data = documents.file_bytes(db.session, item.file_id)
+    if data is None or len(data) != item.size:
         abort(404)
     response = send_file(
-        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name, max_age=0, etag=False
+        io.BytesIO(data),
+        mimetype=item.content_type,
+        as_attachment=True,
+        download_name=item.original_name,
+        max_age=0,
+        etag=False,
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -685,16 +649,15 @@ def attachment(attachment_id: int):
 @role_required(Role.OFFICER)
 def attachment_delete(attachment_id: int):
     item = _attachment(attachment_id)
-    if not DeleteForm().validate_on_submit():
-        abort(400)
     back = (
         url_for("meetings.meeting", meeting_id=item.meeting_id)
         if item.meeting_id
         else url_for("visits.visit", visit_id=item.visit_id)
+    ) + "#attachments"
+    return form_cycle(
+        DeleteForm(),
+        lambda: documents.delete_attachment(db.session, item),
+        done=lambda _none: saved(back, _("Attachment deleted.")),
+        page=back_to(back),
+        invalid_status=400,
     )
-    path = documents.path_of(item, current_app.config["CRM_ATTACHMENTS_DIR"])
-    db.session.delete(item)
-    db.session.commit()
-    path.unlink(missing_ok=True)  # only once the row is gone for good
-    flash(_("Attachment deleted."), "success")
-    return redirect_to(back + "#attachments")

@@ -8,8 +8,8 @@ from wtforms import BooleanField, DateField, EmailField, SelectField, SelectMult
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crm.forms import VersionField, optional_int, strip_filter
-from crm.partners.models import HONORIFICS, LANGUAGE_CODES, ORG_KIND_LABELS, SECTOR_LABELS, OrgKind
+from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, strip_filter
+from crm.partners.models import HONORIFICS, LANGUAGE_CODES, OrgKind, Sector
 
 PHONE = Regexp(r"^[0-9+() .\-/]*$", message=_l("Digits, spaces and + ( ) - / only."))
 NOTES_MAX = 10_000
@@ -20,20 +20,18 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def language_choices() -> list[tuple[str, str]]:
+def language_choices():
     locale = Locale.parse(str(get_locale() or "fr"))
-    return [(code, (locale.languages.get(code) or code).capitalize()) for code in LANGUAGE_CODES]
+    return choices((code, (locale.languages.get(code) or code).capitalize()) for code in LANGUAGE_CODES)
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(OnceForm):
     name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
     acronym = StringField(_l("Acronym"), filters=[strip_filter], validators=[Length(max=40)])
-    kind = SelectField(
-        _l("Kind"), choices=[(k.value, label) for k, label in ORG_KIND_LABELS.items()], default=OrgKind.OTHER.value
-    )
+    kind = SelectField(_l("Kind"), choices=enum_choices(OrgKind), default=OrgKind.OTHER.value)
     country_code = SelectField(_l("Country"), choices=[], validators=[DataRequired()])
     parent_id = SelectField(_l("Belongs to"), choices=[], coerce=optional_int, validate_choice=False)
-    sectors = MultiCheckboxField(_l("Sectors"), choices=list(SECTOR_LABELS.items()))
+    sectors = MultiCheckboxField(_l("Sectors"), choices=enum_choices(Sector))
     email = EmailField(_l("Email"), filters=[strip_filter], validators=[Optional(), Email(), Length(max=254)])
     phone = StringField(_l("Phone"), filters=[strip_filter], validators=[Optional(), Length(max=60), PHONE])
     website = StringField(
@@ -47,8 +45,8 @@ class OrganisationForm(FlaskForm):
     version = VersionField()
 
 
-class ContactForm(FlaskForm):
-    honorific = SelectField(_l("Honorific"), choices=[(h, h or "—") for h in HONORIFICS])
+class ContactForm(OnceForm):
+    honorific = SelectField(_l("Honorific"), choices=choices((h, h or "—") for h in HONORIFICS))
     given_name = StringField(_l("Given names"), filters=[strip_filter], validators=[Length(max=150)])
     family_name = StringField(_l("Family name"), filters=[strip_filter], validators=[DataRequired(), Length(max=150)])
     native_name = StringField(_l("Name in its own script"), filters=[strip_filter], validators=[Length(max=300)])
@@ -63,7 +61,7 @@ class ContactForm(FlaskForm):
         self.languages.choices = language_choices()
 
 
-class PositionForm(FlaskForm):
+class PositionForm(OnceForm):
     organisation_id = SelectField(_l("Organisation"), choices=[], coerce=optional_int, validators=[DataRequired()])
     title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
     start_date = DateField(_l("Start"), validators=[Optional()])

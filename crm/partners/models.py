@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from flask_babel import get_locale
@@ -10,48 +9,39 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
 
 
-class OrgKind(enum.StrEnum):
-    MINISTRY = "ministry"
-    AGENCY = "agency"
-    OPERATOR = "operator"
-    VENDOR = "vendor"
-    INTERNATIONAL = "international"
-    NGO = "ngo"
-    ACADEMIC = "academic"
-    EMBASSY = "embassy"
-    OTHER = "other"
+class OrgKind(LabelledEnum):
+    MINISTRY = "ministry", _l("Ministry")
+    AGENCY = "agency", _l("Public agency")
+    OPERATOR = "operator", _l("Telecom operator")
+    VENDOR = "vendor", _l("Vendor")
+    INTERNATIONAL = "international", _l("International organisation")
+    NGO = "ngo", _l("NGO / civil society")
+    ACADEMIC = "academic", _l("University / research")
+    EMBASSY = "embassy", _l("Embassy")
+    OTHER = "other", _l("Other")
 
 
-ORG_KIND_LABELS = {
-    OrgKind.MINISTRY: _l("Ministry"),
-    OrgKind.AGENCY: _l("Public agency"),
-    OrgKind.OPERATOR: _l("Telecom operator"),
-    OrgKind.VENDOR: _l("Vendor"),
-    OrgKind.INTERNATIONAL: _l("International organisation"),
-    OrgKind.NGO: _l("NGO / civil society"),
-    OrgKind.ACADEMIC: _l("University / research"),
-    OrgKind.EMBASSY: _l("Embassy"),
-    OrgKind.OTHER: _l("Other"),
-}
+class Sector(LabelledEnum):
+    """Kept as a comma-framed list of values on the organisation (",telecom,egov,")."""
 
-SECTOR_LABELS = {
-    "telecom": _l("Telecommunications"),
-    "digital_economy": _l("Digital economy"),
-    "egov": _l("E-government"),
-    "cybersecurity": _l("Cybersecurity"),
-    "ai": _l("Artificial intelligence"),
-    "infrastructure": _l("Infrastructure and connectivity"),
-    "training": _l("Training and skills"),
-    "startups": _l("Start-ups and innovation"),
-    "media": _l("Media and communication"),
-    "culture": _l("Culture"),
-    "postal": _l("Postal services"),
-    "data_protection": _l("Data protection"),
-    "events": _l("Events and conferences"),
-}
+    TELECOM = "telecom", _l("Telecommunications")
+    DIGITAL_ECONOMY = "digital_economy", _l("Digital economy")
+    EGOV = "egov", _l("E-government")
+    CYBERSECURITY = "cybersecurity", _l("Cybersecurity")
+    AI = "ai", _l("Artificial intelligence")
+    INFRASTRUCTURE = "infrastructure", _l("Infrastructure and connectivity")
+    TRAINING = "training", _l("Training and skills")
+    STARTUPS = "startups", _l("Start-ups and innovation")
+    MEDIA = "media", _l("Media and communication")
+    CULTURE = "culture", _l("Culture")
+    POSTAL = "postal", _l("Postal services")
+    DATA_PROTECTION = "data_protection", _l("Data protection")
+    EVENTS = "events", _l("Events and conferences")
+
 
 HONORIFICS = ["", "S.E.", "M.", "Mme", "Dr", "Pr"]
 
@@ -80,7 +70,7 @@ class Organisation(VersionMixin, TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     acronym: Mapped[str] = mapped_column(String(40), default="")
-    kind: Mapped[OrgKind] = mapped_column(String(20), default=OrgKind.OTHER)
+    kind: Mapped[OrgKind] = mapped_column(enum_type(OrgKind, "kind"), default=OrgKind.OTHER)
     country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"), index=True)
     # Sector codes, comma-framed (",telecom,egov,") so that one LIKE finds a sector.
@@ -106,16 +96,13 @@ class Organisation(VersionMixin, TimestampMixin, Base):
     )
 
     @property
-    def sector_list(self) -> list[str]:
-        return [code for code in self.sectors.split(",") if code]
+    def sector_list(self) -> list[Sector]:
+        return [sector for code in self.sectors.split(",") if (sector := Sector.parse(code))]
 
     @sector_list.setter
     def sector_list(self, codes: list[str]) -> None:
-        self.sectors = "," + ",".join(codes) + "," if codes else ""
-
-    @property
-    def kind_label(self) -> str:
-        return str(ORG_KIND_LABELS.get(OrgKind(self.kind), self.kind))
+        kept = [sector.value for code in codes if (sector := Sector.parse(code))]
+        self.sectors = "," + ",".join(kept) + "," if kept else ""
 
     @property
     def display_name(self) -> str:

@@ -18,7 +18,9 @@ from crm.errors import DomainError, Duplicate
 from crm.pagination import Page, keyset_page
 from crm.partners.models import Contact, Country, Organisation, OrgKind, Position
 
-AES_CODES = ("ML", "BF", "NE")
+# The Confederation's members, flagged once when the country list is loaded; everything else reads
+# Country.is_aes (filters, the AES view, templates), so that this list has one home.
+AES_MEMBERS = ("ML", "BF", "NE")
 AES_FILTER = "AES"
 
 
@@ -39,7 +41,7 @@ def seed_countries(session: Session) -> int:
                 code=code,
                 name_fr=fr.territories.get(code, entry.name),
                 name_en=en.territories.get(code, entry.name),
-                is_aes=code in AES_CODES,
+                is_aes=code in AES_MEMBERS,
             )
         )
         added += 1
@@ -71,12 +73,18 @@ def _load_country_choices(session: Session, locale: str) -> list[tuple[str, str]
 # --- listing ---------------------------------------------------------------------------------
 
 
-def _country_filter(column, country: str | None):
+def aes_codes():
+    """The AES members' country codes, as a subquery on Country.is_aes."""
+    return select(Country.code).where(Country.is_aes.is_(True))
+
+
+def country_filter(column, country: str | None):
+    """A clause for the country filter of a list: one country's code, or "AES" for the Confederation."""
     if not country:
         return None
     if country == AES_FILTER:
-        return column.in_(AES_CODES)
-    return column == country.upper()
+        return column.in_(aes_codes())
+    return column == country.upper()[:2]
 
 
 @dataclass
@@ -104,7 +112,7 @@ def list_organisations(session: Session, filters: OrgFilters, *, cursor: str | N
         stmt = stmt.where(Organisation.search.like(like_pattern(filters.q), escape="\\"))
     if filters.kind:
         stmt = stmt.where(Organisation.kind == filters.kind)
-    country = _country_filter(Organisation.country_code, filters.country)
+    country = country_filter(Organisation.country_code, filters.country)
     if country is not None:
         stmt = stmt.where(country)
     if filters.sector:
@@ -139,7 +147,7 @@ def list_contacts(session: Session, filters: ContactFilters, *, cursor: str | No
     stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
     if filters.q.strip():
         stmt = stmt.where(Contact.search.like(like_pattern(filters.q), escape="\\"))
-    country = _country_filter(Organisation.country_code, filters.country)
+    country = country_filter(Organisation.country_code, filters.country)
     if country is not None or filters.organisation_id:
         held = (
             select(Position.id)
@@ -383,3 +391,12 @@ def delete_position(session: Session, position: Position, version: int | None) -
     check_version(position, version)
     session.delete(position)
     session.flush()
+
+
+def organisations_by_id(session: Session, ids: list[int]) -> list[Organisation]:
+    """The organisations with these ids, in the order given; unknown ids are left out."""
+    ids = [i for i in ids if isinstance(i, int)]
+    if not ids:
+        return []
+    found = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
+    return [found[i] for i in dict.fromkeys(ids) if i in found]

@@ -1,24 +1,23 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
-from crm.errors import DomainError
 from crm.extensions import db, htmx
-from crm.forms import form_data
+from crm.forms import choices, form_data
 from crm.partners import services
 from crm.partners.forms import ArchiveForm, ContactForm, OrganisationForm, PositionForm
-from crm.partners.models import ORG_KIND_LABELS, SECTOR_LABELS, Contact, Organisation, Position
-from crm.views import form_refusal, int_arg, redirect_to, render
+from crm.partners.models import Contact, Organisation, OrgKind, Position, Sector
+from crm.views import back_to, form_cycle, int_arg, render, saved
 
 bp = Blueprint("partners", __name__)
 
 
-def _countries() -> list[tuple[str, str]]:
+def _countries():
     return services.country_choices(db.session, str(get_locale() or "fr"))
 
 
@@ -32,9 +31,9 @@ def organisations():
     args = request.args
     filters = services.OrgFilters(
         q=args.get("q", "")[:200],
-        kind=args.get("kind", "") if args.get("kind", "") in {k.value for k in ORG_KIND_LABELS} else "",
+        kind=OrgKind.parse(args.get("kind")) or "",
         country=args.get("country", "")[:3],
-        sector=args.get("sector", "") if args.get("sector", "") in SECTOR_LABELS else "",
+        sector=Sector.parse(args.get("sector")) or "",
         archived=args.get("archived") == "1",
         sort=args.get("sort", "name"),
     )
@@ -46,14 +45,14 @@ def organisations():
         page=page,
         filters=filters,
         countries=[] if htmx else _countries(),
-        kinds=ORG_KIND_LABELS,
-        sectors=SECTOR_LABELS,
+        kinds=OrgKind,
+        sectors=Sector,
     )
 
 
 def _organisation_form(form: OrganisationForm, exclude_id: int | None = None) -> OrganisationForm:
-    form.country_code.choices = _countries()
-    form.parent_id.choices = [(None, "—"), *services.organisation_choices(db.session, exclude_id)]
+    form.country_code.choices = choices(_countries())
+    form.parent_id.choices = choices(services.organisation_choices(db.session, exclude_id), empty="—")
     return form
 
 
@@ -63,25 +62,15 @@ def organisation_new():
     form = _organisation_form(OrganisationForm())
     if request.method == "GET":
         form.country_code.data = form.country_code.data or "ML"
-        if request.args.get("parent"):
-            form.parent_id.data = int_arg("parent")
-    if form.validate_on_submit():
-        try:
-            org = services.save_organisation(db.session, form_data(form))
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "partners/organisation_form.html",
-                form=form,
-                error=form_refusal(form, exc),
-                duplicate=getattr(exc, "existing", None),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Organisation “%(name)s” created.", name=org.name), "success")
-        return redirect_to(url_for("partners.organisation", org_id=org.id))
-    status = 422 if request.method == "POST" else 200
-    return render("partners/organisation_form.html", form=form, status=status)
+        form.parent_id.data = int_arg("parent")
+    return form_cycle(
+        form,
+        lambda: services.save_organisation(db.session, form_data(form)),
+        done=lambda org: saved(
+            url_for("partners.organisation", org_id=org.id), _("Organisation “%(name)s” created.", name=org.name)
+        ),
+        page=lambda **kw: render("partners/organisation_form.html", form=form, **kw),
+    )
 
 
 @bp.get("/organisations/<int:org_id>")
@@ -95,7 +84,6 @@ def organisation(org_id: int):
         units=services.organisation_units(db.session, org_id),
         history=db.session.scalars(audit.history_for("organisation", org_id)).all(),
         archive_form=ArchiveForm(obj=org),
-        sectors=SECTOR_LABELS,
     )
 
 
@@ -104,26 +92,28 @@ def organisation(org_id: int):
 def organisation_edit(org_id: int):
     org = db.get_or_404(Organisation, org_id)
     form = _organisation_form(OrganisationForm(obj=org), exclude_id=org.id)
+    del form.submission  # an edit is guarded by the version, not by a one-time token
     if request.method == "GET":
         form.sectors.data = org.sector_list
-    if form.validate_on_submit():
-        try:
-            services.save_organisation(db.session, form_data(form), org, form.version.data)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "partners/organisation_form.html",
-                form=form,
-                org=org,
-                error=form_refusal(form, exc, org),
-                duplicate=getattr(exc, "existing", None),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Organisation saved."), "success")
-        return redirect_to(url_for("partners.organisation", org_id=org.id))
-    status = 422 if request.method == "POST" else 200
-    return render("partners/organisation_form.html", form=form, org=org, status=status)
+    return form_cycle(
+        form,
+        lambda: services.save_organisation(db.session, form_data(form), org, form.version.data),
+        done=lambda _org: saved(url_for("partners.organisation", org_id=org_id), _("Organisation saved.")),
+        page=lambda **kw: render("partners/organisation_form.html", form=form, org=org, **kw),
+        record=org,
+    )
+
+
+def _archive(obj: Organisation | Contact, archived: bool, back: str):
+    form = ArchiveForm()
+    message = _("Archived: it no longer appears in lists, and can be restored.") if archived else _("Restored.")
+    return form_cycle(
+        form,
+        lambda: services.set_archived(db.session, obj, archived, form.version.data),
+        done=lambda _none: saved(back, message),
+        page=back_to(back),
+        invalid_status=400,
+    )
 
 
 @bp.post("/organisations/<int:org_id>/archive")
@@ -136,21 +126,6 @@ def organisation_archive(org_id: int):
 @role_required(Role.OFFICER)
 def organisation_restore(org_id: int):
     return _archive(db.get_or_404(Organisation, org_id), False, url_for("partners.organisation", org_id=org_id))
-
-
-def _archive(obj: Organisation | Contact, archived: bool, back: str):
-    form = ArchiveForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        services.set_archived(db.session, obj, archived, form.version.data)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect_to(back)
-    db.session.commit()
-    flash(_("Archived: it no longer appears in lists, and can be restored.") if archived else _("Restored."), "success")
-    return redirect_to(back)
 
 
 # --- contacts --------------------------------------------------------------------------------
@@ -183,13 +158,15 @@ def contacts():
 @role_required(Role.STAFF)
 def contact_new():
     form = ContactForm()
-    if form.validate_on_submit():
-        contact = services.save_contact(db.session, form_data(form))
-        db.session.commit()
-        flash(_("Contact “%(name)s” created. Add their position below.", name=contact.full_name), "success")
-        return redirect_to(url_for("partners.contact", contact_id=contact.id))
-    status = 422 if request.method == "POST" else 200
-    return render("partners/contact_form.html", form=form, status=status)
+    return form_cycle(
+        form,
+        lambda: services.save_contact(db.session, form_data(form)),
+        done=lambda contact: saved(
+            url_for("partners.contact", contact_id=contact.id),
+            _("Contact “%(name)s” created. Add their position below.", name=contact.full_name),
+        ),
+        page=lambda **kw: render("partners/contact_form.html", form=form, **kw),
+    )
 
 
 @bp.get("/contacts/<int:contact_id>")
@@ -210,25 +187,16 @@ def contact(contact_id: int):
 def contact_edit(contact_id: int):
     person = db.get_or_404(Contact, contact_id)
     form = ContactForm(obj=person)
+    del form.submission
     if request.method == "GET":
         form.languages.data = person.language_list
-    if form.validate_on_submit():
-        try:
-            services.save_contact(db.session, form_data(form), person, form.version.data)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "partners/contact_form.html",
-                form=form,
-                contact=person,
-                error=form_refusal(form, exc, person),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Contact saved."), "success")
-        return redirect_to(url_for("partners.contact", contact_id=person.id))
-    status = 422 if request.method == "POST" else 200
-    return render("partners/contact_form.html", form=form, contact=person, status=status)
+    return form_cycle(
+        form,
+        lambda: services.save_contact(db.session, form_data(form), person, form.version.data),
+        done=lambda _c: saved(url_for("partners.contact", contact_id=contact_id), _("Contact saved.")),
+        page=lambda **kw: render("partners/contact_form.html", form=form, contact=person, **kw),
+        record=person,
+    )
 
 
 @bp.post("/contacts/<int:contact_id>/archive")
@@ -246,85 +214,59 @@ def contact_restore(contact_id: int):
 # --- positions (edited inline on the contact page) ---------------------------------------------
 
 
-def _position_data(form: PositionForm) -> dict:
-    return {name: form[name].data for name in services.POSITION_FIELDS}
+def _position_form(form: PositionForm) -> PositionForm:
+    form.organisation_id.choices = choices(services.organisation_choices(db.session))
+    return form
 
 
 @bp.route("/contacts/<int:contact_id>/positions/new", methods=["GET", "POST"])
 @role_required(Role.STAFF)
 def position_new(contact_id: int):
     person = db.get_or_404(Contact, contact_id)
-    form = PositionForm()
-    form.organisation_id.choices = services.organisation_choices(db.session)
-    if request.method == "GET" and request.args.get("organisation"):
+    form = _position_form(PositionForm())
+    if request.method == "GET":
         form.organisation_id.data = int_arg("organisation")
-    if form.validate_on_submit():
-        try:
-            services.save_position(db.session, person, _position_data(form), succeeds_holder=form.succeeds_holder.data)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "partners/position_form.html",
-                form=form,
-                contact=person,
-                error=form_refusal(form, exc),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Position added."), "success")
-        return redirect_to(url_for("partners.contact", contact_id=person.id))
-    status = 422 if request.method == "POST" else 200
-    return render("partners/position_form.html", form=form, contact=person, status=status)
+    return form_cycle(
+        form,
+        lambda: services.save_position(db.session, person, form_data(form), succeeds_holder=form.succeeds_holder.data),
+        done=lambda _p: saved(url_for("partners.contact", contact_id=contact_id), _("Position added.")),
+        page=lambda **kw: render("partners/position_form.html", form=form, contact=person, **kw),
+    )
 
 
 @bp.route("/positions/<int:position_id>/edit", methods=["GET", "POST"])
 @role_required(Role.STAFF)
 def position_edit(position_id: int):
     position = db.get_or_404(Position, position_id)
-    person = db.session.get(Contact, position.contact_id)
-    form = PositionForm(obj=position)
-    form.organisation_id.choices = services.organisation_choices(db.session)
-    if form.validate_on_submit():
-        try:
-            services.save_position(
-                db.session,
-                person,
-                _position_data(form),
-                position,
-                form.version.data,
-                succeeds_holder=form.succeeds_holder.data,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "partners/position_form.html",
-                form=form,
-                contact=person,
-                position=position,
-                error=form_refusal(form, exc, position),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Position saved."), "success")
-        return redirect_to(url_for("partners.contact", contact_id=person.id))
-    status = 422 if request.method == "POST" else 200
-    return render("partners/position_form.html", form=form, contact=person, position=position, status=status)
+    person = db.get_or_404(Contact, position.contact_id)
+    form = _position_form(PositionForm(obj=position))
+    del form.submission
+    return form_cycle(
+        form,
+        lambda: services.save_position(
+            db.session,
+            person,
+            form_data(form),
+            position,
+            form.version.data,
+            succeeds_holder=form.succeeds_holder.data,
+        ),
+        done=lambda _p: saved(url_for("partners.contact", contact_id=person.id), _("Position saved.")),
+        page=lambda **kw: render("partners/position_form.html", form=form, contact=person, position=position, **kw),
+        record=position,
+    )
 
 
 @bp.post("/positions/<int:position_id>/delete")
 @role_required(Role.OFFICER)
 def position_delete(position_id: int):
     position = db.get_or_404(Position, position_id)
-    contact_id = position.contact_id
+    back = url_for("partners.contact", contact_id=position.contact_id)
     form = ArchiveForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        services.delete_position(db.session, position, form.version.data)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("Position deleted."), "success")
-    return redirect_to(url_for("partners.contact", contact_id=contact_id))
+    return form_cycle(
+        form,
+        lambda: services.delete_position(db.session, position, form.version.data),
+        done=lambda _none: saved(back, _("Position deleted.")),
+        page=back_to(back),
+        invalid_status=400,
+    )

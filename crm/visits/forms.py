@@ -5,14 +5,14 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.forms import VersionField, optional_int, strip_filter
-from crm.meetings.models import CONFIDENTIALITY_LABELS
-from crm.visits.models import DIRECTION_LABELS, MEMBER_ROLE_LABELS, VISIT_STATUS_LABELS
+from crm.core.confidentiality import Confidentiality
+from crm.forms import OnceForm, VersionField, enum_choices, optional_int, strip_filter
+from crm.visits.models import Direction, MemberRole, VisitStatus
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
-class EventForm(FlaskForm):
+class EventForm(OnceForm):
     name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
     edition = StringField(_l("Edition"), filters=[strip_filter], validators=[Length(max=60)])
     theme = TextAreaField(_l("Theme"), filters=[strip_filter], validators=[Length(max=2000)])
@@ -26,36 +26,36 @@ class EventForm(FlaskForm):
     version = VersionField()
 
 
-class VisitForm(FlaskForm):
+class VisitForm(OnceForm):
     title = StringField(_l("Title"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
-    direction = SelectField(_l("Direction"), choices=list(DIRECTION_LABELS.items()))
+    direction = SelectField(_l("Direction"), choices=enum_choices(Direction))
     purpose = TextAreaField(_l("Purpose"), filters=[strip_filter], validators=[Length(max=5000)])
     event_id = SelectField(_l("Event"), choices=[], coerce=optional_int, validate_choice=False)
     city = StringField(_l("Host city"), filters=[strip_filter], validators=[DataRequired(), Length(max=120)])
     country_code = SelectField(_l("Host country"), choices=[], validators=[DataRequired()])
     starts_on = DateField(_l("From"), validators=[DataRequired()])
     ends_on = DateField(_l("To"), validators=[DataRequired()])
-    status = SelectField(_l("Status"), choices=list(VISIT_STATUS_LABELS.items()))
+    status = SelectField(_l("Status"), choices=enum_choices(VisitStatus))
     confidentiality = SelectField(
-        _l("Confidentiality"), choices=list(CONFIDENTIALITY_LABELS.items()), default="internal"
+        _l("Confidentiality"), choices=enum_choices(Confidentiality), default=Confidentiality.INTERNAL.value
     )
     version = VersionField()
 
 
 class MemberForm(FlaskForm):
     person = StringField(validators=[DataRequired(message=_l("Choose a person from the list."))])
-    role = SelectField(_l("Role"), choices=list(MEMBER_ROLE_LABELS.items()))
+    role = SelectField(_l("Role"), choices=enum_choices(MemberRole))
 
 
 class MemberEditForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=list(MEMBER_ROLE_LABELS.items()))
+    role = SelectField(_l("Role"), choices=enum_choices(MemberRole))
     arrival_at = DateTimeLocalField(_l("Arrival"), format=DATETIME_FORMATS, validators=[Optional()])
     departure_at = DateTimeLocalField(_l("Departure"), format=DATETIME_FORMATS, validators=[Optional()])
     accommodation = StringField(_l("Accommodation"), filters=[strip_filter], validators=[Length(max=300)])
     version = VersionField()
 
 
-class ItemForm(FlaskForm):
+class ItemForm(OnceForm):
     day = DateField(_l("Day"), validators=[Optional()])
     starts_at = TimeField(_l("From"), validators=[Optional()])
     ends_at = TimeField(_l("To"), validators=[Optional()])

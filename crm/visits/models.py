@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -10,7 +9,9 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
-from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin
+from crm.core.confidentiality import Confidentiality
+from crm.core.enums import LabelledEnum, enum_type
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
 from crm.partners.models import Contact, Country, Organisation
 
 # The zone of a visit's programme, from the host country (the Sahel has no daylight saving).
@@ -26,48 +27,26 @@ COUNTRY_ZONES = {
 }
 
 
-class Direction(enum.StrEnum):
-    INCOMING = "incoming"
-    OUTGOING = "outgoing"
+class Direction(LabelledEnum):
+    INCOMING = "incoming", _l("Incoming (we host)")
+    OUTGOING = "outgoing", _l("Outgoing (we travel)")
 
 
-DIRECTION_LABELS = {Direction.INCOMING: _l("Incoming (we host)"), Direction.OUTGOING: _l("Outgoing (we travel)")}
+class VisitStatus(LabelledEnum):
+    PLANNED = "planned", _l("Planned")
+    CONFIRMED = "confirmed", _l("Confirmed")
+    ONGOING = "ongoing", _l("Ongoing")
+    COMPLETED = "completed", _l("Completed")
+    CANCELLED = "cancelled", _l("Cancelled")
 
 
-class VisitStatus(enum.StrEnum):
-    PLANNED = "planned"
-    CONFIRMED = "confirmed"
-    ONGOING = "ongoing"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-VISIT_STATUS_LABELS = {
-    VisitStatus.PLANNED: _l("Planned"),
-    VisitStatus.CONFIRMED: _l("Confirmed"),
-    VisitStatus.ONGOING: _l("Ongoing"),
-    VisitStatus.COMPLETED: _l("Completed"),
-    VisitStatus.CANCELLED: _l("Cancelled"),
-}
-
-
-class MemberRole(enum.StrEnum):
-    HEAD = "head"
-    MEMBER = "member"
-    PROTOCOL = "protocol"
-    INTERPRETER = "interpreter"
-    PRESS = "press"
-    SECURITY = "security"
-
-
-MEMBER_ROLE_LABELS = {
-    MemberRole.HEAD: _l("Head of delegation"),
-    MemberRole.MEMBER: _l("Member"),
-    MemberRole.PROTOCOL: _l("Protocol"),
-    MemberRole.INTERPRETER: _l("Interpreter"),
-    MemberRole.PRESS: _l("Press"),
-    MemberRole.SECURITY: _l("Security"),
-}
+class MemberRole(LabelledEnum):
+    HEAD = "head", _l("Head of delegation")
+    MEMBER = "member", _l("Member")
+    PROTOCOL = "protocol", _l("Protocol")
+    INTERPRETER = "interpreter", _l("Interpreter")
+    PRESS = "press", _l("Press")
+    SECURITY = "security", _l("Security")
 
 
 class Event(VersionMixin, TimestampMixin, Base):
@@ -106,13 +85,13 @@ class Event(VersionMixin, TimestampMixin, Base):
 class Visit(VersionMixin, TimestampMixin, Base):
     __tablename__ = "visit"
     __audit__ = True
-    __audit_exclude__ = frozenset({"created_by_id", "year"})
+    __audit_exclude__ = frozenset({"created_by_id", "year", "search"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     year: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
-    direction: Mapped[Direction] = mapped_column(String(10))
+    direction: Mapped[Direction] = mapped_column(enum_type(Direction, "direction", 10))
     purpose: Mapped[str] = mapped_column(Text, default="")
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
     city: Mapped[str] = mapped_column(String(120), default="")
@@ -120,10 +99,14 @@ class Visit(VersionMixin, TimestampMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
-    status: Mapped[VisitStatus] = mapped_column(String(20), default=VisitStatus.PLANNED)
-    confidentiality: Mapped[str] = mapped_column(String(20), default="internal")
+    status: Mapped[VisitStatus] = mapped_column(enum_type(VisitStatus, "status"), default=VisitStatus.PLANNED)
+    confidentiality: Mapped[Confidentiality] = mapped_column(
+        enum_type(Confidentiality, "confidentiality"), default=Confidentiality.INTERNAL
+    )
     report: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # Folded reference, title, city and purpose: the list's search box matches this like every other list.
+    search: Mapped[str] = mapped_column(String(700), default="")
 
     event: Mapped[Event | None] = relationship(lazy="raise")
     country: Mapped[Country] = relationship(lazy="raise")
@@ -143,16 +126,20 @@ class Visit(VersionMixin, TimestampMixin, Base):
     )
 
     @property
-    def direction_label(self) -> str:
-        return str(DIRECTION_LABELS.get(Direction(self.direction), self.direction))
-
-    @property
-    def status_label(self) -> str:
-        return str(VISIT_STATUS_LABELS.get(VisitStatus(self.status), self.status))
-
-    @property
     def is_limited(self) -> bool:
-        return self.confidentiality in ("restricted", "confidential")
+        return self.confidentiality.limited
+
+    def refresh_search(self) -> None:
+        self.search = " ".join(
+            part
+            for part in (
+                self.reference.lower(),
+                search_key(self.title),
+                search_key(self.city),
+                search_key(self.purpose),
+            )
+            if part
+        )[:700]
 
     @property
     def days(self) -> list[date]:
@@ -173,7 +160,7 @@ class VisitMember(VersionMixin, Base):
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"), index=True)
-    role: Mapped[MemberRole] = mapped_column(String(20), default=MemberRole.MEMBER)
+    role: Mapped[MemberRole] = mapped_column(enum_type(MemberRole, "role"), default=MemberRole.MEMBER)
     arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accommodation: Mapped[str] = mapped_column(String(300), default="")
@@ -194,10 +181,6 @@ class VisitMember(VersionMixin, Base):
     @property
     def name(self) -> str:
         return self.user.name if self.user is not None else self.contact.display_name
-
-    @property
-    def role_label(self) -> str:
-        return str(MEMBER_ROLE_LABELS.get(MemberRole(self.role), self.role))
 
     @property
     def audit_owner(self) -> tuple[str, int]:

@@ -8,11 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
+from crm.core import confidentiality
 from crm.db import check_version, like_pattern, search_key
 from crm.errors import DomainError
 from crm.meetings import services as meetings
@@ -35,9 +36,9 @@ def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
 
 def visible_clause(user: User) -> ColumnElement[bool]:
     """Restricted and confidential visits: their members and admins only, like meetings."""
-    if user.can(Role.ADMIN):
-        return true()
-    return or_(Visit.confidentiality.not_in(("restricted", "confidential")), is_member_clause(user, Visit.id))
+    return confidentiality.visible_clause(
+        Visit.confidentiality, is_member_clause(user, Visit.id), sees_all=user.can(Role.ADMIN)
+    )
 
 
 def visible_visit(session: Session, visit_id: int, user: User) -> Visit | None:
@@ -181,6 +182,7 @@ def save_visit(
             value = data[name]
             setattr(visit, name, value.strip() if isinstance(value, str) else value)
     visit.timezone = COUNTRY_ZONES.get(visit.country_code, "Africa/Bamako")
+    visit.refresh_search()
     session.flush()
     if creating:
         # Whoever plans the visit is in it, so a restricted one never locks out its author.
@@ -216,8 +218,7 @@ def list_visits(
     past = filters.when == "past"
     stmt = stmt.where(Visit.ends_on < today if past else Visit.ends_on >= today)
     if filters.q.strip():
-        term = f"%{search_key(filters.q)}%"
-        stmt = stmt.where(or_(Visit.title.ilike(f"%{filters.q.strip()}%"), Visit.city.ilike(term)))
+        stmt = stmt.where(Visit.search.like(like_pattern(filters.q), escape="\\"))
     if filters.direction:
         stmt = stmt.where(Visit.direction == filters.direction)
     if filters.status:
@@ -476,6 +477,13 @@ def remove_item(session: Session, visit: Visit, item_id: int) -> None:
     visit.items.remove(item)
     session.delete(item)
     session.flush()
+
+
+def meeting_from_item_id(session: Session, visit: Visit, item_id: int, actor: User) -> Meeting:
+    item = next((i for i in visit.items if i.id == item_id), None)
+    if item is None:
+        raise DomainError(_("This programme item no longer exists."))
+    return meeting_from_item(session, visit, item, actor)
 
 
 def meeting_from_item(session: Session, visit: Visit, item: ProgrammeItem, actor: User) -> Meeting:

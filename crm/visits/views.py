@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,19 +13,19 @@ from crm.commitments import services as commitments
 from crm.documents import services as documents
 from crm.errors import DomainError
 from crm.extensions import db, htmx
-from crm.forms import DeleteForm, form_data
+from crm.forms import DeleteForm, choices, form_data
 from crm.meetings.forms import AttachmentForm, parse_person
 from crm.partners import services as partners
-from crm.views import form_refusal, int_arg, redirect_to, render
+from crm.views import attempt, first_error, form_cycle, form_refusal, int_arg, redirect_to, render, saved
 from crm.visits import services
 from crm.visits.forms import EventForm, ItemForm, MemberEditForm, MemberForm, ReportForm, VisitForm
-from crm.visits.models import DIRECTION_LABELS, MEMBER_ROLE_LABELS, VISIT_STATUS_LABELS, Event, VisitMember
+from crm.visits.models import Direction, Event, MemberRole, Visit, VisitMember, VisitStatus
 
 bp = Blueprint("visits", __name__)
 
 
-def _countries() -> list[tuple[str, str]]:
-    return partners.country_choices(db.session, str(get_locale() or "fr"))
+def _countries():
+    return choices(partners.country_choices(db.session, str(get_locale() or "fr")))
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def events():
 
 def _event_form(form: EventForm) -> EventForm:
     form.country_code.choices = _countries()
-    form.organiser_id.choices = [(None, "—"), *partners.organisation_choices(db.session)]
+    form.organiser_id.choices = choices(partners.organisation_choices(db.session), empty="—")
     return form
 
 
@@ -49,24 +49,17 @@ def _event_form(form: EventForm) -> EventForm:
 def event_form(event_id: int | None = None):
     event = db.get_or_404(Event, event_id) if event_id else None
     form = _event_form(EventForm(obj=event))
-    if request.method == "GET" and event is None:
+    if event is not None:
+        del form.submission  # an edit is guarded by the version, not by a one-time token
+    elif request.method == "GET":
         form.country_code.data = "ML"
-    if form.validate_on_submit():
-        try:
-            event = services.save_event(db.session, form_data(form), event, form.version.data)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "visits/event_form.html",
-                form=form,
-                event=event,
-                error=form_refusal(form, exc, event),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Event saved."), "success")
-        return redirect_to(url_for("visits.event", event_id=event.id))
-    return render("visits/event_form.html", form=form, event=event, status=422 if request.method == "POST" else 200)
+    return form_cycle(
+        form,
+        lambda: services.save_event(db.session, form_data(form), event, form.version.data),
+        done=lambda saved_event: saved(url_for("visits.event", event_id=saved_event.id), _("Event saved.")),
+        page=lambda **kw: render("visits/event_form.html", form=form, event=event, **kw),
+        record=event,
+    )
 
 
 @bp.get("/events/<int:event_id>")
@@ -87,8 +80,8 @@ def visits():
     filters = services.VisitFilters(
         when="past" if args.get("when") == "past" else "upcoming",
         q=args.get("q", "")[:200],
-        direction=args.get("direction", "") if args.get("direction", "") in DIRECTION_LABELS else "",
-        status=args.get("status", "") if args.get("status", "") in VISIT_STATUS_LABELS else "",
+        direction=Direction.parse(args.get("direction")) or "",
+        status=VisitStatus.parse(args.get("status")) or "",
         event_id=int_arg("event"),
         mine=args.get("mine") == "1",
     )
@@ -100,14 +93,12 @@ def visits():
         size=current_app.config["CRM_PAGE_SIZE"],
         today=date.today(),
     )
-    return render(
-        "visits/visits.html", page=page, filters=filters, directions=DIRECTION_LABELS, statuses=VISIT_STATUS_LABELS
-    )
+    return render("visits/visits.html", page=page, filters=filters, directions=Direction, statuses=VisitStatus)
 
 
 def _visit_form(form: VisitForm) -> VisitForm:
     form.country_code.choices = _countries()
-    form.event_id.choices = [(None, "—"), *services.event_choices(db.session)]
+    form.event_id.choices = choices(services.event_choices(db.session), empty="—")
     return form
 
 
@@ -122,16 +113,14 @@ def visit_new():
             ev = db.get_or_404(Event, event_id)
             form.event_id.data, form.city.data, form.country_code.data = ev.id, ev.city, ev.country_code
             form.starts_on.data, form.ends_on.data = ev.starts_on, ev.ends_on
-    if form.validate_on_submit():
-        try:
-            visit = services.save_visit(db.session, form_data(form), current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            return render("visits/visit_form.html", form=form, error=form_refusal(form, exc), status=exc.status)
-        db.session.commit()
-        flash(_("Visit %(ref)s created.", ref=visit.reference), "success")
-        return redirect_to(url_for("visits.visit", visit_id=visit.id))
-    return render("visits/visit_form.html", form=form, status=422 if request.method == "POST" else 200)
+    return form_cycle(
+        form,
+        lambda: services.save_visit(db.session, form_data(form), current_user),
+        done=lambda visit: saved(
+            url_for("visits.visit", visit_id=visit.id), _("Visit %(ref)s created.", ref=visit.reference)
+        ),
+        page=lambda **kw: render("visits/visit_form.html", form=form, **kw),
+    )
 
 
 @bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
@@ -139,22 +128,14 @@ def visit_new():
 def visit_edit(visit_id: int):
     record = services.visible_visit(db.session, visit_id, current_user) or abort(404)
     form = _visit_form(VisitForm(obj=record))
-    if form.validate_on_submit():
-        try:
-            services.save_visit(db.session, form_data(form), current_user, record, form.version.data)
-        except DomainError as exc:
-            db.session.rollback()
-            return render(
-                "visits/visit_form.html",
-                form=form,
-                visit=record,
-                error=form_refusal(form, exc, record),
-                status=exc.status,
-            )
-        db.session.commit()
-        flash(_("Visit saved."), "success")
-        return redirect_to(url_for("visits.visit", visit_id=record.id))
-    return render("visits/visit_form.html", form=form, visit=record, status=422 if request.method == "POST" else 200)
+    del form.submission
+    return form_cycle(
+        form,
+        lambda: services.save_visit(db.session, form_data(form), current_user, record, form.version.data),
+        done=lambda _v: saved(url_for("visits.visit", visit_id=visit_id), _("Visit saved.")),
+        page=lambda **kw: render("visits/visit_form.html", form=form, visit=record, **kw),
+        record=record,
+    )
 
 
 def _visit_page(visit_id: int, *, fragment: str | None = None, status: int = 200, **extra):
@@ -162,13 +143,14 @@ def _visit_page(visit_id: int, *, fragment: str | None = None, status: int = 200
     context = {
         "visit": record,
         "conflicts": services.member_conflicts(db.session, record),
-        "roles": MEMBER_ROLE_LABELS,
-        "item_form": extra.pop("item_form", None) or ItemForm(),
-        "report_form": extra.pop("report_form", None) or ReportForm(obj=record),
+        "roles": MemberRole,
+        # Fresh forms are never bound to the request just handled (a new token, an empty line).
+        "item_form": extra.pop("item_form", None) or ItemForm(formdata=None),
+        "report_form": extra.pop("report_form", None) or ReportForm(formdata=None, obj=record),
         "arising": commitments.for_visit(db.session, record.id, current_user),
         "attachments": documents.for_visit(db.session, record.id),
-        "attachment_form": AttachmentForm(),
-        "delete_form": DeleteForm(),
+        "attachment_form": AttachmentForm(formdata=None),
+        "delete_form": DeleteForm(formdata=None),
         "today": date.today(),
     }
     context.update(extra)
@@ -181,14 +163,23 @@ def visit(visit_id: int):
     return _visit_page(visit_id)
 
 
-def _visible(visit_id: int):
+def _visible(visit_id: int) -> Visit:
     return services.visit_detail(db.session, visit_id, current_user) or abort(404)
 
 
-def _after_change(visit_id: int, fragment: str, anchor: str, **extra):
-    if htmx:
-        return _visit_page(visit_id, fragment=fragment, **extra)
-    return redirect_to(url_for("visits.visit", visit_id=visit_id) + anchor)
+def _change(visit_id: int, form, change, *, fragment: str, anchor: str, error_key: str, invalid: str):
+    """An inline change of the visit's page: the section comes back, with the refusal if there is one."""
+
+    def page(refusal: DomainError | None = None, status: int = 200, **_kw):
+        message = refusal.message if refusal is not None else first_error(form) or invalid
+        return _visit_page(visit_id, fragment=fragment, status=status, **{error_key: message})
+
+    def done(_result):
+        if htmx:
+            return _visit_page(visit_id, fragment=fragment)
+        return redirect_to(url_for("visits.visit", visit_id=visit_id) + anchor)
+
+    return form_cycle(form, change, done=done, page=page)
 
 
 # --- members -----------------------------------------------------------------------------------
@@ -202,26 +193,32 @@ def people_search(visit_id: int):
     return render("visits/_people_options.html", users=users, contacts=contacts)
 
 
+def _members_change(visit_id: int, form, change, invalid: str):
+    return _change(
+        visit_id,
+        form,
+        change,
+        fragment="visits/_members.html",
+        anchor="#members",
+        error_key="members_error",
+        invalid=invalid,
+    )
+
+
 @bp.post("/visits/<int:visit_id>/members")
 @role_required(Role.STAFF)
 def member_add(visit_id: int):
     record = _visible(visit_id)
     form = MemberForm()
-    if not form.validate_on_submit():
-        return _visit_page(
-            visit_id, fragment="visits/_members.html", members_error=_("Choose a person from the list."), status=422
-        )
-    user_id, contact_id, _org, _side = parse_person(form.person.data)
-    try:
-        services.add_member(db.session, record, user_id=user_id, contact_id=contact_id, role=form.role.data)
-    except DomainError as exc:
-        db.session.rollback()
-        return _visit_page(visit_id, fragment="visits/_members.html", members_error=exc.message, status=exc.status)
-    db.session.commit()
-    return _after_change(visit_id, "visits/_members.html", "#members")
+
+    def add():
+        user_id, contact_id, _org, _side = parse_person(form.person.data)
+        return services.add_member(db.session, record, user_id=user_id, contact_id=contact_id, role=form.role.data)
+
+    return _members_change(visit_id, form, add, _("Choose a person from the list."))
 
 
-def _member(record, member_id: int) -> VisitMember:
+def _member(record: Visit, member_id: int) -> VisitMember:
     member = next((m for m in record.members if m.id == member_id), None)
     return member or abort(404)
 
@@ -232,16 +229,12 @@ def member_edit(visit_id: int, member_id: int):
     record = _visible(visit_id)
     member = _member(record, member_id)
     form = MemberEditForm()
-    if not form.validate_on_submit():
-        error = next(iter(form.errors.values()))[0] if form.errors else _("Check the dates.")
-        return _visit_page(visit_id, fragment="visits/_members.html", members_error=error, status=422)
-    try:
-        services.update_member(db.session, record, member, form_data(form), form.version.data)
-    except DomainError as exc:
-        db.session.rollback()
-        return _visit_page(visit_id, fragment="visits/_members.html", members_error=exc.message, status=exc.status)
-    db.session.commit()
-    return _after_change(visit_id, "visits/_members.html", "#members")
+    return _members_change(
+        visit_id,
+        form,
+        lambda: services.update_member(db.session, record, member, form_data(form), form.version.data),
+        _("Check the dates."),
+    )
 
 
 @bp.post("/visits/<int:visit_id>/members/<int:member_id>/remove")
@@ -249,15 +242,10 @@ def member_edit(visit_id: int, member_id: int):
 def member_remove(visit_id: int, member_id: int):
     record = _visible(visit_id)
     member = _member(record, member_id)
-    if not DeleteForm().validate_on_submit():
+    form = DeleteForm()
+    if not form.validate_on_submit():
         abort(400)
-    try:
-        services.remove_member(db.session, record, member, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return _visit_page(visit_id, fragment="visits/_members.html", members_error=exc.message, status=exc.status)
-    db.session.commit()
-    return _after_change(visit_id, "visits/_members.html", "#members")
+    return _members_change(visit_id, form, lambda: services.remove_member(db.session, record, member, current_user), "")
 
 
 # --- programme ---------------------------------------------------------------------------------
@@ -281,31 +269,44 @@ def programme_check(visit_id: int):
 def item_add(visit_id: int):
     record = _visible(visit_id)
     form = ItemForm()
-    form.validate()
-    try:
-        if form.errors:
-            field, messages = next(iter(form.errors.items()))
-            raise DomainError(messages[0], field=field)
-        services.add_item(db.session, record, form_data(form))
-    except DomainError as exc:
-        db.session.rollback()
-        form_refusal(form, exc)
-        return _visit_page(visit_id, fragment="visits/_programme.html", item_form=form, status=exc.status)
-    db.session.commit()
-    return _after_change(visit_id, "visits/_programme.html", "#programme")
+
+    def page(refusal: DomainError | None = None, status: int = 200, **_kw):
+        if refusal is not None:
+            form_refusal(form, refusal)
+        return _visit_page(visit_id, fragment="visits/_programme.html", item_form=form, status=status)
+
+    def done(_item):
+        if htmx:
+            return _visit_page(visit_id, fragment="visits/_programme.html")
+        return redirect_to(url_for("visits.visit", visit_id=visit_id) + "#programme")
+
+    return form_cycle(
+        form,
+        lambda: services.add_item(db.session, record, form_data(form)),
+        done=done,
+        page=page,
+        replay=lambda: _visit_page(visit_id, fragment="visits/_programme.html"),
+    )
 
 
 def _programme_change(visit_id: int, change):
     record = _visible(visit_id)
-    if not DeleteForm().validate_on_submit():
+    form = DeleteForm()
+    if not form.validate_on_submit():
         abort(400)
-    try:
-        change(record)
-    except DomainError as exc:
-        db.session.rollback()
-        return _visit_page(visit_id, fragment="visits/_programme.html", programme_error=exc.message, status=exc.status)
-    db.session.commit()
-    return _after_change(visit_id, "visits/_programme.html", "#programme")
+
+    def done(_result):
+        if htmx:
+            return _visit_page(visit_id, fragment="visits/_programme.html")
+        return redirect_to(url_for("visits.visit", visit_id=visit_id) + "#programme")
+
+    return attempt(
+        lambda: change(record),
+        done=done,
+        refused=lambda refusal: _visit_page(
+            visit_id, fragment="visits/_programme.html", programme_error=refusal.message, status=refusal.status
+        ),
+    )
 
 
 @bp.post("/visits/<int:visit_id>/programme/<int:item_id>/move")
@@ -324,13 +325,9 @@ def item_remove(visit_id: int, item_id: int):
 @bp.post("/visits/<int:visit_id>/programme/<int:item_id>/meeting")
 @role_required(Role.STAFF)
 def item_meeting(visit_id: int, item_id: int):
-    def create(record):
-        item = next((i for i in record.items if i.id == item_id), None)
-        if item is None:
-            raise DomainError(_("This programme item no longer exists."))
-        services.meeting_from_item(db.session, record, item, current_user)
-
-    return _programme_change(visit_id, create)
+    return _programme_change(
+        visit_id, lambda record: services.meeting_from_item_id(db.session, record, item_id, current_user)
+    )
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -341,17 +338,15 @@ def item_meeting(visit_id: int, item_id: int):
 def report(visit_id: int):
     record = _visible(visit_id)
     form = ReportForm()
-    if not form.validate_on_submit():
-        return _visit_page(visit_id, report_form=form, status=422)
-    try:
-        services.save_report(db.session, record, form.report.data or "", form.version.data)
-    except DomainError as exc:
-        db.session.rollback()
-        form_refusal(form, exc, record)
-        return _visit_page(visit_id, report_form=form, report_error=exc.message, status=exc.status)
-    db.session.commit()
-    flash(_("Report saved."), "success")
-    return redirect_to(url_for("visits.visit", visit_id=visit_id) + "#report")
+    return form_cycle(
+        form,
+        lambda: services.save_report(db.session, record, form.report.data or "", form.version.data),
+        done=lambda _none: saved(url_for("visits.visit", visit_id=visit_id) + "#report", _("Report saved.")),
+        page=lambda error=None, refusal=None, status=200, **_kw: _visit_page(
+            visit_id, report_form=form, report_error=refusal.message if refusal else error, status=status
+        ),
+        record=record,
+    )
 
 
 @bp.post("/visits/<int:visit_id>/attachments")
@@ -360,13 +355,15 @@ def attachment_add(visit_id: int):
     """The invitation, the note verbale: checked from their content like every file."""
     record = _visible(visit_id)
     form = AttachmentForm()
-    try:
-        if not form.validate_on_submit():
-            raise DomainError(_("Choose a file to attach."), field="file")
-        documents.attach_upload(db.session, record, request.files.get("file"), form.description.data, current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return _visit_page(visit_id, attachment_error=exc.message, status=exc.status)
-    db.session.commit()
-    flash(_("File attached."), "success")
-    return redirect_to(url_for("visits.visit", visit_id=visit_id) + "#attachments")
+    return form_cycle(
+        form,
+        lambda: documents.attach_upload(
+            db.session, record, request.files.get("file"), form.description.data, current_user
+        ),
+        done=lambda _a: saved(url_for("visits.visit", visit_id=visit_id) + "#attachments", _("File attached.")),
+        page=lambda refusal=None, status=200, **_kw: _visit_page(
+            visit_id,
+            attachment_error=refusal.message if refusal else _("Choose a file to attach."),
+            status=status,
+        ),
+    )

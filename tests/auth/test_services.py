@@ -95,7 +95,7 @@ def test_deactivated_account_cannot_sign_in_and_loses_its_sessions(app, db):
     result = services.sign_in(db.session, email=user.email, password=PASSWORD, ip="1.1.1.1", user_agent="t")
     db.session.commit()
     assert services.load_session_user(db.session, result.token) is not None
-    services.update_user(db.session, user, version=user.version, active=False)
+    services.update_user(db.session, user, actor=make_user(Role.ADMIN), version=user.version, active=False)
     db.session.commit()
     assert services.load_session_user(db.session, result.token) is None
     with pytest.raises(DomainError):

@@ -141,16 +141,14 @@ def test_approval_freezes_the_pdf_and_its_hash_verifies(client, db, audience, lo
     ok = client.post(
         "/verify/AUD-2026-0001/1", data={"file": (io.BytesIO(first), "cr.pdf")}, content_type="multipart/form-data"
     )
-    assert (
-        ok.status_code == 200
-        and frozen.sha256 in ok.get_data(as_text=True)
-        and "flash-success" in ok.get_data(as_text=True)
-    )
+    assert ok.status_code == 200 and "Authentique" in ok.get_data(as_text=True)
+    assert frozen.sha256 not in ok.get_data(as_text=True)  # fingerprints are never listed
     altered = first + b"\n% a changed copy\n"
     bad = client.post(
         "/verify/AUD-2026-0001/1", data={"file": (io.BytesIO(altered), "cr.pdf")}, content_type="multipart/form-data"
     )
-    assert "flash-success" not in bad.get_data(as_text=True) and "form-error" in bad.get_data(as_text=True)
+    assert "Aucun document approuvé ne porte cette empreinte" in bad.get_data(as_text=True)
+    assert "Authentique" not in bad.get_data(as_text=True)
     assert client.post("/verify/AUD-2026-0001/1", data={"sha256": "zz"}).status_code == 422
     # a later amendment does not touch the frozen file
     client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": "Précision"})
