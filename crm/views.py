@@ -140,9 +140,8 @@ def attempt(save: Callable[[], T], *, done: Callable[[T], Any], refused: Callabl
         result = save()
         db.session.flush()
     except REFUSALS as exc:
-        refusal = as_refusal(exc)
-        db.session.rollback()
-        return refused(refusal)
+        db.session.rollback()  # first: the message is translated for a user who may need loading again
+        return refused(as_refusal(exc))
     return done(result)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import secrets
 from datetime import date
 
 import pytest
@@ -11,8 +10,7 @@ from sqlalchemy import func, select
 
 from crm import create_app
 from crm.audit.models import AuditEvent
-from crm.auth import services as auth_services
-from crm.auth.models import Role, UserSession
+from crm.auth.models import Role
 from crm.documents import services as documents
 from crm.meetings import services as meetings
 from crm.partners.models import Position
@@ -25,6 +23,7 @@ from tests.conftest import (
     make_meeting,
     make_org,
     make_user,
+    open_session,
     sign_in,
 )
 
@@ -32,14 +31,9 @@ ROLES = list(Role)
 
 
 def signed_in_client(app, db, role: Role):
-    """A client with a live session for a new user of this role (no password hashing: fast)."""
-    user = make_user(role)
-    token = secrets.token_urlsafe(32)
-    db.session.add(UserSession(token_hash=auth_services._digest(token), user_id=user.id))
-    db.session.commit()
+    """A client with a live session for a new user of this role."""
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = token
+    open_session(client, make_user(role))
     return client
 
 

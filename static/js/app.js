@@ -30,7 +30,8 @@
   });
 
   document.addEventListener("htmx:afterRequest", function (evt) {
-    if (evt.detail.successful) hide();
+    var xhr = evt.detail.xhr;
+    if (evt.detail.successful && !(xhr && xhr.getResponseHeader("HX-Retarget") === "#notice")) hide();
   });
 
   // Drafts: forms marked data-keep-draft keep their text in this browser tab until saved,
@@ -152,6 +153,41 @@
     }
     var unpick = evt.target.closest("[data-unpick]");
     if (unpick) unpick.closest(".chip").remove();
+  });
+
+  // One request per click: while a form is being sent its buttons are disabled (the server also
+  // refuses a second sending of a creation form, so a double click never makes two records).
+  function buttons(form) { return form ? form.querySelectorAll("button:not([type=button]), input[type=submit]") : []; }
+  function busy(form, on) {
+    if (!form || form.method === "get") return;
+    Array.prototype.forEach.call(buttons(form), function (b) { b.disabled = on; });
+    if (on) form.setAttribute("aria-busy", "true"); else form.removeAttribute("aria-busy");
+  }
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (elt && elt.tagName === "FORM" && evt.detail.requestConfig.verb !== "get") busy(elt, true);
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (elt && elt.tagName === "FORM") busy(elt, false);
+  });
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.method === "get" || form.hasAttribute("hx-post")) return;
+    if (form.dataset.sending) { evt.preventDefault(); return; }
+    form.dataset.sending = "1";
+    // After this tick, so that the clicked button's own name and value are still sent.
+    setTimeout(function () { busy(form, true); }, 0);
+  });
+  window.addEventListener("pageshow", function () {
+    // Back to a page kept by the browser: its forms can be sent again.
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sending]"), function (form) {
+      delete form.dataset.sending; busy(form, false);
+    });
+  });
+  // Error messages from the server arrive in the notice bar (HX-Retarget): show it.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "notice") evt.detail.target.hidden = false;
   });
 
   document.addEventListener("DOMContentLoaded", function () { bind(document); });
