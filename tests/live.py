@@ -71,7 +71,8 @@ class Server:
     log: Path
 
     def workers(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], check=False, capture_output=True, text=True)
+        out = found.stdout
         return [int(pid) for pid in out.split()]
 
     def kill_worker(self) -> int:
