@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from crm.extensions import db
 from crm.ops import backup as backups
@@ -13,6 +14,7 @@ from crm.ops import checks
 
 
 @click.command("check-deploy")
+@with_appcontext
 def check_deploy() -> None:
     """Refuse a production configuration that is unsafe or fragile; each problem comes with its fix."""
     findings = checks.run_checks(current_app._get_current_object())
@@ -28,6 +30,7 @@ def check_deploy() -> None:
 
 
 @click.command("backup")
+@with_appcontext
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(file: Path) -> None:
     """Write one archive (database, files, checksum manifest) while the app keeps running."""
@@ -43,6 +46,7 @@ def backup(file: Path) -> None:
 
 
 @click.command("restore")
+@with_appcontext
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--verify-only", is_flag=True, help="Check the archive's checksums and change nothing.")
 def restore(file: Path, verify_only: bool) -> None:
