@@ -97,7 +97,7 @@ class _LoggedBody:
         try:
             return next(self._iterator)
         except StopIteration:
-            self._finish()
+            self.close()  # all sent: release the file now (servers call close() again; that is harmless)
             raise
 
     def close(self):
