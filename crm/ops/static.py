@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -108,9 +109,10 @@ class StaticFiles(WhiteNoise):
                     self.build_problem = f"{self.build_dir}: {exc.strerror or exc}"
                     log.warning("static files served uncompressed: cannot write %s (%s)", target, exc)
                     continue
-                for old in target.parent.glob(f"{relative.name}.*{suffix}"):
-                    if old != target:
-                        old.unlink(missing_ok=True)
+                stale = re.compile(re.escape(relative.name) + r"\.[0-9a-f]{12}" + re.escape(suffix))
+                for old in target.parent.iterdir():
+                    if old != target and stale.fullmatch(old.name):
+                        old.unlink(missing_ok=True)  # the copy of an earlier version of this file
             found[encoding] = str(target)
         return found
 

@@ -25,9 +25,12 @@ def _admin_engine():
 
 
 def pg_database(name: str) -> str:
-    """A new, empty database `crm_ops_<name>` on the test server (dropped first if a previous run left it)."""
+    """A new, empty database on the test server (dropped first if a previous run left it).
+
+    Named `crm_ops_<name>_<the suite's database>`, so that two suites on one server never touch each other's.
+    """
     assert PG_URL
-    full = f"crm_ops_{name}"
+    full = f"crm_ops_{name}_{make_url(sqlalchemy_url(PG_URL)).database}"[:63]
     admin = _admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{full}" WITH (FORCE)'))

@@ -9,6 +9,7 @@ from pathlib import Path
 import brotli
 import pytest
 
+from crm import create_app
 from crm.auth.models import Role
 
 CSS = Path(__file__).resolve().parents[2] / "static" / "css" / "app.css"
@@ -62,3 +63,14 @@ def test_static_files_need_no_session_and_unknown_ones_are_404(client, db):
     assert client.get("/static/js/app.js").status_code == 200
     assert client.get("/static/js/nope.js").status_code == 404
     assert client.get("/static/../app.py").status_code == 404
+
+
+def test_an_unwritable_build_folder_serves_uncompressed_files_and_check_deploy_says_so(tmp_path, database_url):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the build folder should be")
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "CRM_STATIC_BUILD_DIR": str(blocker)})
+    response = app.test_client().get("/static/css/app.css", headers={"Accept-Encoding": "br, gzip"})
+    assert response.status_code == 200 and "Content-Encoding" not in response.headers
+    assert response.get_data() == CSS.read_bytes()
+    output = app.test_cli_runner().invoke(args=["check-deploy"]).output
+    assert "Static files are served uncompressed" in output and "CRM_STATIC_BUILD_DIR" in output
