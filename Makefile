@@ -1,11 +1,12 @@
 # make run    set everything up, migrate, load the demo data on first run, serve on http://127.0.0.1:5000
 # make test   set everything up and run the whole suite (SQLite; PostgreSQL with CRM_TEST_DATABASE_URL)
+# make dev    the same as run, with Flask's development server: reloader and debugger (never in production)
 SHELL := /bin/bash
 FLASK := .venv/bin/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-test migrate bench lint translations serve
+.PHONY: run dev demo test setup setup-test migrate bench lint translations serve
 
 setup:
 	@bash scripts/setup.sh
@@ -16,20 +17,26 @@ setup-test:
 migrate: setup
 	@$(FLASK) db upgrade
 
-run: migrate
+demo: migrate
 	@$(FLASK) seed-demo --if-empty
 	@echo
 	@echo "Sign in at http://$(HOST):$(PORT)/ with one of the demo accounts (role, email, password):"
-	@cat instance/demo-accounts.txt 2>/dev/null || echo "  (no demo accounts: create one with 'flask --app app users create EMAIL --name NAME --role admin')"
+	@cat $${CRM_INSTANCE_PATH:-instance}/demo-accounts.txt 2>/dev/null || echo "  (no demo accounts: create one with 'flask --app app users create EMAIL --name NAME --role admin')"
 	@echo
-	@$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The production server (gunicorn, settings in deploy/gunicorn.conf.py; CRM_WORKERS overrides the worker count).
+run: demo
+	@exec .venv/bin/gunicorn --config deploy/gunicorn.conf.py --bind $(HOST):$(PORT) app:app
+
+dev: demo
+	@$(FLASK) run --debug --host $(HOST) --port $(PORT)
 
 test: setup-test
 	@.venv/bin/pytest
 
 lint: setup
-	@.venv/bin/ruff check crm tests app.py migrations
-	@.venv/bin/ruff format --check crm tests app.py
+	@.venv/bin/ruff check crm tests app.py migrations deploy
+	@.venv/bin/ruff format --check crm tests app.py deploy
 
 bench: setup
 	@.venv/bin/python -m crm.bench

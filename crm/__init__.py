@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy.session import Session as FlaskSession
 
-from crm import cli, cycle, web
+from crm import cli, cycle, ops, web
 from crm.audit import services as audit
 from crm.auth import bp as auth_bp
 from crm.calendars.views import bp as calendars_bp
@@ -55,5 +55,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     web.init_app(app)
     cli.init_app(app)
+    ops.init_app(app)  # wraps the WSGI app (static files, proxy headers, request log); adds /healthz
     cycle.install(app)  # last: every view, whoever registered it, commits once or rolls back
     return app

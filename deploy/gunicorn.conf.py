@@ -1,0 +1,54 @@
+"""gunicorn settings, for `make run` and for deploy/crm.service: gunicorn -c deploy/gunicorn.conf.py app:app
+
+Environment: CRM_BIND (default 127.0.0.1:8000; `make run` passes --bind), CRM_WORKERS (default 2 × cores + 1,
+at most 8: see crm/ops/server.py), plus the app's own CRM_* variables.
+"""
+
+import os
+
+import gunicorn.http.wsgi
+
+from crm.ops.server import worker_count
+
+# Everything the app writes is private: the database, the secret key, backups (0600 files, 0700 folders).
+os.umask(0o077)
+
+# gunicorn names itself in every response ("Server: gunicorn") and has no setting to change it; its maintainers
+# suggest overriding it. A neutral word tells a scanner nothing. Behind nginx, nginx replaces the header anyway.
+gunicorn.http.wsgi.SERVER = "crm"
+
+bind = os.environ.get("CRM_BIND", "127.0.0.1:8000")
+workers = worker_count()
+# Sync workers: one request at a time per process, the simplest model with SQLAlchemy sessions and the PDF
+# renderer. Slow clients are nginx's business (it buffers whole requests and responses).
+worker_class = "sync"
+# Load the app once in the master, then fork: a broken configuration fails at start, not in every worker, and
+# the workers share the loaded code's memory.
+preload_app = True
+# Above the PDF renderer's own limit (CRM_PDF_TIMEOUT, 20 s) so that it, not gunicorn, answers a slow render.
+timeout = 60
+graceful_timeout = 30
+# Recycle a worker now and then, so that a slow leak (fonts, caches) cannot grow for weeks.
+max_requests = 2000
+max_requests_jitter = 200
+# Heartbeat files in memory, not on a disk that may stall.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+proc_name = "crm"
+# No control socket (gunicorn ≥ 25 opens one in $HOME or $XDG_RUNTIME_DIR): systemd and signals manage the server,
+# and two servers on one machine would fight over the same path.
+control_socket_disable = True
+# The app logs one JSON line per request (crm/ops/requestlog.py); gunicorn's own access log would double it.
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+# X-Forwarded-* are trusted in one place only: the app's ProxyFix, enabled by CRM_PROXY_FIX.
+forwarded_allow_ips = ""
+
+
+def post_fork(server, worker):
+    """Connections opened in the master before the fork must not be shared by the workers."""
+    from crm.extensions import db
+
+    app = server.app.wsgi()
+    with app.app_context():
+        db.engine.dispose(close=False)
