@@ -17,7 +17,8 @@ from crm.commitments.views import bp as commitments_bp
 from crm.config import load_config
 from crm.core.ids import IdConverter
 from crm.documents.views import bp as documents_bp
-from crm.extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+from crm.extensions import babel, compress, csrf, htmx, login_manager, migrate
+from crm.extensions import db as database  # not `db`: crm.db is the module of models' base
 from crm.meetings.views import bp as meetings_bp
 from crm.partners import bp as partners_bp
 from crm.visits.views import bp as visits_bp
@@ -36,9 +37,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
 
-    db.init_app(app)
+    database.init_app(app)
     audit.install_listener(FlaskSession)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, database, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
     compress.init_app(app)

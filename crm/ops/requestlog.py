@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
+from sqlalchemy import inspect
 
 REQUEST_ID = "crm.request_id"
 ROUTE = "crm.route"
@@ -149,7 +150,10 @@ def _note_route_and_user(exc: BaseException | None = None) -> None:
     environ = request.environ
     environ[ROUTE] = request.url_rule.rule if request.url_rule else None
     user = g.get("_login_user")  # only if this request already loaded it: no query for the log
-    environ[USER_ID] = user.id if user is not None and getattr(user, "is_authenticated", False) else None
+    # The identity key, not ``user.id``: after the request's commit the row is expired, and reading an
+    # attribute would query the database again just to write a log line.
+    identity = inspect(user).identity if user is not None and getattr(user, "is_authenticated", False) else None
+    environ[USER_ID] = identity[0] if identity else None
 
 
 def init_app(app: Flask) -> None:

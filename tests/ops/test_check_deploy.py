@@ -28,6 +28,8 @@ def _problems(output: str) -> list[str]:
 
 
 def test_an_unsafe_configuration_is_refused_with_the_fixes(tmp_path, monkeypatch):
+    # The app asks for WAL on every connection; a file system without shared memory leaves SQLite in "delete".
+    monkeypatch.setattr("crm.db.SQLITE_JOURNAL_MODE", "DELETE")
     monkeypatch.setenv("CRM_ENV", "production")
     monkeypatch.delenv("CRM_BASE_URL", raising=False)
     monkeypatch.setenv("CRM_SECRET_KEY", "change-me")

@@ -21,7 +21,7 @@ def _failed_sign_in_address(client, db) -> str:
 class TestBehindOneProxy:
     @pytest.fixture
     def app_config(self):
-        return {"CRM_PROXY_FIX": 1}
+        return {"CRM_PROXY_FIX": 1, "CRM_ALLOWED_HOSTS": ["crm.mcenma.gov.ml"]}
 
     def test_the_throttle_and_the_trail_see_the_client_address(self, client, db):
         assert _failed_sign_in_address(client, db) == "203.0.113.7"

@@ -31,7 +31,6 @@ from tests.ops.conftest import drop_pg_database, make_ops_app, pg_database
 pytestmark = pytest.mark.skipif(not PG_URL, reason="two app servers share a PostgreSQL database")
 
 ROOT = Path(__file__).resolve().parents[2]
-NEEDS_BLOBS = pytest.mark.xfail(reason="needs files in the database (lead's branch)", strict=False)
 LOGO = ROOT / "tests" / "documents" / "logo.png"
 
 
@@ -271,7 +270,6 @@ def test_minutes_approved_on_one_server_are_verified_on_the_other(servers, appro
     assert "Authentique" in result.text or "Authentic" in result.text
 
 
-@NEEDS_BLOBS
 def test_the_approved_pdf_frozen_on_one_server_downloads_from_the_other(servers, approved):
     on_a, pdf = approved
     on_b = on_a.on(servers["b"])
@@ -279,7 +277,6 @@ def test_the_approved_pdf_frozen_on_one_server_downloads_from_the_other(servers,
     assert copy.status == 200 and copy.body == pdf
 
 
-@NEEDS_BLOBS
 def test_a_file_uploaded_on_one_server_downloads_from_the_other(servers):
     on_a = Browser(servers["a"])
     on_a.sign_in(servers["staff"])
@@ -295,7 +292,6 @@ def test_a_file_uploaded_on_one_server_downloads_from_the_other(servers):
     assert download.status == 200 and download.body == data
 
 
-@NEEDS_BLOBS
 def test_the_letterhead_logo_set_on_one_server_prints_on_the_other(servers):
     on_a = Browser(servers["a"])
     on_a.sign_in(servers["admin"])
