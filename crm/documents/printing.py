@@ -200,10 +200,11 @@ def approve_and_freeze(session: Session, revision: MinutesRevision, actor: User,
     """
     meetings.approve_minutes(session, revision, actor, version)
     meeting = meetings.meeting_detail(session, revision.meeting_id, actor)
-    if meeting is None:  # pragma: no cover - the caller just loaded it
+    printed = meetings.revision_with_items(session, revision.meeting_id, revision.number)
+    if meeting is None or printed is None:  # pragma: no cover - the caller just loaded them
         raise DomainError(_("This meeting no longer exists."))
     for lang in LANGUAGES:
-        freeze(session, meeting, revision, actor, lang, verify_url(meeting.reference, revision.number))
+        freeze(session, meeting, printed, actor, lang, verify_url(meeting.reference, printed.number))
 
 
 def frozen_bytes(session: Session, document: FrozenDocument) -> bytes:
