@@ -37,6 +37,7 @@ test: setup-test
 lint: setup
 	@.venv/bin/ruff check crm tests app.py migrations deploy
 	@.venv/bin/ruff format --check crm tests app.py deploy
+	@.venv/bin/mypy
 
 bench: setup
 	@.venv/bin/python -m crm.bench

@@ -310,7 +310,9 @@ def _pdf_figures(app, db, user) -> None:
     from crm.meetings import services as meetings
 
     with app.test_request_context("/"):
-        meeting = meetings.meeting_detail(db.session, 50_000, user) or meetings.meeting_detail(db.session, 50_001, user)
+        found = meetings.meeting_detail(db.session, 50_000, user) or meetings.meeting_detail(db.session, 50_001, user)
+        assert found is not None, "the bench's data holds meetings 50,000 and 50,001"
+        meeting = found
         revision = meetings.start_minutes(db.session, meeting)
         text = "Le Ministre a rappelé les attentes de l’État vis-à-vis des acteurs du numérique. " * 6
         for n in range(7):
@@ -323,8 +325,8 @@ def _pdf_figures(app, db, user) -> None:
                 revision.version,
             )
         db.session.commit()
-        meeting = meetings.meeting_detail(db.session, meeting.id, user)
-        revision = meetings.revision_with_items(db.session, meeting.id)
+        meeting = meetings.meeting_detail(db.session, meeting.id, user) or meeting
+        revision = meetings.revision_with_items(db.session, meeting.id) or revision
         data = printing.minutes_pdf(db.session, meeting, revision, user, "fr")  # first render: fonts, stylesheet
         pages = len(PdfReader(io.BytesIO(data)).pages)
         warm = []

@@ -10,9 +10,12 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy import DateTime, Engine, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, scoped_session
 
 from crm.errors import StaleEdit, stale_message
+
+# What services receive: a Session, or the request's scoped session (db.session) that stands for one.
+DbSession = Session | scoped_session[Any]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -98,7 +101,7 @@ class VersionMixin:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:  # noqa: N805 - a declared_attr receives the class
-        return {"version_id_col": cls.__table__.c.version}
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]  # set by the mapping
 
 
 def search_key(text: str | None) -> str:

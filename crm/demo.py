@@ -10,15 +10,15 @@ import os
 import secrets
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from crm import demo_meetings, demo_visits
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
-from crm.db import search_key
+from crm.db import DbSession, search_key
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, OrgKind, Position
 
@@ -29,7 +29,7 @@ ACCOUNTS = [
     ("kadiatou.sidibe@mcenma.example", "Kadiatou Sidibé", Role.VIEWER, "Cabinet du ministre", "en"),
 ]
 
-ORGANISATIONS = [
+ORGANISATIONS: list[dict[str, Any]] = [
     {
         "key": "mcenma",
         "name": "Ministère de la Communication, de l’Économie numérique et de la Modernisation de l’Administration",
@@ -112,7 +112,7 @@ ORGANISATIONS = [
 UNKNOWN_START = "Date de prise de fonction non indiquée par les sources : à compléter."
 FICTIONAL = "Personne fictive (données de démonstration) : les sources ne nomment pas le prédécesseur."
 
-CONTACTS = [
+CONTACTS: list[dict[str, Any]] = [
     {
         "honorific": "S.E.",
         "given_name": "Alhamdou",
@@ -229,7 +229,7 @@ def _credentials_file() -> Path:
     return Path(current_app.instance_path) / "demo-accounts.txt"
 
 
-def _accounts(session: Session) -> list[str]:
+def _accounts(session: DbSession) -> list[str]:
     lines = []
     for email, name, role, unit, locale in ACCOUNTS:
         if session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -242,7 +242,7 @@ def _accounts(session: Session) -> list[str]:
     return lines
 
 
-def load_demo(session: Session) -> str:
+def load_demo(session: DbSession) -> str:
     """Load everything; running it twice changes nothing. Returns what to print."""
     partners.seed_countries(session)
     orgs: dict[str, Organisation] = {}

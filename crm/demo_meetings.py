@@ -8,13 +8,13 @@ dates are illustrative, and the meetings' notes say so.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from crm.auth.models import User
 from crm.commitments import services as commitments
-from crm.db import search_key
+from crm.db import DbSession, search_key
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting
 from crm.partners.models import Contact, Organisation
@@ -25,7 +25,7 @@ NOTE = (
     "décisions, les engagements et leurs échéances sont illustratifs."
 )
 
-AUDIENCES = [
+AUDIENCES: list[dict[str, Any]] = [
     {
         "partner": "orange",
         "head": ("N’Diaye", "Leyti"),
@@ -114,11 +114,11 @@ AUDIENCES = [
 ]
 
 
-def _by_key(session: Session, model, key: str):
+def _by_key(session: DbSession, model, key: str):
     return session.scalars(select(model).where(model.sort_key == key)).first()
 
 
-def load(session: Session, orgs: dict[str, Organisation]) -> int:
+def load(session: DbSession, orgs: dict[str, Organisation]) -> int:
     """Create the demo meetings once; returns how many were added."""
     officer = session.scalar(select(User).where(User.email == "awa.traore@mcenma.example"))
     note_taker = session.scalar(select(User).where(User.email == "ibrahim.maiga@mcenma.example"))
@@ -215,7 +215,7 @@ def load(session: Session, orgs: dict[str, Organisation]) -> int:
     return added
 
 
-def _follow_up(session: Session, orgs: dict[str, Organisation], officer: User) -> None:
+def _follow_up(session: DbSession, orgs: dict[str, Organisation], officer: User) -> None:
     """A planned follow-up with Orange Mali: it opens with the commitments still open."""
     title = "Séance de travail de suivi avec Orange Mali"
     if session.scalar(select(Meeting.id).where(Meeting.title == title)) is not None:

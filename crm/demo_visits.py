@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from crm.auth.models import User
 from crm.commitments import services as commitments
-from crm.db import search_key
+from crm.db import DbSession, search_key
 from crm.partners.models import Contact, Organisation
 from crm.visits import services as visits
 from crm.visits.models import Event
@@ -23,11 +22,11 @@ NOTE = (
 )
 
 
-def _contact(session: Session, family: str, given: str) -> Contact | None:
+def _contact(session: DbSession, family: str, given: str) -> Contact | None:
     return session.scalars(select(Contact).where(Contact.sort_key == search_key(f"{family} {given}"))).first()
 
 
-def load(session: Session, orgs: dict[str, Organisation]) -> None:
+def load(session: DbSession, orgs: dict[str, Organisation]) -> None:
     officer = session.scalar(select(User).where(User.email == "awa.traore@mcenma.example"))
     staff = session.scalar(select(User).where(User.email == "ibrahim.maiga@mcenma.example"))
     if officer is None or staff is None or session.scalar(select(Event.id).limit(1)) is not None:
@@ -88,7 +87,7 @@ def load(session: Session, orgs: dict[str, Organisation]) -> None:
     if minister is not None:
         visits.add_member(session, outgoing, contact_id=minister.id, role="head")
     visits.add_member(session, outgoing, user_id=staff.id, role="protocol")
-    outgoing = visits.visit_detail(session, outgoing.id, officer)
+    outgoing = visits.visit_detail(session, outgoing.id, officer) or outgoing
     for day, start, end, place, activity, meet in [
         (date(2025, 11, 17), time(16, 0), None, "Aéroport de Ouagadougou", "Arrivée de la délégation", False),
         (
@@ -179,7 +178,7 @@ def load(session: Session, orgs: dict[str, Organisation]) -> None:
                 member.version,
             )
     visits.add_member(session, incoming, user_id=staff.id, role="protocol")
-    incoming = visits.visit_detail(session, incoming.id, officer)
+    incoming = visits.visit_detail(session, incoming.id, officer) or incoming
     for day, start, end, place, activity, meet in [
         (date(2026, 1, 28), time(18, 0), None, "Aéroport de Bamako-Sénou", "Accueil des délégations", False),
         (

@@ -1,5 +1,6 @@
 """Extension objects, created here and bound to the app in create_app()."""
 
+from flask import Flask, current_app
 from flask_babel import Babel
 from flask_compress import Compress
 from flask_htmx import HTMX
@@ -17,3 +18,8 @@ csrf = CSRFProtect()
 babel = Babel()
 htmx = HTMX()
 compress = Compress()
+
+
+def real_app() -> Flask:
+    """The application object behind ``current_app`` (to keep it beyond the request, or to pass it on)."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]  # a werkzeug LocalProxy

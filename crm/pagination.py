@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import abort
 from sqlalchemy import Select, tuple_
-from sqlalchemy.orm import Session
+
+from crm.db import DbSession
 
 
 @dataclass
@@ -59,7 +60,7 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 
 
 def keyset_page(
-    session: Session, stmt: Select, order: Sequence[Any], *, cursor: str | None, size: int, descending: bool = False
+    session: DbSession, stmt: Select, order: Sequence[Any], *, cursor: str | None, size: int, descending: bool = False
 ) -> Page:
     """Rows of ``stmt`` ordered by ``order`` (ending with a unique column), after ``cursor``.
 

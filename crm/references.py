@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Integer, String, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.db import Base
+from crm.db import Base, DbSession
 
 
 class ReferenceCounter(Base):
@@ -17,7 +17,7 @@ class ReferenceCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-def next_reference(session: Session, prefix: str, year: int) -> str:
+def next_reference(session: DbSession, prefix: str, year: int) -> str:
     """The next free number for this prefix and year, taken with one atomic UPDATE."""
     key = (ReferenceCounter.prefix == prefix) & (ReferenceCounter.year == year)
     for _attempt in range(3):

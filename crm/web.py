@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     session,
     url_for,
 )
@@ -74,7 +73,7 @@ def _load_user(token: str):
 
 @cache
 def _static_hash(path: str) -> str:
-    file = Path(current_app.static_folder) / path
+    file = Path(current_app.static_folder or "static") / path
     return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
 
 
@@ -268,8 +267,14 @@ FAVICON_SVG = (
 )
 
 
+@cache
+def _favicon_bytes(static_folder: str) -> bytes:
+    return (Path(static_folder) / "img" / "favicon.ico").read_bytes()
+
+
 @public
 def _favicon():
-    response = send_from_directory(Path(current_app.static_folder) / "img", "favicon.ico", max_age=31536000)
+    response = make_response(_favicon_bytes(current_app.static_folder or "static"))
+    response.headers["Content-Type"] = "image/x-icon"
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response

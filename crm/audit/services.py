@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from crm.audit.models import AuditEvent
-from crm.db import utcnow
+from crm.db import DbSession, utcnow
 
 SKIPPED_FIELDS = frozenset({"id", "version", "created_at", "updated_at"})
 
@@ -71,7 +71,7 @@ def _owner(obj: Any) -> tuple[str, int | None]:
     return owner if owner else (obj.__tablename__, obj.id)
 
 
-def _after_flush(session: Session, flush_context: Any) -> None:
+def _after_flush(session: DbSession, flush_context: Any) -> None:
     rows = []
     actor_id, actor_label = _actor()
     now = utcnow()
@@ -116,7 +116,7 @@ def install_listener(session_class: type[Session]) -> None:
 
 
 def record(
-    session: Session,
+    session: DbSession,
     action: str,
     *,
     subject: str = "",

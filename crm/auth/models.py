@@ -46,8 +46,9 @@ class User(VersionMixin, TimestampMixin, Base):
     __audit_exclude__ = frozenset({"password_hash", "password_changed_at"})
 
     # Flask-Login protocol (the session token, not the user id, is what the cookie carries).
+    __allow_unmapped__ = True  # session_token below is a plain attribute of the request's object, not a column
     is_anonymous = False
-    session_token = None  # set per request by the user loader
+    session_token: str | None = None  # set per request by the user loader
 
     def get_id(self) -> str | None:
         return self.session_token

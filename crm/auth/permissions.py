@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from flask import abort
 from flask_login import current_user
@@ -12,11 +13,16 @@ from crm.auth.models import Role
 from crm.extensions import login_manager
 
 
+def _declare(view: Any, min_role: Role | None, is_public: bool) -> Any:
+    """Mark a view with who may use it: the route × role test and the login check read these."""
+    view.min_role = min_role
+    view.is_public = is_public
+    return view
+
+
 def public(view: Callable) -> Callable:
     """Open to anonymous visitors (sign-in page, language switch, health check)."""
-    view.min_role = None
-    view.is_public = True
-    return view
+    return _declare(view, None, True)
 
 
 def role_required(role: Role) -> Callable[[Callable], Callable]:
@@ -29,9 +35,7 @@ def role_required(role: Role) -> Callable[[Callable], Callable]:
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapped.min_role = role
-        wrapped.is_public = False
-        return wrapped
+        return _declare(wrapped, role, False)
 
     return decorator
 

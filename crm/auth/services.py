@@ -13,13 +13,12 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
 from crm.auth.models import Role, User, UserSession
-from crm.db import check_version, search_key, utcnow
+from crm.db import DbSession, check_version, search_key, utcnow
 from crm.errors import DomainError
 
 PASSWORD_MIN = 8
@@ -71,7 +70,7 @@ def verify_password(user: User | None, password: str) -> bool:
 
 
 def create_user(
-    session: Session, *, email: str, name: str, role: Role, password: str, unit: str = "", locale: str = ""
+    session: DbSession, *, email: str, name: str, role: Role, password: str, unit: str = "", locale: str = ""
 ) -> User:
     """A new account; an empty locale follows the browser's language."""
     email = normalize_email(email)
@@ -93,7 +92,7 @@ def create_user(
     return user
 
 
-def update_user(session: Session, user: User, *, actor: User, version: int | None, **fields) -> User:
+def update_user(session: DbSession, user: User, *, actor: User, version: int | None, **fields) -> User:
     """Admin edits: role, name, unit, active. Deactivation revokes every session."""
     check_version(user, version)
     if user.id == actor.id and (fields.get("role", user.role) != Role.ADMIN or not fields.get("active", True)):
@@ -106,13 +105,13 @@ def update_user(session: Session, user: User, *, actor: User, version: int | Non
     return user
 
 
-def update_preferences(session: Session, user: User, *, locale: str, timezone: str) -> None:
+def update_preferences(session: DbSession, user: User, *, locale: str, timezone: str) -> None:
     user.locale = locale
     user.timezone = timezone
     session.flush()
 
 
-def change_password(session: Session, user: User, *, current: str, new: str, keep_token: str | None) -> None:
+def change_password(session: DbSession, user: User, *, current: str, new: str, keep_token: str | None) -> None:
     if not verify_password(user, current):
         raise DomainError(_("The current password is not correct."), field="current")
     problem = password_problem(new, email=user.email, name=user.name)
@@ -134,16 +133,17 @@ class SignIn:
     token: str
 
 
-def _recent_failures(session: Session, column, value: str) -> int:
+def _recent_failures(session: DbSession, column, value: str) -> int:
     since = utcnow() - current_app.config["CRM_LOGIN_WINDOW"]
-    return session.scalar(
+    count = session.scalar(
         select(func.count())
         .select_from(AuditEvent)
         .where(AuditEvent.action == "login_failed", column == value, AuditEvent.created_at >= since)
     )
+    return count or 0
 
 
-def is_throttled(session: Session, email: str, ip: str) -> bool:
+def is_throttled(session: DbSession, email: str, ip: str) -> bool:
     cfg = current_app.config
     return (
         _recent_failures(session, AuditEvent.subject, normalize_email(email)) >= cfg["CRM_LOGIN_MAX_FAILURES_ACCOUNT"]
@@ -151,7 +151,7 @@ def is_throttled(session: Session, email: str, ip: str) -> bool:
     )
 
 
-def sign_in(session: Session, *, email: str, password: str, ip: str, user_agent: str) -> SignIn:
+def sign_in(session: DbSession, *, email: str, password: str, ip: str, user_agent: str) -> SignIn:
     """Check credentials and open a session. Unknown email and wrong password fail alike."""
     email = normalize_email(email)
     refused = _("Unknown email address or wrong password.")
@@ -159,7 +159,8 @@ def sign_in(session: Session, *, email: str, password: str, ip: str, user_agent:
         audit.record(session, "login_throttled", subject=email, actor_label="", ip=ip)
         raise Throttled(_("Too many failed attempts. Wait 15 minutes before trying again."))
     user = session.scalar(select(User).where(User.email == email))
-    if not verify_password(user, password) or not user.active:
+    valid = verify_password(user, password)  # the same argon2 work whether the account exists or not
+    if user is None or not valid or not user.active:
         audit.record(session, "login_failed", subject=email, actor_label="", label=email, ip=ip)
         raise AuthError(refused)
     if _hasher.check_needs_rehash(user.password_hash):
@@ -185,7 +186,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def load_session_user(session: Session, token: str) -> User | None:
+def load_session_user(session: DbSession, token: str) -> User | None:
     """The user behind a session cookie, if that session is still alive (idle and absolute limits)."""
     now = utcnow()
     row = session.execute(
@@ -214,7 +215,7 @@ def load_session_user(session: Session, token: str) -> User | None:
     return user
 
 
-def sign_out(session: Session, token: str) -> None:
+def sign_out(session: DbSession, token: str) -> None:
     session.execute(
         update(UserSession)
         .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
@@ -223,7 +224,7 @@ def sign_out(session: Session, token: str) -> None:
     audit.record(session, "logout")
 
 
-def revoke_sessions(session: Session, user: User, except_token: str | None = None) -> None:
+def revoke_sessions(session: DbSession, user: User, except_token: str | None = None) -> None:
     stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
     if except_token:
         stmt = stmt.where(UserSession.token_hash != _digest(except_token))
@@ -234,14 +235,14 @@ def users_query():
     return select(User).order_by(User.active.desc(), User.name)
 
 
-def last_seen(session: Session) -> dict[int, datetime]:
+def last_seen(session: DbSession) -> dict[int, datetime]:
     rows = session.execute(
         select(UserSession.user_id, func.max(UserSession.last_seen_at)).group_by(UserSession.user_id)
     )
-    return dict(rows.all())
+    return {user_id: seen for user_id, seen in rows}
 
 
-def find_users(session: Session, term: str, exclude, limit: int = 8) -> list[User]:
+def find_users(session: DbSession, term: str, exclude, limit: int = 8) -> list[User]:
     """Active users whose name, email or unit contains the folded ``term``, minus the ``exclude`` subquery.
 
     A ministry has a few hundred accounts: they are folded here rather than given a search column.
@@ -252,7 +253,7 @@ def find_users(session: Session, term: str, exclude, limit: int = 8) -> list[Use
     return [u for u in candidates if term in search_key(f"{u.name} {u.email} {u.unit}")][:limit]
 
 
-def user_choices(session: Session, *, inactive: bool = False) -> list[tuple[int, str]]:
+def user_choices(session: DbSession, *, inactive: bool = False) -> list[tuple[int, str]]:
     """Accounts to pick from (a responsible officer); with ``inactive``, departed ones too, marked ✕."""
     stmt = select(User.id, User.name, User.active).order_by(User.name)
     if not inactive:

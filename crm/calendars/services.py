@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import vobject
 from icalendar import Calendar, Event
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from crm.auth.models import User
 from crm.calendars.models import CalendarFeed
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment
-from crm.db import utcnow
+from crm.db import DbSession, utcnow
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MeetingOrganisation, MeetingStatus
 from crm.partners.models import Contact, Position
@@ -36,7 +36,7 @@ def _digest(token: str) -> str:
 # --- feeds -------------------------------------------------------------------------------------
 
 
-def new_feed(session: Session, user: User) -> str:
+def new_feed(session: DbSession, user: User) -> str:
     """A fresh private token for the user's feed; any earlier one stops working. Returns the token."""
     revoke_feeds(session, user)
     token = secrets.token_urlsafe(32)
@@ -45,7 +45,7 @@ def new_feed(session: Session, user: User) -> str:
     return token
 
 
-def revoke_feeds(session: Session, user: User) -> int:
+def revoke_feeds(session: DbSession, user: User) -> int:
     feeds = session.scalars(
         select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
     ).all()
@@ -55,13 +55,13 @@ def revoke_feeds(session: Session, user: User) -> int:
     return len(feeds)
 
 
-def active_feed(session: Session, user: User) -> CalendarFeed | None:
+def active_feed(session: DbSession, user: User) -> CalendarFeed | None:
     return session.scalars(
         select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
     ).first()
 
 
-def feed_owner(session: Session, token: str) -> User | None:
+def feed_owner(session: DbSession, token: str) -> User | None:
     """The active user behind a live token; None for anything else (unknown, revoked, inactive)."""
     if not token or len(token) > 100:
         return None
@@ -108,6 +108,7 @@ def _meeting_event(meeting: Meeting, base_url: str) -> Event:
 
 
 def _due_event(commitment: Commitment, base_url: str, label: str) -> Event:
+    assert commitment.due_date is not None  # only dated commitments are in calendars
     event = Event()
     event.add("uid", f"commitment-{commitment.id}@{_host(base_url)}")
     event.add("dtstamp", commitment.updated_at or utcnow())
@@ -149,7 +150,7 @@ def meeting_ics(meeting: Meeting, base_url: str, name: str) -> bytes:
     return _finish(cal)
 
 
-def personal_feed(session: Session, user: User, base_url: str, name: str, due_label: str) -> bytes:
+def personal_feed(session: DbSession, user: User, base_url: str, name: str, due_label: str) -> bytes:
     """The visits and meetings the user takes part in, and the due dates of the commitments they follow.
 
     Built with the user's own visibility rules: what they may not see is not there.
@@ -224,7 +225,7 @@ def contact_vcard(contact: Contact, today: date) -> bytes:
     return card.serialize().encode("utf-8")
 
 
-def contact_with_positions(session: Session, contact_id: int) -> Contact | None:
+def contact_with_positions(session: DbSession, contact_id: int) -> Contact | None:
     return session.scalars(
         select(Contact)
         .options(selectinload(Contact.positions).joinedload(Position.organisation))
@@ -243,7 +244,7 @@ class WeekDay:
     visits: list[Visit]
 
 
-def week(session: Session, user: User, monday: date, tz_name: str) -> list[WeekDay]:
+def week(session: DbSession, user: User, monday: date, tz_name: str) -> list[WeekDay]:
     """Seven days from ``monday``: visible meetings by local day, and the due dates of open commitments."""
     zone = ZoneInfo(tz_name)
     start = datetime.combine(monday, datetime.min.time(), zone).astimezone(UTC)
@@ -265,5 +266,6 @@ def week(session: Session, user: User, monday: date, tz_name: str) -> list[WeekD
         if 0 <= index < 7:
             days[index].meetings.append(meeting)
     for commitment in due:
-        days[(commitment.due_date - monday).days].due.append(commitment)
+        if commitment.due_date is not None:
+            days[(commitment.due_date - monday).days].due.append(commitment)
     return days

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select, true, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
 from crm.commitments.models import (
@@ -18,7 +18,7 @@ from crm.commitments.models import (
     OwedBy,
     Priority,
 )
-from crm.db import check_version, like_pattern
+from crm.db import DbSession, check_version, like_pattern
 from crm.errors import DomainError
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
@@ -35,7 +35,7 @@ ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.
 
 
 @meetings.meeting_saved.connect
-def _follow_meeting(meeting: Meeting, session: Session, **_extra: Any) -> None:
+def _follow_meeting(meeting: Meeting, session: DbSession, **_extra: Any) -> None:
     """Commitments carry their meeting's confidentiality, so their lists filter on their own row."""
     session.execute(
         update(Commitment)
@@ -46,7 +46,7 @@ def _follow_meeting(meeting: Meeting, session: Session, **_extra: Any) -> None:
 
 
 @meetings.item_removing.connect
-def _keep_items_with_commitments(item: AgendaItem, session: Session, **_extra: Any) -> None:
+def _keep_items_with_commitments(item: AgendaItem, session: DbSession, **_extra: Any) -> None:
     if session.scalar(select(Commitment.id).where(Commitment.origin_item_id == item.id).limit(1)) is not None:
         raise DomainError(_("A commitment comes from this item: it cannot be removed."))
 
@@ -68,7 +68,9 @@ def with_people(stmt):
     )
 
 
-def visible_commitment(session: Session, commitment_id: int, user: User, *, detail: bool = False) -> Commitment | None:
+def visible_commitment(
+    session: DbSession, commitment_id: int, user: User, *, detail: bool = False
+) -> Commitment | None:
     stmt = select(Commitment).where(Commitment.id == commitment_id, visible_clause(user))
     if detail:
         stmt = with_people(stmt).options(
@@ -85,7 +87,7 @@ def visible_commitment(session: Session, commitment_id: int, user: User, *, deta
 FIELDS = ("title", "details", "owed_by", "responsible_id", "contact_id", "organisation_id", "due_date", "priority")
 
 
-def _check_people(session: Session, data: dict[str, Any], meeting: Meeting | None) -> None:
+def _check_people(session: DbSession, data: dict[str, Any], meeting: Meeting | None) -> None:
     if data.get("owed_by") not in set(OwedBy) or data.get("priority", Priority.NORMAL) not in set(Priority):
         raise DomainError(_("Choose a value from the list."), field="owed_by")
     responsible_id = data.get("responsible_id")
@@ -94,7 +96,7 @@ def _check_people(session: Session, data: dict[str, Any], meeting: Meeting | Non
         if user is None or not user.active:
             raise DomainError(_("Unknown or inactive user."), field="responsible_id")
         limited = meeting is not None and meeting.is_limited and not user.can(Role.ADMIN)
-        if limited and not session.scalar(select(meetings.is_participant_clause(user, meeting.id))):
+        if limited and meeting and not session.scalar(select(meetings.is_participant_clause(user, meeting.id))):
             raise DomainError(
                 _("The responsible officer must be a participant of this restricted meeting."),
                 field="responsible_id",
@@ -106,7 +108,7 @@ def _check_people(session: Session, data: dict[str, Any], meeting: Meeting | Non
 
 
 def _origin(
-    session: Session, actor: User, meeting_id: int | None, item_id: int | None
+    session: DbSession, actor: User, meeting_id: int | None, item_id: int | None
 ) -> tuple[Meeting | None, AgendaItem | None]:
     if meeting_id is None:
         return None, None
@@ -125,7 +127,7 @@ def _origin(
     return meeting, item
 
 
-def create_commitment(session: Session, data: dict[str, Any], actor: User) -> Commitment:
+def create_commitment(session: DbSession, data: dict[str, Any], actor: User) -> Commitment:
     """A new commitment, from a meeting's decision (origin given) or on its own."""
     meeting, item = _origin(session, actor, data.get("origin_meeting_id"), data.get("origin_item_id"))
     visit = None
@@ -158,7 +160,7 @@ def create_commitment(session: Session, data: dict[str, Any], actor: User) -> Co
 
 
 def update_commitment(
-    session: Session, commitment: Commitment, data: dict[str, Any], actor: User, version: int | None
+    session: DbSession, commitment: Commitment, data: dict[str, Any], actor: User, version: int | None
 ) -> None:
     check_version(commitment, version)
     meeting = session.get(Meeting, commitment.origin_meeting_id) if commitment.origin_meeting_id else None
@@ -176,7 +178,7 @@ def _apply(commitment: Commitment, data: dict[str, Any]) -> None:
 
 
 def change_status(
-    session: Session,
+    session: DbSession,
     commitment: Commitment,
     new_status: str,
     note: str,
@@ -214,7 +216,7 @@ def change_status(
     return entry
 
 
-def reassign(session: Session, from_user_id: int, to_user_id: int, actor: User) -> tuple[int, list[Commitment]]:
+def reassign(session: DbSession, from_user_id: int, to_user_id: int, actor: User) -> tuple[int, list[Commitment]]:
     """Hand every open commitment of one officer to another. Returns (moved, kept back).
 
     A commitment from a restricted meeting the new officer does not take part in stays where it was.
@@ -267,7 +269,7 @@ class CommitmentFilters:
 
 
 def list_commitments(
-    session: Session, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
+    session: DbSession, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
 ) -> Page:
     """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
     stmt = with_people(select(Commitment)).where(visible_clause(user))
@@ -292,7 +294,7 @@ def list_commitments(
     return keyset_page(session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size)
 
 
-def for_visit(session: Session, visit_id: int, user: User) -> list[Commitment]:
+def for_visit(session: DbSession, visit_id: int, user: User) -> list[Commitment]:
     return list(
         session.scalars(
             with_people(select(Commitment))
@@ -302,7 +304,7 @@ def for_visit(session: Session, visit_id: int, user: User) -> list[Commitment]:
     )
 
 
-def for_meeting(session: Session, meeting_id: int, user: User) -> list[Commitment]:
+def for_meeting(session: DbSession, meeting_id: int, user: User) -> list[Commitment]:
     return list(
         session.scalars(
             with_people(select(Commitment))
@@ -312,7 +314,7 @@ def for_meeting(session: Session, meeting_id: int, user: User) -> list[Commitmen
     )
 
 
-def due_between(session: Session, user: User, first: date, end: date, limit: int = 500) -> list[Commitment]:
+def due_between(session: DbSession, user: User, first: date, end: date, limit: int = 500) -> list[Commitment]:
     """Open commitments falling due from ``first`` (included) to ``end`` (excluded): calendars show them."""
     return list(
         session.scalars(
@@ -330,7 +332,7 @@ def due_between(session: Session, user: User, first: date, end: date, limit: int
     )
 
 
-def decided_in(session: Session, meeting_id: int, user: User) -> dict[str, Commitment]:
+def decided_in(session: DbSession, meeting_id: int, user: User) -> dict[str, Commitment]:
     """Commitments of a meeting by their text, so each decision in the minutes shows the one made from it."""
     return {
         c.title: c
@@ -340,7 +342,7 @@ def decided_in(session: Session, meeting_id: int, user: User) -> dict[str, Commi
     }
 
 
-def carry_forward(session: Session, meeting: Meeting, user: User, limit: int = 25) -> list[Commitment]:
+def carry_forward(session: DbSession, meeting: Meeting, user: User, limit: int = 25) -> list[Commitment]:
     """The open commitments, both sides, of the meeting's partners: the review of the last meeting."""
     org_ids = [link.organisation_id for link in meeting.organisations]
     if not org_ids:
@@ -380,7 +382,7 @@ class PromiseFigures:
     partner: Promises = field(default_factory=Promises)
 
 
-def promise_figures(session: Session, organisation_id: int, user: User, today: date) -> PromiseFigures:
+def promise_figures(session: DbSession, organisation_id: int, user: User, today: date) -> PromiseFigures:
     """Kept on time, kept late, open, overdue, for each side. Cancelled promises do not count."""
     kept_late = (Commitment.due_date.is_not(None)) & (Commitment.completed_on > Commitment.due_date)
     overdue = Commitment.due_date.is_not(None) & (Commitment.due_date < today)
@@ -411,7 +413,7 @@ def promise_figures(session: Session, organisation_id: int, user: User, today: d
 # --- the form's choices ------------------------------------------------------------------------
 
 
-def contact_choices(session: Session, organisation_ids: list[int], meeting_id: int | None) -> list[tuple[int, str]]:
+def contact_choices(session: DbSession, organisation_ids: list[int], meeting_id: int | None) -> list[tuple[int, str]]:
     """The partner's people: the origin meeting's partner side, then current holders of a post there."""
     people: dict[int, str] = {}
     if meeting_id:
@@ -437,7 +439,7 @@ def contact_choices(session: Session, organisation_ids: list[int], meeting_id: i
     return list(people.items())
 
 
-def first_partner(session: Session, meeting_id: int) -> int | None:
+def first_partner(session: DbSession, meeting_id: int) -> int | None:
     """The meeting's first partner organisation: where a commitment from it most likely goes."""
     ids = meetings.organisation_ids(session, meeting_id)
     return ids[0] if ids else None

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.db import Base, UTCDateTime, utcnow
+from crm.db import Base, DbSession, UTCDateTime, utcnow
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEPT_FOR = timedelta(days=2)
@@ -35,7 +35,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(18)
 
 
-def claim(session: Session, token: str, user_id: int | None) -> str | None:
+def claim(session: DbSession, token: str, user_id: int | None) -> str | None:
     """Claim the token for this request. Returns None when it is ours to use, or where the first use went."""
     if not TOKEN.match(token or ""):
         return None  # no usable token (an old page): nothing to deduplicate against
@@ -50,11 +50,11 @@ def claim(session: Session, token: str, user_id: int | None) -> str | None:
     return None
 
 
-def record_location(session: Session, token: str, location: str) -> None:
+def record_location(session: DbSession, token: str, location: str) -> None:
     if TOKEN.match(token or ""):
         session.execute(update(FormSubmission).where(FormSubmission.token == token).values(location=location[:500]))
 
 
-def purge(session: Session, now: datetime | None = None) -> None:
+def purge(session: DbSession, now: datetime | None = None) -> None:
     """Forget claims older than a couple of days: a form left open that long gets a fresh start."""
     session.execute(delete(FormSubmission).where(FormSubmission.created_at < (now or utcnow()) - KEPT_FOR))

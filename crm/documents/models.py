@@ -53,7 +53,7 @@ class Attachment(Base):
     )
 
     @property
-    def audit_owner(self) -> tuple[str, int]:
+    def audit_owner(self) -> tuple[str, int | None]:
         return ("meeting", self.meeting_id) if self.meeting_id else ("visit", self.visit_id)
 
     @property

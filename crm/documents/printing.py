@@ -10,22 +10,22 @@ from typing import Any
 
 import filetype
 import segno
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
 from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.core.urls import absolute_url
-from crm.db import check_version, utcnow
+from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument, Letterhead
 from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
+from crm.extensions import real_app
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, Side
 from crm.partners.models import Organisation
@@ -37,17 +37,17 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
 
 def renderer() -> PdfRenderer:
     """The worker's renderer: fonts and stylesheet parsed on first use, then kept."""
-    app = current_app._get_current_object()
+    app = real_app()
     if "crm_pdf" not in app.extensions:
         app.extensions["crm_pdf"] = PdfRenderer(
-            Path(app.static_folder),
+            Path(app.static_folder or "static"),
             (TEMPLATES / "print.css").read_text(encoding="utf-8"),
             timeout=app.config["CRM_PDF_TIMEOUT"],
         )
     return app.extensions["crm_pdf"]
 
 
-def letterhead(session: Session) -> Letterhead:
+def letterhead(session: DbSession) -> Letterhead:
     """The installation's letterhead, or Mali's ministry by default until an admin sets it."""
     return session.scalars(select(Letterhead).order_by(Letterhead.id).limit(1)).first() or Letterhead(
         country=Letterhead.country.default.arg,
@@ -64,7 +64,7 @@ LETTERHEAD_FIELDS = ("country", "motto", "authority", "unit", "city")
 
 
 def save_letterhead(
-    session: Session,
+    session: DbSession,
     head: Letterhead,
     data: dict[str, Any],
     version: int | None,
@@ -97,7 +97,7 @@ def save_letterhead(
     return head
 
 
-def logo_bytes(session: Session, head: Letterhead) -> bytes | None:
+def logo_bytes(session: DbSession, head: Letterhead) -> bytes | None:
     return file_bytes(session, head.logo_file_id)
 
 
@@ -126,6 +126,8 @@ def _heads(meeting: Meeting, head: Letterhead) -> list[tuple[str, str]]:
             return ""
         if chair.user is not None:
             return chair.user.name
+        if chair.contact is None:  # pragma: no cover - a participant is a user or a contact
+            return ""
         title = title_on(chair.contact, chair.organisation_id, meeting.local_date)
         return f"{chair.contact.display_name}, {title}" if title else chair.contact.display_name
 
@@ -134,7 +136,12 @@ def _heads(meeting: Meeting, head: Letterhead) -> list[tuple[str, str]]:
 
 
 def minutes_pdf(
-    session: Session, meeting: Meeting, revision: MinutesRevision, user: User, lang: str, verify_url: str | None = None
+    session: DbSession,
+    meeting: Meeting,
+    revision: MinutesRevision,
+    user: User,
+    lang: str,
+    verify_url: str | None = None,
 ) -> bytes:
     """The minutes of one revision; anything not approved carries the DRAFT watermark."""
     head = letterhead(session)
@@ -164,14 +171,14 @@ def minutes_pdf(
     )
 
 
-def frozen(session: Session, revision_id: int, lang: str) -> FrozenDocument | None:
+def frozen(session: DbSession, revision_id: int, lang: str) -> FrozenDocument | None:
     return session.scalars(
         select(FrozenDocument).where(FrozenDocument.revision_id == revision_id, FrozenDocument.lang == lang)
     ).first()
 
 
 def freeze(
-    session: Session, meeting: Meeting, revision: MinutesRevision, user: User, lang: str, verify_url: str
+    session: DbSession, meeting: Meeting, revision: MinutesRevision, user: User, lang: str, verify_url: str
 ) -> FrozenDocument:
     """Render an approved revision once, store it, record its SHA-256. Later downloads serve these bytes."""
     existing = frozen(session, revision.id, lang)
@@ -193,7 +200,7 @@ def verify_url(reference: str, number: int) -> str:
     return absolute_url("documents.verify_revision", reference=reference, number=number)
 
 
-def approve_and_freeze(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
     """Approve, then print the approved revision once in each language: downloads serve those bytes.
 
     Both PDFs are stored in the approval's own transaction, so approval and documents stand or fall together.
@@ -207,7 +214,7 @@ def approve_and_freeze(session: Session, revision: MinutesRevision, actor: User,
         freeze(session, meeting, printed, actor, lang, verify_url(meeting.reference, printed.number))
 
 
-def frozen_bytes(session: Session, document: FrozenDocument) -> bytes:
+def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:
     return file_bytes(session, document.file_id) or b""
 
 
@@ -225,7 +232,7 @@ VERIFY_WINDOW = timedelta(minutes=10)
 VERIFY_MAX_CHECKS = 30
 
 
-def verification_throttled(session: Session, ip: str) -> bool:
+def verification_throttled(session: DbSession, ip: str) -> bool:
     """Checks are counted per address (in the database, so that every app server sees them)."""
     since = utcnow() - VERIFY_WINDOW
     count = session.scalar(
@@ -236,12 +243,12 @@ def verification_throttled(session: Session, ip: str) -> bool:
     return (count or 0) >= VERIFY_MAX_CHECKS
 
 
-def record_check(session: Session, authentic: Authentic | None, ip: str) -> None:
+def record_check(session: DbSession, authentic: Authentic | None, ip: str) -> None:
     label = f"{authentic.reference} rev. {authentic.revision}" if authentic else "no match"
     audit.record(session, "document_checked", label=label, ip=ip)
 
 
-def authenticate(session: Session, sha256: str) -> Authentic | None:
+def authenticate(session: DbSession, sha256: str) -> Authentic | None:
     """The approved document with this fingerprint, if there is one; the same None for anything else."""
     row = session.execute(
         select(Meeting.reference, MinutesRevision.number, MinutesRevision.approved_at, FrozenDocument.lang)
@@ -253,7 +260,7 @@ def authenticate(session: Session, sha256: str) -> Authentic | None:
     return Authentic(row.reference, row.number, row.approved_at, row.lang) if row else None
 
 
-def commitments_report(session: Session, org: Organisation, user: User, lang: str, today: date) -> bytes:
+def commitments_report(session: DbSession, org: Organisation, user: User, lang: str, today: date) -> bytes:
     """One page per partner: where each promise stands, both sides."""
     head = letterhead(session)
     page = commitments.list_commitments(
@@ -285,7 +292,7 @@ def commitments_report(session: Session, org: Organisation, user: User, lang: st
     )
 
 
-def visit_pdf(session: Session, visit, lang: str) -> bytes:
+def visit_pdf(session: DbSession, visit, lang: str) -> bytes:
     """The visit's programme (and mission order when we travel), from the same letterhead and stylesheet."""
     head = letterhead(session)
     with force_locale(lang):

@@ -10,9 +10,10 @@ import filetype
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
+from crm.db import DbSession
 from crm.documents.models import Attachment, StoredFile
 from crm.errors import DomainError
 from crm.meetings.models import Meeting
@@ -39,7 +40,7 @@ class TooLarge(DomainError):
 # --- stored files ------------------------------------------------------------------------------
 
 
-def store_bytes(session: Session, data: bytes, content_type: str) -> StoredFile:
+def store_bytes(session: DbSession, data: bytes, content_type: str) -> StoredFile:
     """Keep bytes in the database; they are committed with the row that points to them, or not at all."""
     stored = StoredFile(sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type=content_type, data=data)
     session.add(stored)
@@ -47,14 +48,14 @@ def store_bytes(session: Session, data: bytes, content_type: str) -> StoredFile:
     return stored
 
 
-def file_bytes(session: Session, file_id: int | None) -> bytes | None:
+def file_bytes(session: DbSession, file_id: int | None) -> bytes | None:
     """The bytes of a stored file, read on their own (the row's other columns are not needed to serve it)."""
     if file_id is None:
         return None
     return session.scalar(select(StoredFile.data).where(StoredFile.id == file_id))
 
 
-def forget_file(session: Session, file_id: int | None) -> None:
+def forget_file(session: DbSession, file_id: int | None) -> None:
     if file_id is not None:
         session.execute(delete(StoredFile).where(StoredFile.id == file_id))
 
@@ -70,7 +71,7 @@ def clean_name(name: str) -> str:
 
 
 def store(
-    session: Session,
+    session: DbSession,
     owner: Meeting | Visit,
     stream: IO[bytes],
     filename: str,
@@ -107,7 +108,7 @@ def store(
     return attachment
 
 
-def attach_upload(session: Session, owner: Meeting | Visit, upload, description: str, actor: User) -> Attachment:
+def attach_upload(session: DbSession, owner: Meeting | Visit, upload, description: str, actor: User) -> Attachment:
     """A file sent from a form (meeting or visit), with the installation's size limit."""
     if upload is None or not upload.filename:
         raise DomainError(_("Choose a file to attach."), field="file")
@@ -122,7 +123,7 @@ def attach_upload(session: Session, owner: Meeting | Visit, upload, description:
     )
 
 
-def delete_attachment(session: Session, attachment: Attachment) -> None:
+def delete_attachment(session: DbSession, attachment: Attachment) -> None:
     """The row and its bytes go together, in the request's transaction."""
     file_id = attachment.file_id
     session.delete(attachment)
@@ -130,7 +131,7 @@ def delete_attachment(session: Session, attachment: Attachment) -> None:
     forget_file(session, file_id)
 
 
-def for_visit(session: Session, visit_id: int) -> list[Attachment]:
+def for_visit(session: DbSession, visit_id: int) -> list[Attachment]:
     return list(
         session.scalars(
             select(Attachment)
@@ -141,7 +142,7 @@ def for_visit(session: Session, visit_id: int) -> list[Attachment]:
     )
 
 
-def for_meeting(session: Session, meeting_id: int) -> list[Attachment]:
+def for_meeting(session: DbSession, meeting_id: int) -> list[Attachment]:
     return list(
         session.scalars(
             select(Attachment)

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
 from crm.core import confidentiality
-from crm.db import check_version, like_pattern, search_key, utcnow
+from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
 from crm.meetings.models import (
     AgendaItem,
@@ -62,18 +62,18 @@ def visible_clause(user: User) -> ColumnElement[bool]:
     )
 
 
-def can_see(session: Session, meeting: Meeting, user: User) -> bool:
+def can_see(session: DbSession, meeting: Meeting, user: User) -> bool:
     if not meeting.is_limited or user.can(Role.ADMIN):
         return True
     return session.scalar(select(is_participant_clause(user, meeting.id))) or False
 
 
-def visible_meeting(session: Session, meeting_id: int, user: User) -> Meeting | None:
+def visible_meeting(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
     """The meeting if it exists and the user may see it; None either way, so that ids leak nothing."""
     return session.scalars(select(Meeting).where(Meeting.id == meeting_id, visible_clause(user))).first()
 
 
-def meeting_detail(session: Session, meeting_id: int, user: User) -> Meeting | None:
+def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
     return session.scalars(
         select(Meeting)
         .options(
@@ -116,7 +116,7 @@ def to_local(moment: datetime, zone_name: str) -> datetime:
 MEETING_FIELDS = ("title", "kind", "place", "confidentiality", "status", "notes", "timezone")
 
 
-def _organisations(session: Session, ids: list[int]) -> list[Organisation]:
+def _organisations(session: DbSession, ids: list[int]) -> list[Organisation]:
     ids = list(dict.fromkeys(int(i) for i in ids))
     orgs = list(session.scalars(select(Organisation).where(Organisation.id.in_(ids)))) if ids else []
     if len(orgs) != len(ids):
@@ -125,7 +125,7 @@ def _organisations(session: Session, ids: list[int]) -> list[Organisation]:
 
 
 def save_meeting(
-    session: Session, data: dict[str, Any], actor: User, meeting: Meeting | None = None, version: int | None = None
+    session: DbSession, data: dict[str, Any], actor: User, meeting: Meeting | None = None, version: int | None = None
 ) -> Meeting:
     """Create or update a meeting. Times arrive as typed in the meeting's zone."""
     tz_name = data.get("timezone") or "Africa/Bamako"
@@ -172,7 +172,7 @@ def save_meeting(
     return meeting
 
 
-def _org_names(session: Session, meeting_id: int) -> list[str]:
+def _org_names(session: DbSession, meeting_id: int) -> list[str]:
     return list(
         session.scalars(
             select(Organisation.name)
@@ -182,7 +182,7 @@ def _org_names(session: Session, meeting_id: int) -> list[str]:
     )
 
 
-def add_organisation(session: Session, meeting: Meeting, organisation_id: int) -> MeetingOrganisation:
+def add_organisation(session: DbSession, meeting: Meeting, organisation_id: int) -> MeetingOrganisation:
     org = session.get(Organisation, organisation_id)
     if org is None:
         raise DomainError(_("Unknown organisation."), field="organisation_id")
@@ -202,7 +202,7 @@ def add_organisation(session: Session, meeting: Meeting, organisation_id: int) -
     return link
 
 
-def organisation_ids(session: Session, meeting_id: int) -> list[int]:
+def organisation_ids(session: DbSession, meeting_id: int) -> list[int]:
     return list(
         session.scalars(
             select(MeetingOrganisation.organisation_id)
@@ -212,7 +212,7 @@ def organisation_ids(session: Session, meeting_id: int) -> list[int]:
     )
 
 
-def remove_organisation(session: Session, meeting: Meeting, organisation_id: int) -> None:
+def remove_organisation(session: DbSession, meeting: Meeting, organisation_id: int) -> None:
     represented = session.scalar(
         select(Participant.id).where(
             Participant.meeting_id == meeting.id, Participant.organisation_id == organisation_id
@@ -233,7 +233,7 @@ def remove_organisation(session: Session, meeting: Meeting, organisation_id: int
 
 
 def add_participant(
-    session: Session,
+    session: DbSession,
     meeting: Meeting,
     *,
     user_id: int | None = None,
@@ -293,20 +293,20 @@ def add_participant(
         raise DomainError(_("Choose a person from the list."), field="person")
     if session.scalar(select(Participant.id).where(Participant.meeting_id == meeting.id, taken)) is not None:
         raise DomainError(_("This person is already a participant."), field="person")
-    participant.role, participant.attendance = role, attendance
+    participant.role, participant.attendance = ParticipantRole(role), Attendance(attendance)
     session.add(participant)
     session.flush()
     return participant
 
 
-def update_participant(session: Session, participant: Participant, role: str, attendance: str) -> None:
+def update_participant(session: DbSession, participant: Participant, role: str, attendance: str) -> None:
     if role not in set(ParticipantRole) or attendance not in set(Attendance):
         raise DomainError(_("Choose a role and an attendance from the list."))
-    participant.role, participant.attendance = role, attendance
+    participant.role, participant.attendance = ParticipantRole(role), Attendance(attendance)
     session.flush()
 
 
-def remove_participant(session: Session, meeting: Meeting, participant: Participant, actor: User) -> None:
+def remove_participant(session: DbSession, meeting: Meeting, participant: Participant, actor: User) -> None:
     if meeting.is_limited and participant.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted meeting: you would lose access to it."))
     session.delete(participant)
@@ -314,7 +314,7 @@ def remove_participant(session: Session, meeting: Meeting, participant: Particip
 
 
 def people_search(
-    session: Session, meeting: Meeting, q: str, limit: int = 8
+    session: DbSession, meeting: Meeting, q: str, limit: int = 8
 ) -> tuple[list[User], list[tuple[Contact, list[Position]]]]:
     """Autocomplete: our users by name, and partner contacts with the posts they held on the meeting day."""
     term = search_key(q)
@@ -341,7 +341,7 @@ def people_search(
 
 
 def organisation_search(
-    session: Session, q: str, exclude: list[int] | None = None, limit: int = 8
+    session: DbSession, q: str, exclude: list[int] | None = None, limit: int = 8
 ) -> list[Organisation]:
     term = search_key(q)
     if len(term) < 2:
@@ -373,7 +373,7 @@ class MeetingFilters:
     mine: bool = False
 
 
-def list_meetings(session: Session, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
+def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
     now = utcnow()
     stmt = (
         select(Meeting)
@@ -416,7 +416,7 @@ def list_meetings(session: Session, user: User, filters: MeetingFilters, *, curs
     return keyset_page(session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past)
 
 
-def month_meetings(session: Session, user: User, first_day: date, tz_name: str) -> list[Meeting]:
+def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str) -> list[Meeting]:
     """Meetings starting in the month of ``first_day``, month bounds taken in the reader's zone."""
     tz = zone(tz_name)
     next_month = (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)
@@ -432,7 +432,7 @@ def month_meetings(session: Session, user: User, first_day: date, tz_name: str) 
     )
 
 
-def previous_meeting(session: Session, meeting: Meeting, user: User) -> Meeting | None:
+def previous_meeting(session: DbSession, meeting: Meeting, user: User) -> Meeting | None:
     """The last meeting before this one with one of the same organisations (that the user may see)."""
     org_ids = [link.organisation_id for link in meeting.organisations]
     if not org_ids:
@@ -461,7 +461,7 @@ def current_revision(meeting: Meeting) -> MinutesRevision | None:
     return meeting.revisions[-1] if meeting.revisions else None
 
 
-def revisions(session: Session, meeting_id: int) -> list[MinutesRevision]:
+def revisions(session: DbSession, meeting_id: int) -> list[MinutesRevision]:
     return list(
         session.scalars(
             select(MinutesRevision).where(MinutesRevision.meeting_id == meeting_id).order_by(MinutesRevision.number)
@@ -469,7 +469,7 @@ def revisions(session: Session, meeting_id: int) -> list[MinutesRevision]:
     )
 
 
-def revision_with_items(session: Session, meeting_id: int, number: int | None = None) -> MinutesRevision | None:
+def revision_with_items(session: DbSession, meeting_id: int, number: int | None = None) -> MinutesRevision | None:
     stmt = (
         select(MinutesRevision)
         .options(
@@ -484,7 +484,7 @@ def revision_with_items(session: Session, meeting_id: int, number: int | None = 
     return session.scalars(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
 
 
-def start_minutes(session: Session, meeting: Meeting) -> MinutesRevision:
+def start_minutes(session: DbSession, meeting: Meeting) -> MinutesRevision:
     """The first draft, opened the first time someone writes the minutes."""
     existing = revision_with_items(session, meeting.id)
     if existing is not None:
@@ -520,7 +520,7 @@ def _text(value: Any, field: str) -> str:
 
 
 def save_minutes(
-    session: Session, revision: MinutesRevision, summary: str, items: dict[int, dict[str, str]], version: int | None
+    session: DbSession, revision: MinutesRevision, summary: str, items: dict[int, dict[str, str]], version: int | None
 ) -> bool:
     """Autosave: the summary and each agenda item's text. Returns whether anything changed."""
     _editable(revision, version)
@@ -545,7 +545,7 @@ def save_minutes(
     return changed
 
 
-def add_item(session: Session, revision: MinutesRevision, version: int | None, title: str = "") -> AgendaItem:
+def add_item(session: DbSession, revision: MinutesRevision, version: int | None, title: str = "") -> AgendaItem:
     _editable(revision, version)
     if len(revision.items) >= MAX_ITEMS:
         raise DomainError(_("An agenda has at most %(n)s items.", n=MAX_ITEMS))
@@ -556,7 +556,7 @@ def add_item(session: Session, revision: MinutesRevision, version: int | None, t
     return item
 
 
-def move_item(session: Session, revision: MinutesRevision, item_id: int, offset: int, version: int | None) -> None:
+def move_item(session: DbSession, revision: MinutesRevision, item_id: int, offset: int, version: int | None) -> None:
     _editable(revision, version)
     items = list(revision.items)
     index = next((i for i, item in enumerate(items) if item.id == item_id), None)
@@ -572,7 +572,7 @@ def move_item(session: Session, revision: MinutesRevision, item_id: int, offset:
     session.flush()
 
 
-def remove_item(session: Session, revision: MinutesRevision, item_id: int, version: int | None) -> None:
+def remove_item(session: DbSession, revision: MinutesRevision, item_id: int, version: int | None) -> None:
     _editable(revision, version)
     item = next((item for item in revision.items if item.id == item_id), None)
     if item is None:
@@ -585,7 +585,7 @@ def remove_item(session: Session, revision: MinutesRevision, item_id: int, versi
     session.flush()
 
 
-def submit_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+def submit_minutes(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
     _editable(revision, version)
     if not revision.summary.strip() and not any(
         item.title.strip() or item.discussion.strip() for item in revision.items
@@ -597,7 +597,7 @@ def submit_minutes(session: Session, revision: MinutesRevision, actor: User, ver
 
 
 def save_and_submit(
-    session: Session,
+    session: DbSession,
     revision: MinutesRevision,
     actor: User,
     version: int | None,
@@ -617,7 +617,7 @@ def save_and_submit(
     return None
 
 
-def withdraw_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+def withdraw_minutes(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
     """Back to draft: by the person who submitted, or by an approver returning it for changes."""
     check_version(revision, version)
     if revision.status != MinutesStatus.SUBMITTED:
@@ -628,7 +628,7 @@ def withdraw_minutes(session: Session, revision: MinutesRevision, actor: User, v
     session.flush()
 
 
-def approve_minutes(session: Session, revision: MinutesRevision, actor: User, version: int | None) -> None:
+def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
     if not actor.can(Role.OFFICER):
         raise Forbidden(_("Only a cooperation officer or an administrator can approve minutes."))
     check_version(revision, version)
@@ -641,7 +641,7 @@ def approve_minutes(session: Session, revision: MinutesRevision, actor: User, ve
     session.flush()
 
 
-def amend_minutes(session: Session, meeting: Meeting, actor: User, reason: str) -> MinutesRevision:
+def amend_minutes(session: DbSession, meeting: Meeting, actor: User, reason: str) -> MinutesRevision:
     """Open the next revision as a copy of the approved one; the approved one stays as it was."""
     latest = revision_with_items(session, meeting.id)
     if latest is None or latest.status != MinutesStatus.APPROVED:
@@ -685,11 +685,12 @@ class DiffLine:
 
 def revision_diff(old: MinutesRevision, new: MinutesRevision) -> list[DiffLine]:
     lines: list[DiffLine] = []
-    matcher = difflib.SequenceMatcher(a=minutes_text(old), b=minutes_text(new), autojunk=False)
+    before, after = minutes_text(old), minutes_text(new)
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "equal":
-            lines.extend(DiffLine("same", text) for text in matcher.a[a1:a2])
+            lines.extend(DiffLine("same", text) for text in before[a1:a2])
             continue
-        lines.extend(DiffLine("removed", text) for text in matcher.a[a1:a2])
-        lines.extend(DiffLine("added", text) for text in matcher.b[b1:b2])
+        lines.extend(DiffLine("removed", text) for text in before[a1:a2])
+        lines.extend(DiffLine("added", text) for text in after[b1:b2])
     return lines

@@ -621,7 +621,7 @@ def _attachment(attachment_id: int) -> Attachment:
     attachment = db.session.get(Attachment, attachment_id) or abort(404)
     if attachment.meeting_id:
         _visible(attachment.meeting_id)
-    elif visits.visible_visit(db.session, attachment.visit_id, current_user) is None:
+    elif attachment.visit_id is None or visits.visible_visit(db.session, attachment.visit_id, current_user) is None:
         abort(404)
     return attachment
 

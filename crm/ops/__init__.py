@@ -35,11 +35,16 @@ def init_app(app: Flask) -> None:
 
     # WSGI layers, innermost first. The debug server (`make dev`) keeps Flask's own static route, always fresh.
     if not app.debug:
-        app.wsgi_app = StaticFiles(
-            app.wsgi_app, Path(app.static_folder), Path(app.config["CRM_STATIC_BUILD_DIR"]), prefix="static/"
+        app.wsgi_app = StaticFiles(  # type: ignore[method-assign]  # Flask's documented way to add middleware
+            app.wsgi_app,
+            Path(app.static_folder or "static"),
+            Path(app.config["CRM_STATIC_BUILD_DIR"]),
+            prefix="static/",
         )
         app.extensions["crm_static"] = app.wsgi_app
     proxies = app.config["CRM_PROXY_FIX"]
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    app.wsgi_app = requestlog.RequestLog(app.wsgi_app)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+    app.wsgi_app = requestlog.RequestLog(app.wsgi_app)  # type: ignore[method-assign]

@@ -155,7 +155,7 @@ def _pg_dump(url: URL, target: Path) -> str:
 
 
 def _copy_files(folder: Path, into: Path) -> list[Path]:
-    copied = []
+    copied: list[Path] = []
     if not folder.is_dir():
         return copied
     for path in sorted(folder.rglob("*")):
@@ -273,6 +273,8 @@ def _unpack(archive: Path, into: Path) -> tuple[bytes | None, dict[str, dict]]:
                 if not _safe_member_name(info.name) or not info.isfile() or info.name in seen:
                     raise BackupError(f"The archive holds an unexpected entry ({info.name!r}): refused.")
                 source = tar.extractfile(info)
+                if source is None:  # pragma: no cover - isfile() was checked just above
+                    raise BackupError(f"The archive holds an unreadable entry ({info.name!r}): refused.")
                 if info.name == MANIFEST:
                     manifest_bytes = source.read(1024 * 1024)
                     continue

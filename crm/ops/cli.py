@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
-from crm.extensions import db
+from crm.extensions import db, real_app
 from crm.ops import backup as backups
 from crm.ops import checks
 
@@ -17,7 +17,7 @@ from crm.ops import checks
 @with_appcontext
 def check_deploy() -> None:
     """Refuse a production configuration that is unsafe or fragile; each problem comes with its fix."""
-    findings = checks.run_checks(current_app._get_current_object())
+    findings = checks.run_checks(real_app())
     for finding in findings:
         click.echo(f"{finding.level:8} {finding.message}")
         if finding.fix:
@@ -35,7 +35,7 @@ def check_deploy() -> None:
 def backup(file: Path) -> None:
     """Write one archive (database, files, checksum manifest) while the app keeps running."""
     try:
-        manifest = backups.create_backup(current_app._get_current_object(), file, db.engine.url)
+        manifest = backups.create_backup(real_app(), file, db.engine.url)
     except backups.BackupError as exc:
         raise click.ClickException(exc.message) from None
     count = len(manifest["members"]) - 1
@@ -51,7 +51,7 @@ def backup(file: Path) -> None:
 @click.option("--verify-only", is_flag=True, help="Check the archive's checksums and change nothing.")
 def restore(file: Path, verify_only: bool) -> None:
     """Restore an archive into an empty database and instance. A damaged archive is refused whole."""
-    app = current_app._get_current_object()
+    app = real_app()
     try:
         manifest = backups.restore_backup(
             app, file, db.engine.url, migrations=app.extensions["migrate"].directory, verify_only=verify_only

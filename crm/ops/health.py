@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from alembic.script import ScriptDirectory
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm.auth.permissions import public
-from crm.extensions import db
+from crm.extensions import db, real_app
 
 bp = Blueprint("ops", __name__)
 
 
 def migration_heads() -> set[str]:
     """The revisions the code expects (read from migrations/ once per process)."""
-    app = current_app._get_current_object()
+    app = real_app()
     if "crm_migration_heads" not in app.extensions:
         directory = app.extensions["migrate"].directory
         app.extensions["crm_migration_heads"] = set(ScriptDirectory(directory).get_heads())

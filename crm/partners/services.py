@@ -11,9 +11,9 @@ from babel import Locale
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
-from crm.db import check_version, like_pattern, search_key, utcnow
+from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import DomainError, Duplicate
 from crm.pagination import Page, keyset_page
 from crm.partners.models import Contact, Country, Organisation, OrgKind, Position
@@ -27,7 +27,7 @@ AES_FILTER = "AES"
 # --- countries -------------------------------------------------------------------------------
 
 
-def seed_countries(session: Session) -> int:
+def seed_countries(session: DbSession) -> int:
     """Load the ISO 3166 list with French and English names; idempotent. Returns rows added."""
     existing = set(session.scalars(select(Country.code)))
     fr, en = Locale("fr"), Locale("en")
@@ -52,7 +52,7 @@ def seed_countries(session: Session) -> int:
 _country_cache: dict[str, list[tuple[str, str]]] = {}
 
 
-def country_choices(session: Session, locale: str) -> list[tuple[str, str]]:
+def country_choices(session: DbSession, locale: str) -> list[tuple[str, str]]:
     """AES members first, then every country by its name in the user's language.
 
     The ISO list only changes with a migration, so it is read once per process and language.
@@ -62,7 +62,7 @@ def country_choices(session: Session, locale: str) -> list[tuple[str, str]]:
     return _country_cache[locale]
 
 
-def _load_country_choices(session: Session, locale: str) -> list[tuple[str, str]]:
+def _load_country_choices(session: DbSession, locale: str) -> list[tuple[str, str]]:
     rows = session.execute(select(Country.code, Country.name_fr, Country.name_en, Country.is_aes)).all()
     named = [(code, en if locale == "en" else fr, aes) for code, fr, en, aes in rows]
     aes = sorted((c for c in named if c[2]), key=lambda c: search_key(c[1]))
@@ -97,7 +97,7 @@ class OrgFilters:
     sort: str = "name"
 
 
-ORG_SORTS = {
+ORG_SORTS: dict[str, tuple[list[Any], bool]] = {
     "name": ([Organisation.name_key, Organisation.id], False),
     "-name": ([Organisation.name_key, Organisation.id], True),
     "country": ([Organisation.country_code, Organisation.name_key, Organisation.id], False),
@@ -105,7 +105,7 @@ ORG_SORTS = {
 }
 
 
-def list_organisations(session: Session, filters: OrgFilters, *, cursor: str | None, size: int) -> Page:
+def list_organisations(session: DbSession, filters: OrgFilters, *, cursor: str | None, size: int) -> Page:
     stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
     stmt = stmt.where(Organisation.archived_at.is_not(None) if filters.archived else Organisation.archived_at.is_(None))
     if filters.q.strip():
@@ -130,7 +130,7 @@ class ContactFilters:
     sort: str = "name"
 
 
-CONTACT_SORTS = {
+CONTACT_SORTS: dict[str, tuple[list[Any], bool]] = {
     "name": ([Contact.sort_key, Contact.id], False),
     "-name": ([Contact.sort_key, Contact.id], True),
     "recent": ([Contact.id], True),
@@ -141,7 +141,7 @@ def _current_position_clause(today: date):
     return or_(Position.end_date.is_(None), Position.end_date >= today)
 
 
-def list_contacts(session: Session, filters: ContactFilters, *, cursor: str | None, size: int) -> Page:
+def list_contacts(session: DbSession, filters: ContactFilters, *, cursor: str | None, size: int) -> Page:
     today = date.today()
     stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
     stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
@@ -195,7 +195,7 @@ ORG_FIELDS = (
 )
 
 
-def _check_parent(session: Session, org: Organisation | None, parent_id: int | None) -> None:
+def _check_parent(session: DbSession, org: Organisation | None, parent_id: int | None) -> None:
     if parent_id is None:
         return
     seen = {org.id} if org is not None and org.id else set()
@@ -214,7 +214,7 @@ def _check_parent(session: Session, org: Organisation | None, parent_id: int | N
         current = current_row.parent_id
 
 
-def _check_duplicate(session: Session, org: Organisation) -> None:
+def _check_duplicate(session: DbSession, org: Organisation) -> None:
     stmt = select(Organisation).where(
         Organisation.name_key == org.name_key, Organisation.country_code == org.country_code
     )
@@ -227,7 +227,7 @@ def _check_duplicate(session: Session, org: Organisation) -> None:
         )
 
 
-def _check_country(session: Session, code: str) -> None:
+def _check_country(session: DbSession, code: str) -> None:
     if session.get(Country, code) is None:
         raise DomainError(_("Unknown country."), field="country_code")
 
@@ -240,7 +240,7 @@ def _apply(obj: Any, data: dict[str, Any], fields: tuple[str, ...]) -> None:
 
 
 def save_organisation(
-    session: Session, data: dict[str, Any], org: Organisation | None = None, version: int | None = None
+    session: DbSession, data: dict[str, Any], org: Organisation | None = None, version: int | None = None
 ) -> Organisation:
     """Create (org None) or update an organisation; refuses duplicates, cycles and stale versions."""
     if org is not None:
@@ -271,13 +271,13 @@ def save_organisation(
     return org
 
 
-def set_archived(session: Session, obj: Organisation | Contact, archived: bool, version: int | None) -> None:
+def set_archived(session: DbSession, obj: Organisation | Contact, archived: bool, version: int | None) -> None:
     check_version(obj, version)
     obj.archived_at = utcnow() if archived else None
     session.flush()
 
 
-def organisation_detail(session: Session, org_id: int) -> Organisation | None:
+def organisation_detail(session: DbSession, org_id: int) -> Organisation | None:
     return session.scalars(
         select(Organisation)
         .options(joinedload(Organisation.country), joinedload(Organisation.parent))
@@ -285,7 +285,7 @@ def organisation_detail(session: Session, org_id: int) -> Organisation | None:
     ).first()
 
 
-def organisation_people(session: Session, org_id: int) -> list[Position]:
+def organisation_people(session: DbSession, org_id: int) -> list[Position]:
     """Everyone who held a post in the organisation, current holders first."""
     return list(
         session.scalars(
@@ -297,13 +297,13 @@ def organisation_people(session: Session, org_id: int) -> list[Position]:
     )
 
 
-def organisation_units(session: Session, org_id: int) -> list[Organisation]:
+def organisation_units(session: DbSession, org_id: int) -> list[Organisation]:
     return list(
         session.scalars(select(Organisation).where(Organisation.parent_id == org_id).order_by(Organisation.name_key))
     )
 
 
-def organisation_choices(session: Session, exclude_id: int | None = None) -> list[tuple[int, str]]:
+def organisation_choices(session: DbSession, exclude_id: int | None = None) -> list[tuple[int, str]]:
     stmt = (
         select(Organisation.id, Organisation.name, Organisation.acronym, Organisation.country_code)
         .where(Organisation.archived_at.is_(None))
@@ -321,7 +321,7 @@ CONTACT_FIELDS = ("honorific", "given_name", "family_name", "native_name", "emai
 
 
 def save_contact(
-    session: Session, data: dict[str, Any], contact: Contact | None = None, version: int | None = None
+    session: DbSession, data: dict[str, Any], contact: Contact | None = None, version: int | None = None
 ) -> Contact:
     if contact is not None:
         check_version(contact, version)
@@ -336,7 +336,7 @@ def save_contact(
     return contact
 
 
-def contact_detail(session: Session, contact_id: int) -> Contact | None:
+def contact_detail(session: DbSession, contact_id: int) -> Contact | None:
     return session.scalars(
         select(Contact)
         .options(selectinload(Contact.positions).joinedload(Position.organisation))
@@ -348,7 +348,7 @@ POSITION_FIELDS = ("organisation_id", "title", "start_date", "end_date", "notes"
 
 
 def save_position(
-    session: Session,
+    session: DbSession,
     contact: Contact,
     data: dict[str, Any],
     position: Position | None = None,
@@ -387,13 +387,13 @@ def save_position(
     return position
 
 
-def delete_position(session: Session, position: Position, version: int | None) -> None:
+def delete_position(session: DbSession, position: Position, version: int | None) -> None:
     check_version(position, version)
     session.delete(position)
     session.flush()
 
 
-def organisations_by_id(session: Session, ids: list[int]) -> list[Organisation]:
+def organisations_by_id(session: DbSession, ids: list[int]) -> list[Organisation]:
     """The organisations with these ids, in the order given; unknown ids are left out."""
     ids = [i for i in ids if isinstance(i, int)]
     if not ids:

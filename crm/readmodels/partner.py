@@ -7,11 +7,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment
+from crm.db import DbSession
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MeetingOrganisation
 from crm.partners.models import Position
@@ -27,7 +28,7 @@ class TimelineEntry:
 
 
 def partner_timeline(
-    session: Session, organisation_id: int, user: User, tz_name: str, limit: int = 40
+    session: DbSession, organisation_id: int, user: User, tz_name: str, limit: int = 40
 ) -> list[TimelineEntry]:
     """Meetings, commitments and visits of one partner, newest first."""
     meeting_rows = session.scalars(

@@ -180,7 +180,9 @@ class VisitMember(VersionMixin, Base):
 
     @property
     def name(self) -> str:
-        return self.user.name if self.user is not None else self.contact.display_name
+        if self.user is not None:
+            return self.user.name
+        return self.contact.display_name if self.contact is not None else ""
 
     @property
     def audit_owner(self) -> tuple[str, int]:

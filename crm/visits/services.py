@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
 from crm.core import confidentiality
-from crm.db import check_version, like_pattern, search_key
+from crm.db import DbSession, check_version, like_pattern, search_key
 from crm.errors import DomainError
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, Participant, ParticipantRole, Side
@@ -41,11 +41,11 @@ def visible_clause(user: User) -> ColumnElement[bool]:
     )
 
 
-def visible_visit(session: Session, visit_id: int, user: User) -> Visit | None:
+def visible_visit(session: DbSession, visit_id: int, user: User) -> Visit | None:
     return session.scalars(select(Visit).where(Visit.id == visit_id, visible_clause(user))).first()
 
 
-def visit_detail(session: Session, visit_id: int, user: User) -> Visit | None:
+def visit_detail(session: DbSession, visit_id: int, user: User) -> Visit | None:
     return session.scalars(
         select(Visit)
         .options(
@@ -83,14 +83,16 @@ def _dates(start: date | None, end: date | None, field: str = "ends_on") -> None
         raise DomainError(_("That is more than %(n)s days.", n=MAX_VISIT_DAYS), field=field)
 
 
-def _country(session: Session, code: str) -> None:
+def _country(session: DbSession, code: str) -> None:
     if session.get(Country, code or "") is None:
         raise DomainError(_("Unknown country."), field="country_code")
 
 
-def save_event(session: Session, data: dict[str, Any], event: Event | None = None, version: int | None = None) -> Event:
+def save_event(
+    session: DbSession, data: dict[str, Any], event: Event | None = None, version: int | None = None
+) -> Event:
     _dates(data.get("starts_on"), data.get("ends_on"))
-    _country(session, data.get("country_code"))
+    _country(session, data.get("country_code") or "")
     if data.get("organiser_id") is not None and session.get(Organisation, data["organiser_id"]) is None:
         raise DomainError(_("Unknown organisation."), field="organiser_id")
     if event is not None:
@@ -106,7 +108,7 @@ def save_event(session: Session, data: dict[str, Any], event: Event | None = Non
     return event
 
 
-def event_detail(session: Session, event_id: int, user: User) -> tuple[Event, list[Visit], list[Meeting]] | None:
+def event_detail(session: DbSession, event_id: int, user: User) -> tuple[Event, list[Visit], list[Meeting]] | None:
     event = session.scalars(
         select(Event).options(joinedload(Event.country), joinedload(Event.organiser)).where(Event.id == event_id)
     ).first()
@@ -123,13 +125,13 @@ def event_detail(session: Session, event_id: int, user: User) -> tuple[Event, li
     return event, list(visits), list(held)
 
 
-def list_events(session: Session) -> list[Event]:
+def list_events(session: DbSession) -> list[Event]:
     return list(
         session.scalars(select(Event).options(joinedload(Event.country)).order_by(Event.starts_on.desc()).limit(200))
     )
 
 
-def event_choices(session: Session) -> list[tuple[int, str]]:
+def event_choices(session: DbSession) -> list[tuple[int, str]]:
     rows = session.execute(
         select(Event.id, Event.name, Event.edition, Event.starts_on).order_by(Event.starts_on.desc())
     )
@@ -153,11 +155,11 @@ VISIT_FIELDS = (
 
 
 def save_visit(
-    session: Session, data: dict[str, Any], actor: User, visit: Visit | None = None, version: int | None = None
+    session: DbSession, data: dict[str, Any], actor: User, visit: Visit | None = None, version: int | None = None
 ) -> Visit:
     """Create or update a visit; the programme must still fit in its dates."""
     _dates(data.get("starts_on"), data.get("ends_on"))
-    _country(session, data.get("country_code"))
+    _country(session, data.get("country_code") or "")
     if data.get("event_id") is not None and session.get(Event, data["event_id"]) is None:
         raise DomainError(_("Unknown event."), field="event_id")
     creating = visit is None
@@ -193,7 +195,7 @@ def save_visit(
     return visit
 
 
-def save_report(session: Session, visit: Visit, report: str, version: int | None) -> None:
+def save_report(session: DbSession, visit: Visit, report: str, version: int | None) -> None:
     check_version(visit, version)
     if len(report) > 50_000:
         raise DomainError(_("This text is too long (%(max)s characters at most).", max=50_000), field="report")
@@ -212,7 +214,7 @@ class VisitFilters:
 
 
 def list_visits(
-    session: Session, user: User, filters: VisitFilters, *, cursor: str | None, size: int, today: date
+    session: DbSession, user: User, filters: VisitFilters, *, cursor: str | None, size: int, today: date
 ) -> Page:
     stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
     past = filters.when == "past"
@@ -230,7 +232,7 @@ def list_visits(
     return keyset_page(session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past)
 
 
-def visits_between(session: Session, user: User, first: date, end: date) -> list[Visit]:
+def visits_between(session: DbSession, user: User, first: date, end: date) -> list[Visit]:
     """Visits overlapping [first, end): calendars show them across their days."""
     return list(
         session.scalars(
@@ -251,7 +253,7 @@ def visits_between(session: Session, user: User, first: date, end: date) -> list
 
 
 def add_member(
-    session: Session,
+    session: DbSession,
     visit: Visit,
     *,
     user_id: int | None = None,
@@ -261,15 +263,15 @@ def add_member(
     if role not in set(MemberRole):
         raise DomainError(_("Choose a role from the list."), field="role")
     if user_id is not None:
-        person = session.get(User, user_id)
-        if person is None or not person.active:
+        user = session.get(User, user_id)
+        if user is None or not user.active:
             raise DomainError(_("Unknown or inactive user."), field="person")
-        taken, name = VisitMember.user_id == user_id, person.name
+        taken, name = VisitMember.user_id == user_id, user.name
     elif contact_id is not None:
-        person = session.get(Contact, contact_id)
-        if person is None:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
             raise DomainError(_("Unknown contact."), field="person")
-        taken, name = VisitMember.contact_id == contact_id, person.full_name
+        taken, name = VisitMember.contact_id == contact_id, contact.full_name
     else:
         raise DomainError(_("Choose a person from the list."), field="person")
     if session.scalar(select(VisitMember.id).where(VisitMember.visit_id == visit.id, taken)) is not None:
@@ -282,7 +284,7 @@ def add_member(
     return member
 
 
-def _one_head(session: Session, visit: Visit, role: str, member_id: int | None = None) -> None:
+def _one_head(session: DbSession, visit: Visit, role: str, member_id: int | None = None) -> None:
     if role != MemberRole.HEAD:
         return
     stmt = select(VisitMember.id).where(VisitMember.visit_id == visit.id, VisitMember.role == MemberRole.HEAD)
@@ -293,7 +295,7 @@ def _one_head(session: Session, visit: Visit, role: str, member_id: int | None =
 
 
 def update_member(
-    session: Session, visit: Visit, member: VisitMember, data: dict[str, Any], version: int | None
+    session: DbSession, visit: Visit, member: VisitMember, data: dict[str, Any], version: int | None
 ) -> None:
     """Role and logistics; arrival and departure are typed in the host country's time."""
     check_version(member, version)
@@ -314,14 +316,14 @@ def update_member(
     session.flush()
 
 
-def remove_member(session: Session, visit: Visit, member: VisitMember, actor: User) -> None:
+def remove_member(session: DbSession, visit: Visit, member: VisitMember, actor: User) -> None:
     if visit.is_limited and member.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted visit: you would lose access to it."))
     session.delete(member)
     session.flush()
 
 
-def people_search(session: Session, visit: Visit, q: str, limit: int = 8) -> tuple[list[User], list[Contact]]:
+def people_search(session: DbSession, visit: Visit, q: str, limit: int = 8) -> tuple[list[User], list[Contact]]:
     term = search_key(q)
     if len(term) < 2:
         return [], []
@@ -342,7 +344,7 @@ def people_search(session: Session, visit: Visit, q: str, limit: int = 8) -> tup
     return users, list(contacts)
 
 
-def member_conflicts(session: Session, visit: Visit) -> dict[int, list[str]]:
+def member_conflicts(session: DbSession, visit: Visit) -> dict[int, list[str]]:
     """Members who are somewhere else during the visit: another visit, or a meeting outside this one.
 
     Two queries whatever the size of the delegation.
@@ -367,9 +369,10 @@ def member_conflicts(session: Session, visit: Visit) -> dict[int, list[str]]:
         )
     ):
         member_id = users.get(user_id) if user_id else contacts.get(contact_id)
-        conflicts.setdefault(member_id, []).append(
-            _("Also in %(ref)s (%(city)s) on those days.", ref=other.reference, city=other.city)
-        )
+        if member_id is not None:
+            conflicts.setdefault(member_id, []).append(
+                _("Also in %(ref)s (%(city)s) on those days.", ref=other.reference, city=other.city)
+            )
     at_table = or_(Participant.user_id.in_(list(users)), Participant.contact_id.in_(list(contacts)))
     for meeting, user_id, contact_id in session.execute(
         select(Meeting, Participant.user_id, Participant.contact_id)
@@ -383,9 +386,10 @@ def member_conflicts(session: Session, visit: Visit) -> dict[int, list[str]]:
         )
     ):
         member_id = users.get(user_id) if user_id else contacts.get(contact_id)
-        conflicts.setdefault(member_id, []).append(
-            _("Expected at %(ref)s — %(title)s.", ref=meeting.reference, title=meeting.title)
-        )
+        if member_id is not None:
+            conflicts.setdefault(member_id, []).append(
+                _("Expected at %(ref)s — %(title)s.", ref=meeting.reference, title=meeting.title)
+            )
     return conflicts
 
 
@@ -432,7 +436,7 @@ def check_item(visit: Visit, data: dict[str, Any], item_id: int | None = None) -
     return ItemCheck(errors, warnings)
 
 
-def add_item(session: Session, visit: Visit, data: dict[str, Any]) -> ProgrammeItem:
+def add_item(session: DbSession, visit: Visit, data: dict[str, Any]) -> ProgrammeItem:
     check = check_item(visit, data)
     if check.errors:
         field, message = next(iter(check.errors.items()))
@@ -456,7 +460,7 @@ def _day_items(visit: Visit, day: date) -> list[ProgrammeItem]:
     return sorted((i for i in visit.items if i.day == day), key=lambda i: i.position)
 
 
-def move_item(session: Session, visit: Visit, item_id: int, offset: int) -> None:
+def move_item(session: DbSession, visit: Visit, item_id: int, offset: int) -> None:
     item = next((i for i in visit.items if i.id == item_id), None)
     if item is None:
         raise DomainError(_("This programme item no longer exists."))
@@ -470,7 +474,7 @@ def move_item(session: Session, visit: Visit, item_id: int, offset: int) -> None
     session.flush()
 
 
-def remove_item(session: Session, visit: Visit, item_id: int) -> None:
+def remove_item(session: DbSession, visit: Visit, item_id: int) -> None:
     item = next((i for i in visit.items if i.id == item_id), None)
     if item is None:
         raise DomainError(_("This programme item no longer exists."))
@@ -479,14 +483,14 @@ def remove_item(session: Session, visit: Visit, item_id: int) -> None:
     session.flush()
 
 
-def meeting_from_item_id(session: Session, visit: Visit, item_id: int, actor: User) -> Meeting:
+def meeting_from_item_id(session: DbSession, visit: Visit, item_id: int, actor: User) -> Meeting:
     item = next((i for i in visit.items if i.id == item_id), None)
     if item is None:
         raise DomainError(_("This programme item no longer exists."))
     return meeting_from_item(session, visit, item, actor)
 
 
-def meeting_from_item(session: Session, visit: Visit, item: ProgrammeItem, actor: User) -> Meeting:
+def meeting_from_item(session: DbSession, visit: Visit, item: ProgrammeItem, actor: User) -> Meeting:
     """One click: the programme line becomes a meeting of the visit, with our delegation at the table."""
     if item.meeting_id is not None:
         raise DomainError(_("This programme item already has its meeting."))
@@ -517,7 +521,7 @@ def meeting_from_item(session: Session, visit: Visit, item: ProgrammeItem, actor
                 user_id=member.user_id,
                 role=ParticipantRole.CHAIR if member.role == MemberRole.HEAD else ParticipantRole.MEMBER,
             )
-            participant.audit_name = member.user.name
+            participant.audit_name = member.name
             session.add(participant)
     item.meeting_id = meeting.id
     session.flush()
