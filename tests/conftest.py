@@ -267,3 +267,15 @@ def make_commitment(actor: User, title: str = "Étendre la couverture rurale", *
     )
     _db.session.commit()
     return commitment
+
+
+@pytest.fixture(autouse=True)
+def _close_every_engine():
+    """Apps made by a test (a second server, a migration target) close their pooled connections with it.
+
+    Otherwise a connection left to the garbage collector warns (ResourceWarning) in whichever test runs next.
+    """
+    yield
+    for engines in list(_db._app_engines.values()):
+        for engine in engines.values():
+            engine.dispose()
