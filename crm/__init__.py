@@ -11,7 +11,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 
 from crm import cli, cycle, ops, web
 from crm.audit import services as audit
-from crm.auth import bp as auth_bp
+from crm.auth.views import bp as auth_bp
 from crm.calendars.views import bp as calendars_bp
 from crm.commitments.views import bp as commitments_bp
 from crm.config import load_config
@@ -20,7 +20,8 @@ from crm.documents.views import bp as documents_bp
 from crm.extensions import babel, compress, csrf, htmx, login_manager, migrate
 from crm.extensions import db as database  # not `db`: crm.db is the module of models' base
 from crm.meetings.views import bp as meetings_bp
-from crm.partners import bp as partners_bp
+from crm.partners.views import bp as partners_bp
+from crm.readmodels.views import bp as aes_bp
 from crm.visits.views import bp as visits_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     app.url_map.converters["int"] = IdConverter  # before the routes: every <int:…> id is bounded
-    for blueprint in (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp, visits_bp):
+    blueprints = (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp, visits_bp, aes_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     web.init_app(app)
     cli.init_app(app)

@@ -26,7 +26,7 @@ def _meetings(db, insert) -> None:
     from datetime import UTC, datetime, timedelta
 
     from crm.commitments.models import Commitment
-    from crm.meetings.models import Meeting, MeetingOrganisation, Participant
+    from crm.meetings.models import Meeting, MeetingInstitution, MeetingOrganisation, Participant
 
     start = datetime(2023, 1, 2, 8, tzinfo=UTC)
     db.session.execute(
@@ -45,6 +45,8 @@ def _meetings(db, insert) -> None:
                 "status": "held",
                 "notes": "",
                 "search": f"reunion de travail {i}",
+                "owner_institution_id": 1,
+                "sharing": "institution",
                 "version": 1,
             }
             for i in range(MEETINGS)
@@ -52,6 +54,9 @@ def _meetings(db, insert) -> None:
     )
     db.session.execute(
         insert(MeetingOrganisation), [{"meeting_id": i + 1, "organisation_id": i % ORGS + 1} for i in range(MEETINGS)]
+    )
+    db.session.execute(
+        insert(MeetingInstitution), [{"meeting_id": i + 1, "institution_id": 1} for i in range(MEETINGS)]
     )
     db.session.execute(
         insert(Participant),
@@ -76,6 +81,9 @@ def _meetings(db, insert) -> None:
                 "title": f"Engagement {i}",
                 "details": "",
                 "owed_by": "ours" if i % 2 else "partner",
+                "institution_id": 1 if i % 2 else None,
+                "owner_institution_id": 1,
+                "sharing": "institution",
                 "responsible_id": 1,
                 "organisation_id": (i // 3) % ORGS + 1,
                 "due_date": date(2023, 1, 1) + timedelta(days=i // 300),
@@ -116,7 +124,7 @@ def _visits(db, insert) -> None:
     """5,000 visits since 2023, three contacts and five programme lines each."""
     from datetime import date, timedelta
 
-    from crm.visits.models import ProgrammeItem, Visit, VisitMember
+    from crm.visits.models import ProgrammeItem, Visit, VisitInstitution, VisitMember
 
     db.session.execute(
         insert(Visit),
@@ -135,11 +143,14 @@ def _visits(db, insert) -> None:
                 "status": "completed",
                 "confidentiality": "restricted" if i % 20 == 0 else "internal",
                 "report": "",
+                "owner_institution_id": 1,
+                "sharing": "institution",
                 "version": 1,
             }
             for i in range(VISITS)
         ],
     )
+    db.session.execute(insert(VisitInstitution), [{"visit_id": i + 1, "institution_id": 1} for i in range(VISITS)])
     db.session.execute(
         insert(VisitMember),
         [
@@ -334,7 +345,7 @@ def _pdf_figures(app, db, user) -> None:
             start = time.perf_counter()
             printing.minutes_pdf(db.session, meeting, revision, user, "fr")
             warm.append((time.perf_counter() - start) * 1000)
-        head = printing.letterhead(db.session)
+        head = printing.letterhead(db.session, meeting.owner_institution_id)
         with force_locale("fr"):
             html = render_template(
                 "pdf/minutes.html",
@@ -349,7 +360,7 @@ def _pdf_figures(app, db, user) -> None:
                 footer=meeting.reference,
                 doc_title=meeting.title,
                 doc_subject="",
-                heads=[],
+                signatures=[],
                 commitments=[],
                 verify_url=None,
                 qr=None,

@@ -60,8 +60,9 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     if conn.dialect.name != "sqlite":
         return
-    reading = has_request_context() and request.method in READ_METHODS
-    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+    # Outside requests (commands, tests) transactions stay deferred: a read must never hold the write lock.
+    writing = has_request_context() and request.method not in READ_METHODS
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 class UTCDateTime(TypeDecorator):

@@ -19,14 +19,60 @@ from crm import demo_meetings, demo_visits
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
 from crm.db import DbSession, search_key
+from crm.partners import institutions
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, OrgKind, Position
 
+# The three ministries served by this installation, with their letterheads (mottos as their constitutions
+# state them).
+INSTITUTIONS = [
+    {
+        "org": "mcenma",
+        "code": "ML",
+        "short_name": "MCENMA",
+        "timezone": "Africa/Bamako",
+        "country": "République du Mali",
+        "motto": "Un Peuple – Un But – Une Foi",
+        "unit": "Secrétariat général",
+        "city": "Bamako",
+    },
+    {
+        "org": "mtdpce",
+        "code": "BF",
+        "short_name": "MTDPCE",
+        "timezone": "Africa/Ouagadougou",
+        "country": "Burkina Faso",
+        "motto": "La Patrie ou la Mort, nous Vaincrons",
+        "unit": "Secrétariat général",
+        "city": "Ouagadougou",
+    },
+    {
+        "org": "mcpen",
+        "code": "NE",
+        "short_name": "MCPEN",
+        "timezone": "Africa/Niamey",
+        "country": "République du Niger",
+        "motto": "Fraternité – Travail – Progrès",
+        "unit": "Secrétariat général",
+        "city": "Niamey",
+    },
+]
+
+# Staff of each ministry (fictional people: the articles name only the ministers). Mali's administrator also
+# administers the installation.
 ACCOUNTS = [
-    ("admin@mcenma.example", "Moussa Coulibaly", Role.ADMIN, "Cellule informatique", "fr"),
-    ("awa.traore@mcenma.example", "Awa Traoré", Role.OFFICER, "Direction de la coopération", "fr"),
-    ("ibrahim.maiga@mcenma.example", "Ibrahim Maïga", Role.STAFF, "Secrétariat général", "fr"),
-    ("kadiatou.sidibe@mcenma.example", "Kadiatou Sidibé", Role.VIEWER, "Cabinet du ministre", "en"),
+    ("ML", "admin@mcenma.example", "Moussa Coulibaly", Role.INSTALLATION_ADMIN, "Cellule informatique", "fr"),
+    ("ML", "awa.traore@mcenma.example", "Awa Traoré", Role.OFFICER, "Direction de la coopération", "fr"),
+    ("ML", "ibrahim.maiga@mcenma.example", "Ibrahim Maïga", Role.STAFF, "Secrétariat général", "fr"),
+    ("ML", "kadiatou.sidibe@mcenma.example", "Kadiatou Sidibé", Role.VIEWER, "Cabinet du ministre", "en"),
+    ("BF", "admin@mtdpce.example", "Issa Compaoré", Role.ADMIN, "Direction des systèmes d’information", "fr"),
+    ("BF", "salif.ouedraogo@mtdpce.example", "Salif Ouédraogo", Role.OFFICER, "Direction de la coopération", "fr"),
+    ("BF", "aicha.kabore@mtdpce.example", "Aïcha Kaboré", Role.STAFF, "Secrétariat général", "fr"),
+    ("BF", "rasmane.sawadogo@mtdpce.example", "Rasmané Sawadogo", Role.VIEWER, "Cabinet de la ministre", "fr"),
+    ("NE", "admin@mcpen.example", "Ousmane Garba", Role.ADMIN, "Cellule informatique", "fr"),
+    ("NE", "hadiza.moussa@mcpen.example", "Hadiza Moussa", Role.OFFICER, "Direction de la coopération", "fr"),
+    ("NE", "abdoulaye.issoufou@mcpen.example", "Abdoulaye Issoufou", Role.STAFF, "Secrétariat général", "fr"),
+    ("NE", "mariama.hama@mcpen.example", "Mariama Hama", Role.VIEWER, "Cabinet du ministre", "fr"),
 ]
 
 ORGANISATIONS: list[dict[str, Any]] = [
@@ -99,13 +145,46 @@ ORGANISATIONS: list[dict[str, Any]] = [
         "sectors": ["telecom", "infrastructure", "digital_economy"],
     },
     {
+        "key": "huawei_group",
+        "name": "Huawei Technologies Co., Ltd.",
+        "acronym": "Huawei",
+        "kind": OrgKind.VENDOR,
+        "country_code": "CN",
+        "city": "Shenzhen",
+        "sectors": ["telecom", "training", "cybersecurity"],
+        "notes": "Maison mère des filiales nationales : la vue AES regroupe leurs engagements.",
+    },
+    {
         "key": "huawei",
+        "parent": "huawei_group",
         "name": "Huawei Technologies Mali",
         "acronym": "Huawei Mali",
         "kind": OrgKind.VENDOR,
         "country_code": "ML",
         "city": "Bamako",
         "sectors": ["telecom", "training", "cybersecurity"],
+    },
+    {
+        "key": "huawei_bf",
+        "parent": "huawei_group",
+        "name": "Huawei Technologies Burkina Faso",
+        "acronym": "Huawei Burkina",
+        "kind": OrgKind.VENDOR,
+        "country_code": "BF",
+        "city": "Ouagadougou",
+        "sectors": ["telecom", "training"],
+        "notes": "Filiale illustrative (données de démonstration).",
+    },
+    {
+        "key": "huawei_ne",
+        "parent": "huawei_group",
+        "name": "Huawei Technologies Niger",
+        "acronym": "Huawei Niger",
+        "kind": OrgKind.VENDOR,
+        "country_code": "NE",
+        "city": "Niamey",
+        "sectors": ["telecom", "training"],
+        "notes": "Filiale illustrative (données de démonstration).",
     },
 ]
 
@@ -229,16 +308,37 @@ def _credentials_file() -> Path:
     return Path(current_app.instance_path) / "demo-accounts.txt"
 
 
-def _accounts(session: DbSession) -> list[str]:
+def _institutions(session: DbSession, orgs: dict[str, Organisation]) -> dict[str, int]:
+    """The three ministries as institutions (an institution made earlier for Mali is kept and completed)."""
+    codes = {}
+    for spec in INSTITUTIONS:
+        existing = institutions.by_code(session, spec["code"])
+        if existing is None:
+            org = orgs[spec["org"]]
+            existing = institutions.save_institution(
+                session, {**spec, "organisation_id": org.id, "authority": org.name}
+            )
+        codes[spec["code"]] = existing.id
+    return codes
+
+
+def _accounts(session: DbSession, codes: dict[str, int]) -> list[str]:
     lines = []
-    for email, name, role, unit, locale in ACCOUNTS:
+    for code, email, name, role, unit, locale in ACCOUNTS:
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             continue
         password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
         auth_services.create_user(
-            session, email=email, name=name, role=role, unit=unit, locale=locale, password=password
+            session,
+            email=email,
+            name=name,
+            role=role,
+            unit=unit,
+            locale=locale,
+            password=password,
+            institution_id=codes[code],
         )
-        lines.append(f"{role.value:8} {email:34} {password}")
+        lines.append(f"{code:3} {role.value:18} {email:34} {password}")
     return lines
 
 
@@ -278,7 +378,8 @@ def load_demo(session: DbSession) -> str:
             )
     session.flush()
 
-    new_lines = _accounts(session)
+    codes = _institutions(session, orgs)
+    new_lines = _accounts(session, codes)
     session.flush()
     demo_meetings.load(session, orgs)
     demo_visits.load(session, orgs)
@@ -292,5 +393,5 @@ def load_demo(session: DbSession) -> str:
     return (
         "Demo data loaded: "
         f"{len(orgs)} organisations, {session.scalar(select(func.count()).select_from(Position))} positions.\n"
-        "Demo accounts (role, email, password) — also kept in instance/demo-accounts.txt:\n" + saved
+        "Demo accounts (institution, role, email, password) — also kept in instance/demo-accounts.txt:\n" + saved
     )

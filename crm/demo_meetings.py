@@ -141,6 +141,8 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> int:
                 "timezone": "Africa/Bamako",
                 "place": "Cabinet du Ministre, Bamako",
                 "confidentiality": "internal",
+                # Huawei's promises are followed across the AES: Mali shares this audience with the others.
+                "sharing": "aes" if spec["partner"] == "huawei" else "institution",
                 "status": "held",
                 "notes": NOTE,
                 "organisation_ids": [partner.id],
@@ -153,7 +155,6 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> int:
                 meeting,
                 contact_id=minister.id,
                 organisation_id=orgs["mcenma"].id,
-                side="ours",
                 role="chair",
                 attendance="present",
             )
@@ -167,7 +168,6 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> int:
                         meeting,
                         contact_id=adviser.id,
                         organisation_id=orgs[org_key].id,
-                        side="ours",
                         attendance="present",
                     )
         head = _by_key(session, Contact, search_key(" ".join(spec["head"])))
@@ -212,6 +212,7 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> int:
             meetings.approve_minutes(session, revision, officer, revision.version)
         added += 1
     _follow_up(session, orgs, officer)
+    _huawei_across_aes(session, orgs)
     return added
 
 
@@ -236,3 +237,71 @@ def _follow_up(session: DbSession, orgs: dict[str, Organisation], officer: User)
         },
         officer,
     )
+
+
+HUAWEI_NOTE = (
+    "Données de démonstration : rencontre illustrative (Huawei rencontré par les trois ministères de l’AES), "
+    "pour montrer la vue AES ; elle ne rapporte pas un fait des articles."
+)
+
+# Each AES ministry meets Huawei's national subsidiary and obtains the same kind of promise: youth training.
+HUAWEI_ELSEWHERE = [
+    (
+        "salif.ouedraogo@mtdpce.example",
+        "huawei_bf",
+        "Africa/Ouagadougou",
+        "Ouagadougou",
+        datetime(2026, 2, 12, 10, 0),
+        "Huawei Burkina Faso proposera un programme de formation des jeunes aux métiers du numérique",
+        date(2026, 5, 31),
+    ),
+    (
+        "hadiza.moussa@mcpen.example",
+        "huawei_ne",
+        "Africa/Niamey",
+        "Niamey",
+        datetime(2026, 2, 19, 10, 0),
+        "Huawei Niger proposera un programme de formation des jeunes aux métiers du numérique",
+        date(2026, 3, 31),
+    ),
+]
+
+
+def _huawei_across_aes(session: DbSession, orgs: dict[str, Organisation]) -> None:
+    """Huawei met in Ouagadougou and Niamey too, shared with the AES: the AES view puts the three side by side."""
+    for email, org_key, tz, city, starts, promise, due in HUAWEI_ELSEWHERE:
+        officer = session.scalar(select(User).where(User.email == email))
+        partner = orgs.get(org_key)
+        title = f"Audience avec la direction de {partner.name}" if partner else ""
+        if officer is None or partner is None or session.scalar(select(Meeting.id).where(Meeting.title == title)):
+            continue
+        meeting = meetings.save_meeting(
+            session,
+            {
+                "title": title,
+                "kind": "audience",
+                "starts_at": starts,
+                "ends_at": starts.replace(hour=starts.hour + 1),
+                "timezone": tz,
+                "place": f"Cabinet du Ministre, {city}",
+                "confidentiality": "internal",
+                "sharing": "aes",
+                "status": "held",
+                "notes": HUAWEI_NOTE,
+                "organisation_ids": [partner.id],
+            },
+            officer,
+        )
+        commitments.create_commitment(
+            session,
+            {
+                "title": promise,
+                "owed_by": "partner",
+                "priority": "normal",
+                "responsible_id": officer.id,
+                "organisation_id": partner.id,
+                "due_date": due,
+                "origin_meeting_id": meeting.id,
+            },
+            officer,
+        )

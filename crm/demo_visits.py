@@ -13,6 +13,8 @@ from sqlalchemy import select
 from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.db import DbSession, search_key
+from crm.meetings import services as meetings
+from crm.meetings.models import MeetingStatus
 from crm.partners.models import Contact, Organisation
 from crm.visits import services as visits
 from crm.visits.models import Event
@@ -178,6 +180,10 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> None:
                 member.version,
             )
     visits.add_member(session, incoming, user_id=staff.id, role="protocol")
+    for email in ("aicha.kabore@mtdpce.example", "abdoulaye.issoufou@mcpen.example"):
+        colleague = session.scalar(select(User).where(User.email == email))
+        if colleague is not None:  # each delegation's own staff travel too: their ministries hold the visit
+            visits.add_member(session, incoming, user_id=colleague.id, role="member")
     incoming = visits.visit_detail(session, incoming.id, officer) or incoming
     for day, start, end, place, activity, meet in [
         (date(2026, 1, 28), time(18, 0), None, "Aéroport de Bamako-Sénou", "Accueil des délégations", False),
@@ -204,5 +210,83 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> None:
             session, incoming, {"day": day, "starts_at": start, "ends_at": end, "place": place, "activity": activity}
         )
         if meet:
-            visits.meeting_from_item(session, incoming, item, officer)
+            tripartite = visits.meeting_from_item(session, incoming, item, officer)
+            _tripartite_minutes(session, tripartite, orgs, officer)
     session.flush()
+
+
+TRIPARTITE_NOTE = (
+    "Données de démonstration : la réunion et ses thèmes suivent l’article de Malijet (29 janvier 2026) ; "
+    "la formulation des décisions, les engagements et leurs échéances sont illustratifs."
+)
+
+
+def _tripartite_minutes(session: DbSession, meeting, orgs: dict[str, Organisation], officer: User) -> None:
+    """The three ministers around the table, minutes written in Bamako, each ministry approving its side."""
+    host_minister = _contact(session, "Ag Ilyène", "Alhamdou")
+    if host_minister is not None:
+        meetings.add_participant(
+            session, meeting, contact_id=host_minister.id, organisation_id=orgs["mcenma"].id, role="chair"
+        )
+    niger_minister = _contact(session, "Sidi Raliou", "Mohamed")
+    detail = meetings.meeting_detail(session, meeting.id, officer)
+    for participant in detail.participants if detail else []:
+        if niger_minister is not None and participant.contact_id == niger_minister.id:
+            meetings.update_participant(session, participant, "chair", "present")  # chairs Niger's side
+        elif participant.attendance != "present":
+            meetings.update_participant(session, participant, participant.role, "present")
+    meeting.status = MeetingStatus.HELD
+    meeting.notes = TRIPARTITE_NOTE
+    revision = meetings.start_minutes(session, meeting)
+    item = meetings.add_item(session, revision, revision.version, "Une réponse commune aux défis régionaux")
+    meetings.save_minutes(
+        session,
+        revision,
+        "Réunis à Bamako en marge de la 3e Semaine du Numérique au Mali, les ministres en charge du numérique du "
+        "Mali, du Burkina Faso et du Niger ont constaté que leurs défis sont partagés : sécurité, protection des "
+        "données, lutte contre la désinformation ; leurs réponses doivent donc être coordonnées.",
+        {
+            item.id: {
+                "discussion": "La ministre burkinabè a souligné que le numérique est devenu un instrument de "
+                "souveraineté et un outil de continuité de l’État. Le ministre nigérien a salué la vitalité de la "
+                "coopération au sein de l’AES.",
+                "decisions": "Chaque ministère désignera un point focal pour la coordination numérique de l’AES\n"
+                "Le Mali proposera un projet de cadre d’échanges sur la protection des données\n"
+                "Le Burkina Faso partagera son expérience de la continuité numérique de l’État",
+            }
+        },
+        revision.version,
+    )
+    owing = {
+        "ML": session.scalar(select(User).where(User.email == "awa.traore@mcenma.example")),
+        "BF": session.scalar(select(User).where(User.email == "salif.ouedraogo@mtdpce.example")),
+        "NE": session.scalar(select(User).where(User.email == "hadiza.moussa@mcpen.example")),
+    }
+    for code, title, due in [
+        ("ML", "Désigner le point focal du Mali pour la coordination numérique de l’AES", date(2026, 3, 15)),
+        ("BF", "Désigner le point focal du Burkina Faso pour la coordination numérique de l’AES", date(2026, 3, 15)),
+        ("NE", "Désigner le point focal du Niger pour la coordination numérique de l’AES", date(2026, 3, 15)),
+        ("ML", "Proposer un projet de cadre d’échanges sur la protection des données", date(2026, 6, 30)),
+        ("BF", "Partager l’expérience burkinabè de la continuité numérique de l’État", date(2026, 5, 31)),
+    ]:
+        author = owing[code]
+        if author is None:
+            continue
+        commitments.create_commitment(
+            session,
+            {
+                "title": title,
+                "owed_by": "ours",
+                "institution_id": author.institution_id,
+                "priority": "normal",
+                "responsible_id": author.id,
+                "due_date": due,
+                "origin_meeting_id": meeting.id,
+                "origin_item_id": item.id,
+            },
+            author,
+        )
+    meetings.submit_minutes(session, revision, officer, revision.version)
+    for approver in owing.values():  # each ministry approves its side; the last approval locks the minutes
+        if approver is not None:
+            meetings.approve_minutes(session, revision, approver, revision.version)

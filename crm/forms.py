@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
@@ -65,3 +66,12 @@ def choices(pairs: Iterable[tuple[Any, Any]], empty: str | None = None) -> list[
     """Options from (value, label) pairs, with an empty first option when ``empty`` is given."""
     options = [SelectChoice("", empty)] if empty is not None else []
     return options + [SelectChoice(value, label) for value, label in pairs]
+
+
+# The zones our users live in first, then the rest of the world.
+MAIN_ZONES = ["Africa/Bamako", "Africa/Ouagadougou", "Africa/Niamey", "Africa/Abidjan", "Africa/Dakar", "Europe/Paris"]
+
+
+def timezone_choices() -> list[SelectChoice]:
+    others = sorted(z for z in available_timezones() if "/" in z and z not in MAIN_ZONES and not z.startswith("Etc"))
+    return choices((z, z.replace("_", " ")) for z in MAIN_ZONES + others)

@@ -30,6 +30,7 @@ from crm.db import Base
 from crm.extensions import db as _db
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting
+from crm.partners import institutions
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, OrgKind
 
@@ -137,6 +138,7 @@ def _password_hash(password: str) -> str:
 def make_user(role: Role | str = Role.STAFF, email: str | None = None, **kwargs) -> User:
     """An account, as the admin page would make it (the password hashed once per run)."""
     role = Role(role)
+    institution_id = kwargs.pop("institution_id", None) or institutions.ensure_default(_db.session).id
     user = User(
         email=email or f"{role.value}-{os.urandom(3).hex()}@mcenma.example",
         name=kwargs.pop("name", f"Test {role.value.title()}"),
@@ -144,8 +146,10 @@ def make_user(role: Role | str = Role.STAFF, email: str | None = None, **kwargs)
         password_hash=_password_hash(kwargs.pop("password", PASSWORD)),
         unit=kwargs.pop("unit", ""),
         locale=kwargs.pop("locale", ""),
+        institution_id=institution_id,
         **kwargs,
     )
+    user.refresh_search()
     _db.session.add(user)
     _db.session.commit()
     return user

@@ -22,7 +22,9 @@ def test_create_and_update_record_who_and_which_fields_old_to_new(client, db, lo
             "version": org.version,
         },
     )
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "organisation")).all()
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "organisation", AuditEvent.entity_id == org.id)
+    ).all()
     created, updated = events
     assert created.action == "create" and created.changes["name"] == [None, "Orange Mali"]
     assert updated.action == "update" and updated.actor_id == officer.id

@@ -1,6 +1,6 @@
 """The direction of imports between domains, as docs/architecture.md states it, checked on the code itself.
 
-For models and services: partners ← meetings ← visits ← commitments ← documents, calendars, read models.
+For models and services: partners ← auth ← meetings ← visits ← commitments ← documents, calendars, read models.
 An arrow points to what may be imported; nothing imports the other way. The foundation (core, db, errors,
 extensions, references, pagination) imports no domain. Views are the outer layer: they may compose the
 services of several domains, and nothing but the app factory imports a view.
@@ -16,8 +16,8 @@ CRM = Path(__file__).resolve().parent.parent / "crm"
 FOUNDATION = {"core", "db", "errors", "extensions", "references", "pagination", "forms"}
 LAYERS = {
     "audit": 1,
-    "auth": 2,
-    "partners": 3,
+    "partners": 2,
+    "auth": 3,
     "meetings": 4,
     "visits": 5,
     "commitments": 6,

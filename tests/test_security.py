@@ -106,6 +106,7 @@ def records(app, db):
         "event_id": event.id,
         "visit_id": visit.id,
         "member_id": member.id,
+        "institution_id": target.institution_id,
     }
 
 

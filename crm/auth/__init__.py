@@ -1,5 +1,1 @@
 """Accounts, roles, sign-in and the user administration pages."""
-
-from crm.auth.views import bp
-
-__all__ = ["bp"]

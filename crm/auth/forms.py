@@ -1,23 +1,14 @@
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from crm.auth.models import Role
-from crm.forms import OnceForm, VersionField, choices, enum_choices
+from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, timezone_choices
 
 LANGUAGES = [("fr", "Français"), ("en", "English")]
-# The zones our users live in first, then the rest of the world.
-MAIN_ZONES = ["Africa/Bamako", "Africa/Ouagadougou", "Africa/Niamey", "Africa/Abidjan", "Africa/Dakar", "Europe/Paris"]
-
-
-def timezone_choices():
-    others = sorted(z for z in available_timezones() if "/" in z and z not in MAIN_ZONES and not z.startswith("Etc"))
-    return choices((z, z.replace("_", " ")) for z in MAIN_ZONES + others)
 
 
 class LoginForm(FlaskForm):
@@ -45,6 +36,7 @@ class UserCreateForm(OnceForm):
     unit = StringField(_l("Unit"), validators=[Length(max=200)])
     role = SelectField(_l("Role"), choices=enum_choices(Role), default=Role.STAFF.value)
     locale = SelectField(_l("Language"), choices=choices(LANGUAGES, empty=_l("Automatic (the browser's language)")))
+    institution_id = SelectField(_l("Institution"), choices=[], coerce=optional_int, validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)])
 
 
@@ -52,5 +44,6 @@ class UserEditForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     unit = StringField(_l("Unit"), validators=[Length(max=200)])
     role = SelectField(_l("Role"), choices=enum_choices(Role))
+    institution_id = SelectField(_l("Institution"), choices=[], coerce=optional_int, validate_choice=False)
     active = BooleanField(_l("Active account"))
     version = VersionField()

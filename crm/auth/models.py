@@ -9,7 +9,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.enums import LabelledEnum, enum_type
-from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, utcnow
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
+from crm.partners.models import Institution
 
 
 class Role(LabelledEnum):
@@ -18,7 +19,8 @@ class Role(LabelledEnum):
     VIEWER = "viewer", _l("Viewer (read only)")
     STAFF = "staff", _l("Staff")
     OFFICER = "officer", _l("Cooperation officer")
-    ADMIN = "admin", _l("Administrator")
+    ADMIN = "admin", _l("Administrator of the institution")
+    INSTALLATION_ADMIN = "installation_admin", _l("Administrator of the installation")
 
     @property
     def level(self) -> int:
@@ -35,15 +37,23 @@ class User(VersionMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[Role] = mapped_column(enum_type(Role, "role", 16), default=Role.STAFF)
+    role: Mapped[Role] = mapped_column(enum_type(Role, "role"), default=Role.STAFF)
+    # The ministry the account belongs to: what it owns, what it sees, whose letterhead it prints.
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"), index=True)
     locale: Mapped[str] = mapped_column(String(8), default="")  # "" follows the browser
     timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Folded name, email and unit, for the people pickers of every institution.
+    search: Mapped[str] = mapped_column(String(700), default="")
 
     __audit__ = True
-    __audit_exclude__ = frozenset({"password_hash", "password_changed_at"})
+    __audit_exclude__ = frozenset({"password_hash", "password_changed_at", "search"})
+
+    # Always loaded with the account (a join on a small table): every page names the user's institution, even
+    # after a refused form rolled the session back.
+    institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
 
     # Flask-Login protocol (the session token, not the user id, is what the cookie carries).
     __allow_unmapped__ = True  # session_token below is a plain attribute of the request's object, not a column
@@ -60,6 +70,11 @@ class User(VersionMixin, TimestampMixin, Base):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    def refresh_search(self) -> None:
+        self.search = " ".join(
+            part for part in (search_key(self.name), self.email.lower(), search_key(self.unit)) if part
+        )
 
     def can(self, role: Role) -> bool:
         return self.active and self.role.at_least(role)

@@ -11,15 +11,18 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
 from crm.auth.models import Role, User, UserSession
-from crm.db import DbSession, check_version, search_key, utcnow
-from crm.errors import DomainError
+from crm.db import DbSession, check_version, like_pattern, utcnow
+from crm.errors import DomainError, Forbidden
+from crm.partners import institutions
+from crm.partners.models import Institution
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -70,9 +73,33 @@ def verify_password(user: User | None, password: str) -> bool:
 
 
 def create_user(
-    session: DbSession, *, email: str, name: str, role: Role, password: str, unit: str = "", locale: str = ""
+    session: DbSession,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    unit: str = "",
+    locale: str = "",
+    institution_id: int | None = None,
+    actor: User | None = None,
 ) -> User:
-    """A new account; an empty locale follows the browser's language."""
+    """A new account, in an institution (by default the installation's first, made if there is none yet).
+
+    An institution's administrator makes accounts in their own institution only; only an installation
+    administrator (or the command line, ``actor`` None) makes them elsewhere or makes installation admins.
+    An empty locale follows the browser's language.
+    """
+    role = Role(role)
+    if institution_id is None:
+        institution_id = actor.institution_id if actor is not None else institutions.ensure_default(session).id
+    elif session.get(Institution, institution_id) is None:
+        raise DomainError(_("Unknown institution."), field="institution_id")
+    if actor is not None and not actor.can(Role.INSTALLATION_ADMIN):
+        if institution_id != actor.institution_id:
+            raise Forbidden(_("You manage the accounts of your own institution only."))
+        if role == Role.INSTALLATION_ADMIN:
+            raise DomainError(_("Only an administrator of the installation can give this role."), field="role")
     email = normalize_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise DomainError(_("An account with this email address already exists."), field="email")
@@ -83,22 +110,36 @@ def create_user(
         email=email,
         name=name.strip(),
         unit=unit.strip(),
-        role=Role(role),
+        role=role,
         locale=locale,
         password_hash=hash_password(password),
+        institution_id=institution_id,
     )
+    user.refresh_search()
     session.add(user)
     session.flush()
     return user
 
 
+def manageable(actor: User, user: User) -> bool:
+    """An institution's admin manages its own accounts; an installation admin manages every account."""
+    return actor.can(Role.INSTALLATION_ADMIN) or (actor.can(Role.ADMIN) and user.institution_id == actor.institution_id)
+
+
 def update_user(session: DbSession, user: User, *, actor: User, version: int | None, **fields) -> User:
-    """Admin edits: role, name, unit, active. Deactivation revokes every session."""
+    """Admin edits: role, name, unit, active (and, by an installation admin, the institution).
+    Deactivation revokes every session."""
     check_version(user, version)
-    if user.id == actor.id and (fields.get("role", user.role) != Role.ADMIN or not fields.get("active", True)):
+    role = Role(fields.get("role", user.role))
+    if user.id == actor.id and (not role.at_least(actor.role) or not fields.get("active", True)):
         raise DomainError(_("You cannot remove your own administrator rights or deactivate yourself."), field="role")
+    if not actor.can(Role.INSTALLATION_ADMIN):
+        if role == Role.INSTALLATION_ADMIN and user.role != Role.INSTALLATION_ADMIN:
+            raise DomainError(_("Only an administrator of the installation can give this role."), field="role")
+        fields.pop("institution_id", None)
     for key, value in fields.items():
         setattr(user, key, value)
+    user.refresh_search()
     if "active" in fields and not fields["active"]:
         revoke_sessions(session, user)
     session.flush()
@@ -192,6 +233,7 @@ def load_session_user(session: DbSession, token: str) -> User | None:
     row = session.execute(
         select(UserSession, User)
         .join(User, User.id == UserSession.user_id)
+        .options(joinedload(User.institution))
         .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
     ).first()
     if row is None:
@@ -231,8 +273,12 @@ def revoke_sessions(session: DbSession, user: User, except_token: str | None = N
     session.execute(stmt.values(revoked_at=utcnow()))
 
 
-def users_query():
-    return select(User).order_by(User.active.desc(), User.name)
+def users_query(actor: User):
+    """The accounts an admin manages: their institution's, or every one for an installation admin."""
+    stmt = select(User).options(joinedload(User.institution)).order_by(User.active.desc(), User.name)
+    if not actor.can(Role.INSTALLATION_ADMIN):
+        stmt = stmt.where(User.institution_id == actor.institution_id)
+    return stmt
 
 
 def last_seen(session: DbSession) -> dict[int, datetime]:
@@ -242,20 +288,31 @@ def last_seen(session: DbSession) -> dict[int, datetime]:
     return {user_id: seen for user_id, seen in rows}
 
 
-def find_users(session: DbSession, term: str, exclude, limit: int = 8) -> list[User]:
-    """Active users whose name, email or unit contains the folded ``term``, minus the ``exclude`` subquery.
-
-    A ministry has a few hundred accounts: they are folded here rather than given a search column.
-    """
-    candidates = session.scalars(
-        select(User).where(User.active.is_(True), User.id.not_in(exclude)).order_by(User.name).limit(200)
+def find_users(session: DbSession, term: str, exclude, limit: int = 8, *, first_of: int | None = None) -> list[User]:
+    """Active users of every institution whose name, email or unit contains ``term`` (folded), minus the
+    ``exclude`` subquery; those of the institution ``first_of`` come first."""
+    stmt = (
+        select(User)
+        .options(joinedload(User.institution))
+        .where(User.active.is_(True), User.id.not_in(exclude), User.search.like(like_pattern(term), escape="\\"))
     )
-    return [u for u in candidates if term in search_key(f"{u.name} {u.email} {u.unit}")][:limit]
+    if first_of is not None:
+        stmt = stmt.order_by(case((User.institution_id == first_of, 0), else_=1))
+    return list(session.scalars(stmt.order_by(User.name, User.id).limit(limit)))
 
 
-def user_choices(session: DbSession, *, inactive: bool = False) -> list[tuple[int, str]]:
-    """Accounts to pick from (a responsible officer); with ``inactive``, departed ones too, marked ✕."""
+def user_choices(
+    session: DbSession, *, inactive: bool = False, institution_ids: list[int] | None = None
+) -> list[tuple[int, str]]:
+    """Accounts to pick from (a responsible officer), of the given institutions; with ``inactive``, departed
+    ones too, marked ✕."""
     stmt = select(User.id, User.name, User.active).order_by(User.name)
     if not inactive:
         stmt = stmt.where(User.active.is_(True))
+    if institution_ids is not None:
+        stmt = stmt.where(User.institution_id.in_(institution_ids))
     return [(row.id, row.name if row.active else f"{row.name} ✕") for row in session.execute(stmt)]
+
+
+def user_with_institution(session: DbSession, user_id: int) -> User | None:
+    return session.scalars(select(User).options(joinedload(User.institution)).where(User.id == user_id)).first()

@@ -10,10 +10,12 @@ from flask_wtf.csrf import generate_csrf
 from crm.audit import services as audit
 from crm.auth import services
 from crm.auth.forms import LoginForm, PasswordChangeForm, PreferencesForm, UserCreateForm, UserEditForm
-from crm.auth.models import Role, User
+from crm.auth.models import Role
 from crm.auth.permissions import public, role_required
 from crm.errors import DomainError
 from crm.extensions import db
+from crm.forms import choices
+from crm.partners import institutions
 from crm.views import form_cycle, render, saved
 
 bp = Blueprint("auth", __name__)
@@ -122,17 +124,28 @@ def account():
 # --- administration of accounts ----------------------------------------------------------------
 
 
+def _institution_field(form):
+    """Only an installation admin chooses an account's institution; other admins' accounts stay theirs."""
+    if current_user.can(Role.INSTALLATION_ADMIN):
+        form.institution_id.choices = choices(institutions.choices(db.session))
+    else:
+        del form.institution_id
+    return form
+
+
 @bp.get("/admin/users")
 @role_required(Role.ADMIN)
 def users():
-    rows = db.session.scalars(services.users_query()).all()
+    rows = db.session.scalars(services.users_query(current_user)).all()
     return render("auth/users.html", users=rows, last_seen=services.last_seen(db.session))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def user_new():
-    form = UserCreateForm()
+    form = _institution_field(UserCreateForm())
+    if request.method == "GET" and "institution_id" in form:
+        form.institution_id.data = current_user.institution_id
     return form_cycle(
         form,
         lambda: services.create_user(
@@ -143,6 +156,8 @@ def user_new():
             role=Role(form.role.data),
             locale=form.locale.data,
             password=form.password.data,
+            institution_id=form.institution_id.data if "institution_id" in form else None,
+            actor=current_user,
         ),
         done=lambda user: saved(url_for("auth.users"), _("Account created for %(name)s.", name=user.name)),
         page=lambda **kw: render("auth/user_form.html", form=form, **kw),
@@ -152,8 +167,10 @@ def user_new():
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def user_edit(user_id: int):
-    user = db.get_or_404(User, user_id)
-    form = UserEditForm(obj=user)
+    user = services.user_with_institution(db.session, user_id)
+    if user is None or not services.manageable(current_user, user):
+        abort(404)  # another institution's account is nobody to its admins
+    form = _institution_field(UserEditForm(obj=user))
     return form_cycle(
         form,
         lambda: services.update_user(
@@ -165,12 +182,13 @@ def user_edit(user_id: int):
             unit=(form.unit.data or "").strip(),
             role=Role(form.role.data),
             active=form.active.data,
+            **({"institution_id": form.institution_id.data} if "institution_id" in form else {}),
         ),
         done=lambda _u: saved(url_for("auth.users"), _("Account of %(name)s saved.", name=user.name)),
         page=lambda **kw: render(
             "auth/user_form.html",
             form=form,
-            user=user,
+            user=services.user_with_institution(db.session, user_id),
             history=db.session.scalars(audit.history_for("user_account", user_id)).all(),
             **kw,
         ),

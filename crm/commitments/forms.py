@@ -3,16 +3,27 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.commitments.models import CommitmentStatus, OwedBy, Priority
+from crm.core.confidentiality import Sharing
 from crm.forms import OnceForm, VersionField, enum_choices, optional_int, strip_filter
 
 
 class CommitmentForm(OnceForm):
     title = TextAreaField(_l("What was promised"), filters=[strip_filter], validators=[DataRequired(), Length(max=500)])
     details = TextAreaField(_l("Details"), filters=[strip_filter], validators=[Length(max=10_000)])
-    owed_by = SelectField(_l("Owed by"), choices=enum_choices(OwedBy), default=OwedBy.OURS.value)
+    # Asked, never assumed: a decision may bind us or the partner.
+    owed_by = SelectField(
+        _l("Owed by"),
+        choices=[SelectChoice("", _l("— who owes it? —")), *enum_choices(OwedBy)],
+        validators=[DataRequired(message=_l("Say who owes it: us, or the partner."))],
+    )
+    institution_id = SelectField(
+        _l("Which institution owes it"), choices=[], coerce=optional_int, validate_choice=False
+    )
+    sharing = SelectField(_l("Sharing"), choices=enum_choices(Sharing), default=Sharing.INSTITUTION.value)
     responsible_id = SelectField(_l("Responsible officer"), choices=[], coerce=optional_int, validate_choice=False)
     organisation_id = SelectField(_l("Partner organisation"), choices=[], coerce=optional_int, validate_choice=False)
     contact_id = SelectField(_l("Partner contact"), choices=[], coerce=optional_int, validate_choice=False)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
+from crm.core.confidentiality import Sharing
 from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
 from crm.meetings.models import AgendaItem, Meeting
-from crm.partners.models import Contact, Organisation
+from crm.partners.models import Contact, Institution, Organisation
 
 # Commitments without a due date sort after every dated one.
 NO_DUE_DATE = date(9999, 12, 31)
@@ -69,6 +70,12 @@ class Commitment(VersionMixin, TimestampMixin, Base):
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     # Copied from the origin meeting: restricted and confidential commitments are filtered on their own row.
     limited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The institution that tracks it (its origin's owner, or its author's) and, copied from the origin, how far
+    # it is shared; co-owners of a joint origin see it too.
+    owner_institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
+    sharing: Mapped[Sharing] = mapped_column(enum_type(Sharing, "sharing"), default=Sharing.INSTITUTION)
+    # When one of the institutions owes it (owed_by "ours"): which one; in joint minutes it may be another.
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
     due_key: Mapped[date] = mapped_column(Date, default=NO_DUE_DATE)
     search: Mapped[str] = mapped_column(String(900), default="")
 
@@ -77,6 +84,7 @@ class Commitment(VersionMixin, TimestampMixin, Base):
     organisation: Mapped[Organisation | None] = relationship(lazy="raise")
     origin_meeting: Mapped[Meeting | None] = relationship(lazy="raise")
     origin_item: Mapped[AgendaItem | None] = relationship(lazy="raise")
+    institution: Mapped[Institution | None] = relationship(foreign_keys=[institution_id], lazy="raise")
     updates: Mapped[list[CommitmentUpdate]] = relationship(
         back_populates="commitment", lazy="raise", cascade="all, delete-orphan", order_by="CommitmentUpdate.id.desc()"
     )
@@ -85,6 +93,8 @@ class Commitment(VersionMixin, TimestampMixin, Base):
         Index("ix_commitment_list", "closed", "due_key", "id"),
         Index("ix_commitment_responsible", "responsible_id", "closed", "due_key", "id"),
         Index("ix_commitment_organisation", "organisation_id", "closed", "due_key", "id"),
+        Index("ix_commitment_owner", "owner_institution_id", "closed", "due_key", "id"),
+        CheckConstraint("(owed_by = 'ours') = (institution_id IS NOT NULL)", name="owing_institution"),
     )
 
     def is_overdue(self, today: date) -> bool:

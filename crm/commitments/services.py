@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
@@ -18,14 +18,18 @@ from crm.commitments.models import (
     OwedBy,
     Priority,
 )
+from crm.core import confidentiality
+from crm.core.confidentiality import Sharing
 from crm.db import DbSession, check_version, like_pattern
-from crm.errors import DomainError
+from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
 from crm.pagination import Page, keyset_page
+from crm.partners import institutions
 from crm.partners.models import Contact, Organisation, Position
 from crm.references import next_reference
 from crm.visits import services as visits
+from crm.visits.models import Visit
 
 REFERENCE_PREFIX = "ENG"
 ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.BLOCKED)
@@ -36,11 +40,14 @@ ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.
 
 @meetings.meeting_saved.connect
 def _follow_meeting(meeting: Meeting, session: DbSession, **_extra: Any) -> None:
-    """Commitments carry their meeting's confidentiality, so their lists filter on their own row."""
+    """Commitments carry their meeting's confidentiality and sharing, so their lists filter on their own row."""
     session.execute(
         update(Commitment)
-        .where(Commitment.origin_meeting_id == meeting.id, Commitment.limited != meeting.is_limited)
-        .values(limited=meeting.is_limited)
+        .where(
+            Commitment.origin_meeting_id == meeting.id,
+            or_(Commitment.limited != meeting.is_limited, Commitment.sharing != meeting.sharing),
+        )
+        .values(limited=meeting.is_limited, sharing=meeting.sharing)
         .execution_options(synchronize_session=False)
     )
 
@@ -51,20 +58,41 @@ def _keep_items_with_commitments(item: AgendaItem, session: DbSession, **_extra:
         raise DomainError(_("A commitment comes from this item: it cannot be removed."))
 
 
-def visible_clause(user: User) -> ColumnElement[bool]:
-    """A commitment from a restricted or confidential meeting is seen by that meeting's participants and admins."""
-    if user.can(Role.ADMIN):
-        return true()
+def owned_clause(institution_id: int) -> ColumnElement[bool]:
+    """Tracked by this institution, or coming from a meeting or a visit it holds (joint ones included)."""
     return or_(
-        Commitment.limited.is_(False),
-        meetings.is_participant_clause(user, Commitment.origin_meeting_id),
-        visits.is_member_clause(user, Commitment.origin_visit_id),
+        Commitment.owner_institution_id == institution_id,
+        and_(
+            Commitment.origin_meeting_id.is_not(None),
+            meetings.co_owned_clause(institution_id, Commitment.origin_meeting_id),
+        ),
+        and_(
+            Commitment.origin_visit_id.is_not(None),
+            visits.co_owned_clause(institution_id, Commitment.origin_visit_id),
+        ),
+    )
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Who sees a commitment: as for its origin (confidentiality and sharing are copied onto its own row)."""
+    return confidentiality.visible_clause(
+        owned=owned_clause(user.institution_id),
+        sharing=Commitment.sharing,
+        limited=Commitment.limited.is_(True),
+        taking_part=or_(
+            meetings.is_participant_clause(user, Commitment.origin_meeting_id),
+            visits.is_member_clause(user, Commitment.origin_visit_id),
+        ),
+        admin=user.can(Role.ADMIN),
     )
 
 
 def with_people(stmt):
     return stmt.options(
-        joinedload(Commitment.responsible), joinedload(Commitment.organisation), joinedload(Commitment.contact)
+        joinedload(Commitment.responsible),
+        joinedload(Commitment.organisation),
+        joinedload(Commitment.contact),
+        joinedload(Commitment.institution),
     )
 
 
@@ -84,7 +112,17 @@ def visible_commitment(
 # --- saving ------------------------------------------------------------------------------------
 
 
-FIELDS = ("title", "details", "owed_by", "responsible_id", "contact_id", "organisation_id", "due_date", "priority")
+FIELDS = (
+    "title",
+    "details",
+    "owed_by",
+    "institution_id",
+    "responsible_id",
+    "contact_id",
+    "organisation_id",
+    "due_date",
+    "priority",
+)
 
 
 def _check_people(session: DbSession, data: dict[str, Any], meeting: Meeting | None) -> None:
@@ -115,6 +153,7 @@ def _origin(
     meeting = meetings.visible_meeting(session, meeting_id, actor)
     if meeting is None:
         raise DomainError(_("The meeting this commitment comes from does not exist."), field="origin_meeting_id")
+    meetings.check_editable(session, meeting, actor)
     item = None
     if item_id is not None:
         item = session.scalar(
@@ -139,15 +178,22 @@ def create_commitment(session: DbSession, data: dict[str, Any], actor: User) -> 
         visit = visits.visible_visit(session, data["origin_visit_id"], actor)
         if visit is None:
             raise DomainError(_("The visit this commitment comes from does not exist."), field="origin_visit_id")
+        visits.check_editable(session, visit, actor)
     _check_people(session, data, meeting)
+    data = {**data, "institution_id": _owing_institution(session, data, actor, meeting, visit)}
     year = (meeting.local_date if meeting else visit.ends_on if visit else date.today()).year
+    owner = institutions.get(session, actor.institution_id)
+    origin = meeting or visit
     commitment = Commitment(
-        reference=next_reference(session, REFERENCE_PREFIX, year),
+        reference=next_reference(session, f"{owner.code}-{REFERENCE_PREFIX}", year),
         status=CommitmentStatus.OPEN,
         origin_meeting_id=meeting.id if meeting else None,
         origin_item_id=item.id if item else None,
         origin_visit_id=visit.id if visit else None,
-        limited=bool((meeting and meeting.is_limited) or (visit and visit.is_limited)),
+        limited=bool(origin and origin.is_limited),
+        owner_institution_id=owner.id,
+        # From a meeting or a visit: shared as it is. On its own: as the form says.
+        sharing=origin.sharing if origin else Sharing.parse(data.get("sharing")) or Sharing.INSTITUTION,
         created_by_id=actor.id,
     )
     _apply(commitment, data)
@@ -159,12 +205,59 @@ def create_commitment(session: DbSession, data: dict[str, Any], actor: User) -> 
     return commitment
 
 
+def holding_institutions(session: DbSession, commitment: Commitment) -> list[int]:
+    """Who may change a commitment: the institution tracking it, and those holding its meeting or visit."""
+    holders = [commitment.owner_institution_id]
+    if commitment.origin_meeting_id:
+        holders += meetings.co_owners(session, commitment.origin_meeting_id)
+    if commitment.origin_visit_id:
+        holders += visits.co_owners(session, commitment.origin_visit_id)
+    return holders
+
+
+def check_editable(session: DbSession, commitment: Commitment, user: User) -> None:
+    if user.institution_id not in holding_institutions(session, commitment):
+        raise Forbidden(
+            _(
+                "This commitment is shared with your institution for reading: "
+                "only the institutions holding it change it."
+            )
+        )
+
+
+def owing_choices(session: DbSession, actor: User, meeting: Meeting | None, visit: Visit | None) -> list[int]:
+    """Which institutions may owe a commitment: those holding its meeting or visit, or the author's own."""
+    if meeting is not None:
+        return meetings.co_owners(session, meeting.id)
+    if visit is not None:
+        return visits.co_owners(session, visit.id)
+    return [actor.institution_id]
+
+
+def _owing_institution(
+    session: DbSession, data: dict[str, Any], actor: User, meeting: Meeting | None, visit: Visit | None
+) -> int | None:
+    """Owed by one of us: by which institution (in joint minutes, perhaps another). Owed by the partner: none."""
+    if data.get("owed_by") != OwedBy.OURS:
+        return None
+    allowed = owing_choices(session, actor, meeting, visit)
+    chosen = data.get("institution_id") or (actor.institution_id if actor.institution_id in allowed else allowed[0])
+    if chosen not in allowed:
+        raise DomainError(_("Choose one of the institutions holding the meeting."), field="institution_id")
+    return chosen
+
+
 def update_commitment(
     session: DbSession, commitment: Commitment, data: dict[str, Any], actor: User, version: int | None
 ) -> None:
+    check_editable(session, commitment, actor)
     check_version(commitment, version)
     meeting = session.get(Meeting, commitment.origin_meeting_id) if commitment.origin_meeting_id else None
+    visit = session.get(Visit, commitment.origin_visit_id) if commitment.origin_visit_id else None
     _check_people(session, data, meeting)
+    data = {**data, "institution_id": _owing_institution(session, data, actor, meeting, visit)}
+    if meeting is None and visit is None and Sharing.parse(data.get("sharing")):
+        commitment.sharing = Sharing(data["sharing"])
     _apply(commitment, data)
     commitment.refresh_keys()
     session.flush()
@@ -188,6 +281,7 @@ def change_status(
     today: date | None = None,
 ) -> CommitmentUpdate:
     """Move a commitment along, always with a note; "done" records the outcome and the day it was kept."""
+    check_editable(session, commitment, actor)
     check_version(commitment, version)
     if new_status not in set(CommitmentStatus):
         raise DomainError(_("Choose a status from the list."), field="status")
@@ -222,14 +316,19 @@ def reassign(session: DbSession, from_user_id: int, to_user_id: int, actor: User
     A commitment from a restricted meeting the new officer does not take part in stays where it was.
     """
     target = session.get(User, to_user_id)
-    if target is None or not target.active:
+    if target is None or not target.active or target.institution_id != actor.institution_id:
         raise DomainError(_("Unknown or inactive user."), field="to_user")
     if from_user_id == to_user_id:
         raise DomainError(_("Choose two different people."), field="to_user")
     rows = list(
         session.scalars(
             select(Commitment)
-            .where(Commitment.responsible_id == from_user_id, Commitment.closed.is_(False), visible_clause(actor))
+            .where(
+                Commitment.responsible_id == from_user_id,
+                Commitment.closed.is_(False),
+                Commitment.owner_institution_id == actor.institution_id,
+                visible_clause(actor),
+            )
             .order_by(Commitment.id)
         )
     )
@@ -382,22 +481,36 @@ class PromiseFigures:
     partner: Promises = field(default_factory=Promises)
 
 
-def promise_figures(session: DbSession, organisation_id: int, user: User, today: date) -> PromiseFigures:
-    """Kept on time, kept late, open, overdue, for each side. Cancelled promises do not count."""
+def promise_figures_by_institution(
+    session: DbSession, organisation_id: int, user: User, today: date
+) -> dict[int, PromiseFigures]:
+    """For each institution, as far as the reader may see: the promises it made to this partner (ours) and
+    the partner's promises to it. Kept on time, kept late, open, overdue; cancelled ones do not count."""
     kept_late = (Commitment.due_date.is_not(None)) & (Commitment.completed_on > Commitment.due_date)
     overdue = Commitment.due_date.is_not(None) & (Commitment.due_date < today)
+    institution = case(
+        (Commitment.owed_by == OwedBy.OURS.value, Commitment.institution_id), else_=Commitment.owner_institution_id
+    )
     rows = session.execute(
-        select(Commitment.owed_by, Commitment.status, kept_late.label("late"), overdue.label("overdue"), func.count())
+        select(
+            institution.label("institution"),
+            Commitment.owed_by,
+            Commitment.status,
+            kept_late.label("late"),
+            overdue.label("overdue"),
+            func.count(),
+        )
         .where(
             Commitment.organisation_id == organisation_id,
             Commitment.status != CommitmentStatus.CANCELLED,
             visible_clause(user),
         )
-        .group_by(Commitment.owed_by, Commitment.status, "late", "overdue")
+        .group_by("institution", Commitment.owed_by, Commitment.status, "late", "overdue")
     ).all()
-    figures = PromiseFigures()
-    for owed_by, status, late, is_overdue, count in rows:
-        side = figures.ours if owed_by == OwedBy.OURS else figures.partner
+    figures: dict[int, PromiseFigures] = {}
+    for institution_id, owed_by, status, late, is_overdue, count in rows:
+        both = figures.setdefault(institution_id, PromiseFigures())
+        side = both.ours if owed_by == OwedBy.OURS else both.partner
         if status == CommitmentStatus.DONE:
             if late:
                 side.late += count
@@ -408,6 +521,13 @@ def promise_figures(session: DbSession, organisation_id: int, user: User, today:
         else:
             side.open += count
     return figures
+
+
+def promise_figures(session: DbSession, organisation_id: int, user: User, today: date) -> PromiseFigures:
+    """The reader's institution's figures with a partner (empty when there is nothing it may see)."""
+    return promise_figures_by_institution(session, organisation_id, user, today).get(
+        user.institution_id, PromiseFigures()
+    )
 
 
 # --- the form's choices ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from crm.extensions import db, htmx
 from crm.forms import choices, form_data
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting
+from crm.partners import institutions
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation
 from crm.readmodels import partner as partner_view
@@ -61,8 +62,15 @@ def commitments():
     )
 
 
-def _form_choices(form: CommitmentForm, meeting_id: int | None, extra_contact: Contact | None = None) -> CommitmentForm:
-    form.responsible_id.choices = choices(auth.user_choices(db.session), empty="—")
+def _form_choices(
+    form: CommitmentForm,
+    meeting_id: int | None,
+    extra_contact: Contact | None = None,
+    owing: list[int] | None = None,
+) -> CommitmentForm:
+    owing = owing or [current_user.institution_id]
+    form.institution_id.choices = choices((i, institutions.get(db.session, i).short_name) for i in owing)
+    form.responsible_id.choices = choices(auth.user_choices(db.session, institution_ids=owing), empty="—")
     form.organisation_id.choices = choices(partners.organisation_choices(db.session), empty="—")
     org_ids = [form.organisation_id.data] if form.organisation_id.data else []
     if meeting_id:
@@ -100,7 +108,16 @@ def commitment_new():
             form.organisation_id.data = int_arg("organisation")
         form.responsible_id.data = current_user.id
     origin = _origin_meeting(form)
-    _form_choices(form, origin.id if origin else None)
+    visit = (
+        visits.visible_visit(db.session, form.origin_visit_id.data, current_user)
+        if isinstance(form.origin_visit_id.data, int)
+        else None
+    )
+    _form_choices(
+        form, origin.id if origin else None, owing=services.owing_choices(db.session, current_user, origin, visit)
+    )
+    if request.method == "GET":
+        form.institution_id.data = current_user.institution_id
 
     def done(commitment: Commitment):
         message = _("Commitment %(ref)s recorded.", ref=commitment.reference)
@@ -128,7 +145,13 @@ def commitment(commitment_id: int):
     record = _visible(commitment_id)
     form = StatusForm(obj=record)
     form.note.data = ""
-    return render("commitments/commitment.html", commitment=record, status_form=form, today=date.today())
+    return render(
+        "commitments/commitment.html",
+        commitment=record,
+        status_form=form,
+        today=date.today(),
+        editable=current_user.institution_id in services.holding_institutions(db.session, record),
+    )
 
 
 @bp.route("/commitments/<int:commitment_id>/edit", methods=["GET", "POST"])
@@ -137,7 +160,10 @@ def commitment_edit(commitment_id: int):
     record = _visible(commitment_id)
     form = CommitmentForm(obj=record)
     del form.origin_meeting_id, form.origin_item_id, form.origin_visit_id, form.submission
-    _form_choices(form, record.origin_meeting_id, record.contact)
+    services.check_editable(db.session, record, current_user)
+    _form_choices(
+        form, record.origin_meeting_id, record.contact, owing=services.holding_institutions(db.session, record)
+    )
 
     def page(**kw):
         fresh = _visible(commitment_id)  # after a refusal the session was rolled back: load again
@@ -203,8 +229,12 @@ def commitment_status(commitment_id: int):
 @role_required(Role.OFFICER)
 def reassign():
     form = ReassignForm()
-    form.from_user.choices = choices(auth.user_choices(db.session, inactive=True), empty="—")
-    form.to_user.choices = choices(auth.user_choices(db.session), empty="—")
+    form.from_user.choices = choices(
+        auth.user_choices(db.session, inactive=True, institution_ids=[current_user.institution_id]), empty="—"
+    )
+    form.to_user.choices = choices(
+        auth.user_choices(db.session, institution_ids=[current_user.institution_id]), empty="—"
+    )
     if request.method == "GET":
         form.from_user.data = int_arg("from")
 
@@ -233,5 +263,6 @@ def partner_record(org_id: int):
         "commitments/partner_record.html",
         org=org,
         timeline=partner_view.partner_timeline(db.session, org_id, current_user, str(get_timezone())),
-        promises=services.promise_figures(db.session, org_id, current_user, date.today()),
+        promises=services.promise_figures_by_institution(db.session, org_id, current_user, date.today()),
+        institutions=institutions.all_institutions(db.session),
     )

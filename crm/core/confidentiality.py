@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, and_, or_
 
 from crm.core.enums import LabelledEnum
 
@@ -25,13 +25,32 @@ class Confidentiality(LabelledEnum):
 LIMITED = frozenset({Confidentiality.RESTRICTED, Confidentiality.CONFIDENTIAL})
 
 
-def visible_clause(confidentiality: Any, taking_part: ColumnElement[bool], *, sees_all: bool) -> ColumnElement[bool]:
-    """The one rule for limited records: not restricted nor confidential, or the reader takes part.
+def visible_clause(
+    *,
+    owned: ColumnElement[bool],
+    sharing: Any,
+    limited: ColumnElement[bool],
+    taking_part: ColumnElement[bool],
+    admin: bool,
+) -> ColumnElement[bool]:
+    """The one rule of who sees a record, applied inside every query.
 
-    ``confidentiality`` is the record's column, ``taking_part`` an EXISTS on its participants or members;
-    ``sees_all`` is for installation administrators. Applied inside every query, so that a hidden record
-    is missing from lists, counts and pages alike, and its id answers the same 404 as a missing one.
+    Owned (or co-owned) by the reader's institution, or shared with every institution; and then, if the
+    record is restricted or confidential, only if the reader takes part in it — or administers an institution
+    that owns it. A record the reader may not see is missing from lists, counts and pages alike, and its id
+    answers the same 404 as a missing one.
     """
-    if sees_all:
-        return true()
-    return or_(confidentiality.not_in([level.value for level in LIMITED]), taking_part)
+    in_scope = or_(sharing == Sharing.AES.value, owned)
+    allowed = or_(~limited, taking_part, owned) if admin else or_(~limited, taking_part)
+    return and_(in_scope, allowed)
+
+
+def is_limited(confidentiality: Any) -> ColumnElement[bool]:
+    return confidentiality.in_([level.value for level in LIMITED])
+
+
+class Sharing(LabelledEnum):
+    """Who beyond the owning institution may read a record (confidentiality still applies inside)."""
+
+    INSTITUTION = "institution", _l("Kept within my institution")
+    AES = "aes", _l("Shared with the other AES institutions")

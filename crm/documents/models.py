@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
-from crm.db import Base, UTCDateTime, VersionMixin, utcnow
+from crm.db import Base, UTCDateTime, utcnow
 
 
 class StoredFile(Base):
@@ -59,28 +59,6 @@ class Attachment(Base):
     @property
     def audit_label(self) -> str:
         return self.original_name
-
-
-class Letterhead(VersionMixin, Base):
-    """The heading of every printed document, set once per installation by an admin (one row)."""
-
-    __tablename__ = "letterhead"
-    __audit__ = True
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    country: Mapped[str] = mapped_column(String(200), default="République du Mali")
-    motto: Mapped[str] = mapped_column(String(200), default="Un Peuple – Un But – Une Foi")
-    authority: Mapped[str] = mapped_column(
-        String(300),
-        default="Ministère de la Communication, de l’Économie numérique et de la Modernisation de l’Administration",
-    )
-    unit: Mapped[str] = mapped_column(String(300), default="Secrétariat général")
-    city: Mapped[str] = mapped_column(String(120), default="Bamako")
-    logo_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id", ondelete="SET NULL"))
-
-    @property
-    def audit_label(self) -> str:
-        return self.authority
 
 
 class FrozenDocument(Base):

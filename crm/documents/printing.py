@@ -21,14 +21,15 @@ from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
-from crm.documents.models import FrozenDocument, Letterhead
+from crm.documents.models import FrozenDocument
 from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
 from crm.extensions import real_app
 from crm.meetings import services as meetings
-from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, Side
-from crm.partners.models import Organisation
+from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, ParticipantRole, Side
+from crm.partners import institutions
+from crm.partners.models import Institution, Organisation
 from crm.partners.services import title_on
 
 LANGUAGES = ("fr", "en")
@@ -47,16 +48,9 @@ def renderer() -> PdfRenderer:
     return app.extensions["crm_pdf"]
 
 
-def letterhead(session: DbSession) -> Letterhead:
-    """The installation's letterhead, or Mali's ministry by default until an admin sets it."""
-    return session.scalars(select(Letterhead).order_by(Letterhead.id).limit(1)).first() or Letterhead(
-        country=Letterhead.country.default.arg,
-        motto=Letterhead.motto.default.arg,
-        authority=Letterhead.authority.default.arg,
-        unit=Letterhead.unit.default.arg,
-        city=Letterhead.city.default.arg,
-        logo_file_id=None,
-    )
+def letterhead(session: DbSession, institution_id: int) -> Institution:
+    """The letterhead a document prints with: its institution's (the host's, for a joint meeting)."""
+    return institutions.get(session, institution_id)
 
 
 LOGO_MAX_BYTES = 1024 * 1024
@@ -65,16 +59,15 @@ LETTERHEAD_FIELDS = ("country", "motto", "authority", "unit", "city")
 
 def save_letterhead(
     session: DbSession,
-    head: Letterhead,
+    head: Institution,
     data: dict[str, Any],
     version: int | None,
     *,
     logo: bytes | None,
     remove_logo: bool,
-) -> Letterhead:
-    """Change the letterhead; a new logo must be a PNG or JPEG of at most 1 MB, read from its content."""
-    if head.id is not None:
-        check_version(head, version)
+) -> Institution:
+    """Change an institution's letterhead; a new logo is a PNG or JPEG of at most 1 MB, read from its content."""
+    check_version(head, version)
     for name in LETTERHEAD_FIELDS:
         setattr(head, name, data[name])
     if logo:
@@ -97,7 +90,7 @@ def save_letterhead(
     return head
 
 
-def logo_bytes(session: DbSession, head: Letterhead) -> bytes | None:
+def logo_bytes(session: DbSession, head: Institution) -> bytes | None:
     return file_bytes(session, head.logo_file_id)
 
 
@@ -116,23 +109,42 @@ def _qr_png(url: str) -> bytes:
     return out.getvalue()
 
 
-def _heads(meeting: Meeting, head: Letterhead) -> list[tuple[str, str]]:
-    """Who signs: the chair of each side (or its first member), with the institution they sign for."""
+@dataclass
+class Signature:
+    """A signature block: who signs (name and title, or empty) for whom, and when that side approved."""
 
-    def person(side: str) -> str:
-        people = [p for p in meeting.participants if p.side == side]
-        chair = next((p for p in people if p.role == "chair"), people[0] if people else None)
+    signatory: str
+    title: str
+    on_behalf: str
+    approved_at: datetime | None = None
+
+
+def signatures(meeting: Meeting, revision: MinutesRevision) -> list[Signature]:
+    """One block per institution holding the meeting (the host first), then the partner's.
+
+    Each is signed by that side's chair (or its first participant), with the title held on the meeting day;
+    a title that already names the institution is not followed by its name again.
+    """
+
+    def chair_of(people: list) -> tuple[str, str]:
+        chair = next((p for p in people if p.role == ParticipantRole.CHAIR), people[0] if people else None)
         if chair is None:
-            return ""
+            return "", ""
         if chair.user is not None:
-            return chair.user.name
+            return chair.user.name, chair.user.unit
         if chair.contact is None:  # pragma: no cover - a participant is a user or a contact
-            return ""
-        title = title_on(chair.contact, chair.organisation_id, meeting.local_date)
-        return f"{chair.contact.display_name}, {title}" if title else chair.contact.display_name
+            return "", ""
+        return chair.contact.display_name, title_on(chair.contact, chair.organisation_id, meeting.local_date)
 
+    approvals = {a.institution_id: a.approved_at for a in revision.approvals}
+    blocks = []
+    for holder in meeting.institutions:
+        name, title = chair_of([p for p in meeting.participants if p.institution_id == holder.institution_id])
+        blocks.append(Signature(name, title, holder.institution.authority, approvals.get(holder.institution_id)))
+    name, title = chair_of([p for p in meeting.participants if p.side == Side.PARTNER])
     partner = ", ".join(link.organisation.name for link in meeting.organisations) or _("the partner")
-    return [(person(Side.OURS), head.authority), (person(Side.PARTNER), partner)]
+    blocks.append(Signature(name, title, partner))
+    return blocks
 
 
 def minutes_pdf(
@@ -144,7 +156,7 @@ def minutes_pdf(
     verify_url: str | None = None,
 ) -> bytes:
     """The minutes of one revision; anything not approved carries the DRAFT watermark."""
-    head = letterhead(session)
+    head = letterhead(session, meeting.owner_institution_id)
     draft = revision.status != MinutesStatus.APPROVED
     with force_locale(lang):
         running_head = f"{meeting.reference} · {_('rev.')} {revision.number}"
@@ -164,7 +176,7 @@ def minutes_pdf(
         footer=f"{running_head} · {verify_url}" if verify_url else running_head,
         doc_title=title,
         doc_subject=subject,
-        heads=_heads(meeting, head),
+        signatures=signatures(meeting, revision),
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
         qr_png=_qr_png(verify_url) if verify_url else None,
@@ -201,11 +213,12 @@ def verify_url(reference: str, number: int) -> str:
 
 
 def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
-    """Approve, then print the approved revision once in each language: downloads serve those bytes.
+    """Approve; once approved by every institution holding it, print the revision once in each language.
 
     Both PDFs are stored in the approval's own transaction, so approval and documents stand or fall together.
     """
-    meetings.approve_minutes(session, revision, actor, version)
+    if not meetings.approve_minutes(session, revision, actor, version):
+        return  # joint minutes: the other institutions have yet to approve their side
     meeting = meetings.meeting_detail(session, revision.meeting_id, actor)
     printed = meetings.revision_with_items(session, revision.meeting_id, revision.number)
     if meeting is None or printed is None:  # pragma: no cover - the caller just loaded them
@@ -261,8 +274,8 @@ def authenticate(session: DbSession, sha256: str) -> Authentic | None:
 
 
 def commitments_report(session: DbSession, org: Organisation, user: User, lang: str, today: date) -> bytes:
-    """One page per partner: where each promise stands, both sides."""
-    head = letterhead(session)
+    """One page per partner: where each promise stands, both sides, on the reader's institution's letterhead."""
+    head = letterhead(session, user.institution_id)
     page = commitments.list_commitments(
         session,
         user,
@@ -294,7 +307,7 @@ def commitments_report(session: DbSession, org: Organisation, user: User, lang: 
 
 def visit_pdf(session: DbSession, visit, lang: str) -> bytes:
     """The visit's programme (and mission order when we travel), from the same letterhead and stylesheet."""
-    head = letterhead(session)
+    head = letterhead(session, visit.owner_institution_id)
     with force_locale(lang):
         title = f"{_('Programme')} — {visit.title}"
         marking = visit_marking(visit)

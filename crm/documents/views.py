@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-from flask import Blueprint, abort, current_app, make_response, request, url_for
+from flask import Blueprint, abort, current_app, make_response, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -120,9 +120,14 @@ def verify_revision(reference: str | None = None, number: int | None = None):
 
 
 @bp.route("/admin/letterhead", methods=["GET", "POST"])
+@bp.route("/admin/institutions/<int:institution_id>/letterhead", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
-def letterhead():
-    head = printing.letterhead(db.session)
+def letterhead(institution_id: int | None = None):
+    """An institution's letterhead: its admins set their own; an installation admin sets anyone's."""
+    others = institution_id is not None and institution_id != current_user.institution_id
+    if others and not current_user.can(Role.INSTALLATION_ADMIN):
+        abort(404)
+    head = printing.letterhead(db.session, institution_id or current_user.institution_id)
     form = LetterheadForm(obj=head)
     if request.method == "POST" and not request.form:
         abort(400)  # an empty POST saves nothing
@@ -142,9 +147,9 @@ def letterhead():
     return form_cycle(
         form,
         save,
-        done=lambda _h: saved(
-            url_for("documents.letterhead"), _("Letterhead saved. It applies to documents printed from now on.")
+        done=lambda _h: saved(request.path, _("Letterhead saved. It applies to documents printed from now on.")),
+        page=lambda **kw: render(
+            "documents/letterhead.html", form=form, head=printing.letterhead(db.session, head.id), **kw
         ),
-        page=lambda **kw: render("documents/letterhead.html", form=form, head=printing.letterhead(db.session), **kw),
-        record=head if head.id is not None else None,
+        record=head,
     )

@@ -5,9 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from crm.auth.forms import timezone_choices
-from crm.core.confidentiality import Confidentiality
-from crm.forms import OnceForm, VersionField, enum_choices, strip_filter
+from crm.core.confidentiality import Confidentiality, Sharing
+from crm.forms import OnceForm, VersionField, enum_choices, strip_filter, timezone_choices
 from crm.meetings.models import Attendance, MeetingKind, MeetingStatus, ParticipantRole
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -23,6 +22,7 @@ class MeetingForm(OnceForm):
     confidentiality = SelectField(
         _l("Confidentiality"), choices=enum_choices(Confidentiality), default=Confidentiality.INTERNAL.value
     )
+    sharing = SelectField(_l("Sharing"), choices=enum_choices(Sharing), default=Sharing.INSTITUTION.value)
     status = SelectField(_l("Status"), choices=enum_choices(MeetingStatus))
     organisation_ids = SelectMultipleField(_l("Organisations"), coerce=int, validate_choice=False)
     notes = TextAreaField(_l("Preparation notes"), filters=[strip_filter], validators=[Length(max=10_000)])

@@ -10,10 +10,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
-from crm.core.confidentiality import Confidentiality
+from crm.core.confidentiality import Confidentiality, Sharing
 from crm.core.enums import LabelledEnum, enum_type
-from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
-from crm.partners.models import Contact, Organisation
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
+from crm.partners.models import Contact, Institution, Organisation
 
 
 class MeetingKind(LabelledEnum):
@@ -81,7 +81,15 @@ class Meeting(VersionMixin, TimestampMixin, Base):
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="SET NULL"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
     search: Mapped[str] = mapped_column(String(700), default="")
+    # The institution that created it (its letterhead prints the minutes, its code starts the reference);
+    # every institution taking part co-owns it (meeting_institution), the host included.
+    owner_institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
+    sharing: Mapped[Sharing] = mapped_column(enum_type(Sharing, "sharing"), default=Sharing.INSTITUTION)
 
+    owner_institution: Mapped[Institution] = relationship(lazy="raise")
+    institutions: Mapped[list[MeetingInstitution]] = relationship(
+        back_populates="meeting", lazy="raise", cascade="all, delete-orphan", order_by="MeetingInstitution.id"
+    )
     organisations: Mapped[list[MeetingOrganisation]] = relationship(
         back_populates="meeting", lazy="raise", cascade="all, delete-orphan", order_by="MeetingOrganisation.id"
     )
@@ -96,6 +104,7 @@ class Meeting(VersionMixin, TimestampMixin, Base):
         CheckConstraint("ends_at >= starts_at", name="dates_in_order"),
         Index("ix_meeting_starts", "starts_at", "id"),
         Index("ix_meeting_confidentiality", "confidentiality", "starts_at"),
+        Index("ix_meeting_sharing", "sharing", "starts_at"),
     )
 
     @property
@@ -122,6 +131,38 @@ class Meeting(VersionMixin, TimestampMixin, Base):
             )
             if part
         )[:700]
+
+
+class MeetingInstitution(Base):
+    """An institution of the installation that owns the meeting: the host, and each one taking part.
+
+    Each co-owner sees the meeting, has its own side, and approves the minutes for its side.
+    """
+
+    __tablename__ = "meeting_institution"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
+
+    meeting: Mapped[Meeting] = relationship(back_populates="institutions", lazy="raise")
+    institution: Mapped[Institution] = relationship(lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "institution_id"),
+        Index("ix_meeting_institution_institution", "institution_id", "meeting_id"),
+    )
+
+    audit_name = ""
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("meeting", self.meeting_id)
+
+    @property
+    def audit_label(self) -> str:
+        return self.audit_name or f"#{self.institution_id}"
 
 
 class MeetingOrganisation(Base):
@@ -163,6 +204,8 @@ class Participant(VersionMixin, Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    # On an institution's side (side "ours"): which one. A partner's contact has none.
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
     role: Mapped[ParticipantRole] = mapped_column(enum_type(ParticipantRole, "role"), default=ParticipantRole.MEMBER)
     attendance: Mapped[Attendance] = mapped_column(enum_type(Attendance, "attendance"), default=Attendance.INVITED)
 
@@ -170,6 +213,7 @@ class Participant(VersionMixin, Base):
     user: Mapped[User | None] = relationship(lazy="raise")
     contact: Mapped[Contact | None] = relationship(lazy="raise")
     organisation: Mapped[Organisation | None] = relationship(lazy="raise")
+    institution: Mapped[Institution | None] = relationship(lazy="raise")
 
     __table_args__ = (
         CheckConstraint(
@@ -178,6 +222,7 @@ class Participant(VersionMixin, Base):
             "(contact_id IS NOT NULL AND user_id IS NULL AND organisation_id IS NOT NULL)",
             name="one_person",
         ),
+        CheckConstraint("(side = 'ours') = (institution_id IS NOT NULL)", name="institution_side"),
         UniqueConstraint("meeting_id", "user_id"),
         UniqueConstraint("meeting_id", "contact_id"),
         Index("ix_participant_meeting", "meeting_id", "side"),
@@ -220,6 +265,9 @@ class MinutesRevision(VersionMixin, TimestampMixin, Base):
     )
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id], lazy="raise")
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id], lazy="raise")
+    approvals: Mapped[list[MinutesApproval]] = relationship(
+        back_populates="revision", lazy="raise", cascade="all, delete-orphan", order_by="MinutesApproval.id"
+    )
 
     __table_args__ = (UniqueConstraint("meeting_id", "number"),)
 
@@ -234,6 +282,38 @@ class MinutesRevision(VersionMixin, TimestampMixin, Base):
     @property
     def audit_label(self) -> str:
         return f"rev. {self.number}"
+
+
+class MinutesApproval(Base):
+    """One institution's approval of a revision. Joint minutes are approved when every co-owner has approved."""
+
+    __tablename__ = "minutes_approval"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("minutes_revision.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    revision: Mapped[MinutesRevision] = relationship(back_populates="approvals", lazy="raise")
+    institution: Mapped[Institution] = relationship(lazy="raise")
+    approved_by: Mapped[User | None] = relationship(lazy="raise")
+
+    __table_args__ = (UniqueConstraint("revision_id", "institution_id"),)
+
+    # Set by the service, so that the approval is listed in the meeting's history under the institution's name.
+    __allow_unmapped__ = True
+    audit_meeting_id: int | None = None
+    audit_name = ""
+
+    @property
+    def audit_owner(self) -> tuple[str, int | None]:
+        return ("meeting", self.audit_meeting_id) if self.audit_meeting_id else ("minutes_revision", self.revision_id)
+
+    @property
+    def audit_label(self) -> str:
+        return self.audit_name or f"#{self.institution_id}"
 
 
 class AgendaItem(Base):

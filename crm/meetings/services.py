@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth import services as auth
@@ -22,8 +22,10 @@ from crm.meetings.models import (
     AgendaItem,
     Attendance,
     Meeting,
+    MeetingInstitution,
     MeetingOrganisation,
     MeetingStatus,
+    MinutesApproval,
     MinutesRevision,
     MinutesStatus,
     Participant,
@@ -31,6 +33,7 @@ from crm.meetings.models import (
     Side,
 )
 from crm.pagination import Page, keyset_page
+from crm.partners import institutions
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, Position
 from crm.references import next_reference
@@ -55,17 +58,53 @@ def is_participant_clause(user: User, meeting_id_column) -> ColumnElement[bool]:
     )
 
 
-def visible_clause(user: User) -> ColumnElement[bool]:
-    """Restricted and confidential meetings: their participants and admins only. Used by every query."""
-    return confidentiality.visible_clause(
-        Meeting.confidentiality, is_participant_clause(user, Meeting.id), sees_all=user.can(Role.ADMIN)
+def co_owned_clause(institution_id: int, meeting_id_column) -> ColumnElement[bool]:
+    """The meeting is held by this institution: as host, or as one of the institutions taking part."""
+    return exists(
+        select(MeetingInstitution.id).where(
+            MeetingInstitution.meeting_id == meeting_id_column, MeetingInstitution.institution_id == institution_id
+        )
     )
 
 
-def can_see(session: DbSession, meeting: Meeting, user: User) -> bool:
-    if not meeting.is_limited or user.can(Role.ADMIN):
-        return True
-    return session.scalar(select(is_participant_clause(user, meeting.id))) or False
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Who sees a meeting (core.confidentiality.visible_clause), inside every query on meetings."""
+    return confidentiality.visible_clause(
+        owned=co_owned_clause(user.institution_id, Meeting.id),
+        sharing=Meeting.sharing,
+        limited=confidentiality.is_limited(Meeting.confidentiality),
+        taking_part=is_participant_clause(user, Meeting.id),
+        admin=user.can(Role.ADMIN),
+    )
+
+
+def co_owners(session: DbSession, meeting_id: int) -> list[int]:
+    """The institutions holding the meeting, the host first."""
+    return list(
+        session.scalars(
+            select(MeetingInstitution.institution_id)
+            .where(MeetingInstitution.meeting_id == meeting_id)
+            .order_by(MeetingInstitution.id)
+        )
+    )
+
+
+def check_editable(session: DbSession, meeting: Meeting, user: User) -> None:
+    """Sharing lets other institutions read a meeting; only the institutions holding it change it."""
+    if user.institution_id not in co_owners(session, meeting.id):
+        raise Forbidden(
+            _("This meeting is shared with your institution for reading: only the institutions holding it change it.")
+        )
+
+
+def _co_own(session: DbSession, meeting: Meeting, institution_id: int) -> None:
+    """An institution taking part holds the meeting with the host (added once)."""
+    if institution_id in co_owners(session, meeting.id):
+        return
+    link = MeetingInstitution(meeting_id=meeting.id, institution_id=institution_id)
+    link.audit_name = institutions.get(session, institution_id).short_name
+    session.add(link)
+    session.flush()
 
 
 def visible_meeting(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
@@ -77,10 +116,13 @@ def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting |
     return session.scalars(
         select(Meeting)
         .options(
+            joinedload(Meeting.owner_institution),
+            selectinload(Meeting.institutions).joinedload(MeetingInstitution.institution),
             selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
             selectinload(Meeting.participants).options(
                 joinedload(Participant.user),
                 joinedload(Participant.organisation),
+                joinedload(Participant.institution),
                 joinedload(Participant.contact).selectinload(Contact.positions),
             ),
             selectinload(Meeting.revisions).options(
@@ -113,7 +155,7 @@ def to_local(moment: datetime, zone_name: str) -> datetime:
 # --- meetings ----------------------------------------------------------------------------------
 
 
-MEETING_FIELDS = ("title", "kind", "place", "confidentiality", "status", "notes", "timezone")
+MEETING_FIELDS = ("title", "kind", "place", "confidentiality", "sharing", "status", "notes", "timezone")
 
 
 def _organisations(session: DbSession, ids: list[int]) -> list[Organisation]:
@@ -137,10 +179,17 @@ def save_meeting(
     orgs = _organisations(session, data.get("organisation_ids") or [])
     creating = meeting is None
     if meeting is not None:
+        check_editable(session, meeting, actor)
         check_version(meeting, version)
     else:
         year = starts.astimezone(zone(tz_name)).year
-        meeting = Meeting(reference=next_reference(session, REFERENCE_PREFIX, year), year=year, created_by_id=actor.id)
+        host = institutions.get(session, actor.institution_id)
+        meeting = Meeting(
+            reference=next_reference(session, f"{host.code}-{REFERENCE_PREFIX}", year),
+            year=year,
+            created_by_id=actor.id,
+            owner_institution_id=host.id,
+        )
         session.add(meeting)
     for field in MEETING_FIELDS:
         if field in data:
@@ -149,12 +198,23 @@ def save_meeting(
     meeting.starts_at, meeting.ends_at = starts, ends
     if creating:
         session.flush()
+        _co_own(session, meeting, meeting.owner_institution_id)
+        sides = institutions.institution_sides(session)
         for org in orgs:
             link = MeetingOrganisation(meeting_id=meeting.id, organisation_id=org.id)
             link.audit_name = org.name
             session.add(link)
+            if org.id in sides:  # another ministry of the installation: it holds the meeting too
+                _co_own(session, meeting, sides[org.id])
         # Whoever plans the meeting takes part, so a confidential one never locks out its author.
-        author = Participant(meeting_id=meeting.id, side=Side.OURS, user_id=actor.id, role=ParticipantRole.MEMBER)
+        author = Participant(
+            meeting_id=meeting.id,
+            side=Side.OURS,
+            user_id=actor.id,
+            institution_id=actor.institution_id,
+            role=ParticipantRole.MEMBER,
+            attendance=Attendance.PRESENT if meeting.status == MeetingStatus.HELD else Attendance.INVITED,
+        )
         author.audit_name = actor.name
         session.add(author)
     elif (
@@ -197,6 +257,9 @@ def add_organisation(session: DbSession, meeting: Meeting, organisation_id: int)
     link.audit_name = org.name
     session.add(link)
     session.flush()
+    institution_id = institutions.institution_of_organisation(session, organisation_id)
+    if institution_id is not None:
+        _co_own(session, meeting, institution_id)
     meeting.refresh_search(_org_names(session, meeting.id))
     session.flush()
     return link
@@ -232,6 +295,11 @@ def remove_organisation(session: DbSession, meeting: Meeting, organisation_id: i
         session.flush()
 
 
+def default_attendance(meeting: Meeting) -> Attendance:
+    """A held meeting's people were there; a planned one's are invited (until said otherwise)."""
+    return Attendance.PRESENT if meeting.status == MeetingStatus.HELD else Attendance.INVITED
+
+
 def add_participant(
     session: DbSession,
     meeting: Meeting,
@@ -239,22 +307,29 @@ def add_participant(
     user_id: int | None = None,
     contact_id: int | None = None,
     organisation_id: int | None = None,
-    side: str = Side.PARTNER,
     role: str = ParticipantRole.MEMBER,
-    attendance: str = Attendance.INVITED,
+    attendance: str | None = None,
 ) -> Participant:
-    """One of our users; a partner contact for one of the meeting's organisations; or, with
-    ``side="ours"``, a contact of our own institution (a post held there on the meeting day)."""
+    """Someone at the table, on the side they belong to — never guessed:
+
+    - a user sits on their institution's side (that institution then holds the meeting too);
+    - a contact representing one of the installation's institutions (a post there or in one of its units on
+      the meeting day) sits on that institution's side;
+    - any other contact represents one of the meeting's partner organisations.
+    """
+    attendance = attendance or default_attendance(meeting)
     if role not in set(ParticipantRole) or attendance not in set(Attendance):
         raise DomainError(_("Choose a role and an attendance from the list."))
+    institution_id: int | None
     if user_id is not None:
         user = session.get(User, user_id)
         if user is None or not user.active:
             raise DomainError(_("Unknown or inactive user."), field="person")
         taken = Participant.user_id == user_id
-        participant = Participant(meeting_id=meeting.id, side=Side.OURS, user_id=user_id)
+        institution_id = user.institution_id
+        participant = Participant(meeting_id=meeting.id, side=Side.OURS, user_id=user_id, institution_id=institution_id)
         participant.audit_name = user.name
-    elif contact_id is not None and side == Side.OURS:
+    elif contact_id is not None:
         contact = session.scalars(
             select(Contact)
             .options(selectinload(Contact.positions))
@@ -263,30 +338,35 @@ def add_participant(
         ).first()
         if contact is None:
             raise DomainError(_("Unknown contact."), field="person")
-        if not any(p.organisation_id == organisation_id and p.held_on(meeting.local_date) for p in contact.positions):
-            raise DomainError(_("This person held no post in that organisation on the meeting day."), field="person")
+        institution_id = institutions.institution_of_organisation(session, organisation_id)
+        if institution_id is not None:
+            if not any(
+                p.organisation_id == organisation_id and p.held_on(meeting.local_date) for p in contact.positions
+            ):
+                raise DomainError(
+                    _("This person held no post in that organisation on the meeting day."), field="person"
+                )
+            side = Side.OURS
+        else:
+            in_meeting = session.scalar(
+                select(MeetingOrganisation.id).where(
+                    MeetingOrganisation.meeting_id == meeting.id,
+                    MeetingOrganisation.organisation_id == organisation_id,
+                )
+            )
+            if organisation_id is None or in_meeting is None:
+                raise DomainError(
+                    _("This person must represent one of the meeting's organisations: add the organisation first."),
+                    field="person",
+                )
+            side = Side.PARTNER
         taken = Participant.contact_id == contact_id
         participant = Participant(
-            meeting_id=meeting.id, side=Side.OURS, contact_id=contact_id, organisation_id=organisation_id
-        )
-        participant.audit_name = contact.full_name
-    elif contact_id is not None:
-        contact = session.get(Contact, contact_id)
-        if contact is None:
-            raise DomainError(_("Unknown contact."), field="person")
-        in_meeting = session.scalar(
-            select(MeetingOrganisation.id).where(
-                MeetingOrganisation.meeting_id == meeting.id, MeetingOrganisation.organisation_id == organisation_id
-            )
-        )
-        if organisation_id is None or in_meeting is None:
-            raise DomainError(
-                _("This person must represent one of the meeting's organisations: add the organisation first."),
-                field="person",
-            )
-        taken = Participant.contact_id == contact_id
-        participant = Participant(
-            meeting_id=meeting.id, side=Side.PARTNER, contact_id=contact_id, organisation_id=organisation_id
+            meeting_id=meeting.id,
+            side=side,
+            contact_id=contact_id,
+            organisation_id=organisation_id,
+            institution_id=institution_id,
         )
         participant.audit_name = contact.full_name
     else:
@@ -296,6 +376,8 @@ def add_participant(
     participant.role, participant.attendance = ParticipantRole(role), Attendance(attendance)
     session.add(participant)
     session.flush()
+    if institution_id is not None:
+        _co_own(session, meeting, institution_id)
     return participant
 
 
@@ -309,8 +391,25 @@ def update_participant(session: DbSession, participant: Participant, role: str, 
 def remove_participant(session: DbSession, meeting: Meeting, participant: Participant, actor: User) -> None:
     if meeting.is_limited and participant.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted meeting: you would lose access to it."))
+    institution_id = participant.institution_id
     session.delete(participant)
     session.flush()
+    if institution_id is not None and institution_id != meeting.owner_institution_id:
+        # The last of another institution's people left: it no longer holds the meeting.
+        left = session.scalar(
+            select(Participant.id).where(
+                Participant.meeting_id == meeting.id, Participant.institution_id == institution_id
+            )
+        )
+        link = session.scalars(
+            select(MeetingInstitution).where(
+                MeetingInstitution.meeting_id == meeting.id, MeetingInstitution.institution_id == institution_id
+            )
+        ).first()
+        if left is None and link is not None:
+            link.audit_name = institutions.get(session, institution_id).short_name
+            session.delete(link)
+            session.flush()
 
 
 def people_search(
@@ -321,7 +420,7 @@ def people_search(
     if len(term) < 2:
         return [], []
     taken = select(Participant.user_id).where(Participant.meeting_id == meeting.id, Participant.user_id.is_not(None))
-    users = auth.find_users(session, term, taken, limit)
+    users = auth.find_users(session, term, taken, limit, first_of=meeting.owner_institution_id)
     taken_contacts = select(Participant.contact_id).where(
         Participant.meeting_id == meeting.id, Participant.contact_id.is_not(None)
     )
@@ -371,6 +470,7 @@ class MeetingFilters:
     date_from: date | None = None
     date_to: date | None = None
     mine: bool = False
+    institution_id: int | None = None  # held by this institution (the AES view links here)
 
 
 def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
@@ -386,12 +486,12 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
         stmt = stmt.where(Meeting.search.like(like_pattern(filters.q), escape="\\"))
     if filters.organisation_id:
         # One partner has few meetings: start from them rather than from every meeting.
+        # A group counts its units and subsidiaries (Huawei Technologies: Huawei Mali, Burkina, Niger).
+        group = select(Organisation.id).where(
+            or_(Organisation.id == filters.organisation_id, Organisation.parent_id == filters.organisation_id)
+        )
         stmt = stmt.where(
-            Meeting.id.in_(
-                select(MeetingOrganisation.meeting_id).where(
-                    MeetingOrganisation.organisation_id == filters.organisation_id
-                )
-            )
+            Meeting.id.in_(select(MeetingOrganisation.meeting_id).where(MeetingOrganisation.organisation_id.in_(group)))
         )
     in_country = partners.country_filter(Organisation.country_code, filters.country)
     if in_country is not None:
@@ -413,6 +513,8 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
         )
     if filters.mine:
         stmt = stmt.where(is_participant_clause(user, Meeting.id))
+    if filters.institution_id:
+        stmt = stmt.where(co_owned_clause(filters.institution_id, Meeting.id))
     return keyset_page(session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past)
 
 
@@ -476,6 +578,9 @@ def revision_with_items(session: DbSession, meeting_id: int, number: int | None 
             selectinload(MinutesRevision.items),
             joinedload(MinutesRevision.approved_by),
             joinedload(MinutesRevision.submitted_by),
+            selectinload(MinutesRevision.approvals).options(
+                joinedload(MinutesApproval.institution), joinedload(MinutesApproval.approved_by)
+            ),
         )
         .where(MinutesRevision.meeting_id == meeting_id)
     )
@@ -625,10 +730,14 @@ def withdraw_minutes(session: DbSession, revision: MinutesRevision, actor: User,
     if revision.submitted_by_id != actor.id and not actor.can(Role.OFFICER):
         raise Forbidden(_("Only the person who submitted the minutes, or an officer, can do this."))
     revision.status = MinutesStatus.DRAFT
+    for approval in session.scalars(select(MinutesApproval).where(MinutesApproval.revision_id == revision.id)):
+        session.delete(approval)  # an approval was given to a text that may now change
     session.flush()
 
 
-def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
+def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> bool:
+    """Approve for the officer's institution. Joint minutes are approved (and locked) once every institution
+    holding the meeting has approved its side; returns whether that is now the case."""
     if not actor.can(Role.OFFICER):
         raise Forbidden(_("Only a cooperation officer or an administrator can approve minutes."))
     check_version(revision, version)
@@ -636,9 +745,24 @@ def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, 
         raise DomainError(_("These minutes are already approved."))
     if revision.status != MinutesStatus.SUBMITTED:
         raise DomainError(_("Submit the minutes before approving them."))
-    revision.status = MinutesStatus.APPROVED
-    revision.approved_at, revision.approved_by_id = utcnow(), actor.id
+    holders = co_owners(session, revision.meeting_id)
+    if actor.institution_id not in holders:
+        raise Forbidden(_("Only the institutions holding this meeting approve its minutes."))
+    approved = set(
+        session.scalars(select(MinutesApproval.institution_id).where(MinutesApproval.revision_id == revision.id))
+    )
+    if actor.institution_id in approved:
+        raise DomainError(_("Your institution has already approved these minutes; the others have not yet."))
+    approval = MinutesApproval(revision_id=revision.id, institution_id=actor.institution_id, approved_by_id=actor.id)
+    approval.audit_meeting_id = revision.meeting_id
+    approval.audit_name = institutions.get(session, actor.institution_id).short_name
+    session.add(approval)
+    _touch(revision)  # the next approver works from this state: two at once cannot both miss the last step
+    if set(holders) <= approved | {actor.institution_id}:
+        revision.status = MinutesStatus.APPROVED
+        revision.approved_at, revision.approved_by_id = utcnow(), actor.id
     session.flush()
+    return revision.status == MinutesStatus.APPROVED
 
 
 def amend_minutes(session: DbSession, meeting: Meeting, actor: User, reason: str) -> MinutesRevision:

@@ -41,6 +41,7 @@ from crm.meetings.models import (
     Participant,
     ParticipantRole,
 )
+from crm.partners import institutions
 from crm.partners import services as partners
 from crm.partners.models import Organisation
 from crm.views import attempt, back_to, form_cycle, int_arg, redirect_to, render, saved
@@ -64,6 +65,18 @@ def _visible(meeting_id: int) -> Meeting:
     return services.visible_meeting(db.session, meeting_id, current_user) or abort(404)
 
 
+def _holds(meeting_id: int) -> bool:
+    """Does the user's institution hold the meeting (and so may change it), or only read it (shared)?"""
+    return current_user.institution_id in services.co_owners(db.session, meeting_id)
+
+
+def _editable(meeting_id: int) -> Meeting:
+    """The meeting, if the user's institution holds it (a meeting shared for reading is a 403 with the reason)."""
+    meeting = _visible(meeting_id)
+    services.check_editable(db.session, meeting, current_user)
+    return meeting
+
+
 # --- lists and calendar ----------------------------------------------------------------------
 
 
@@ -81,6 +94,7 @@ def meetings():
         date_from=_date_arg("from"),
         date_to=_date_arg("to"),
         mine=args.get("mine") == "1",
+        institution_id=int_arg("institution"),
     )
     page = services.list_meetings(
         db.session, current_user, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
@@ -181,6 +195,7 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
         attachment_form=AttachmentForm(formdata=None),
         attachment_error=attachment_error,
         delete_form=DeleteForm(formdata=None),
+        editable=current_user.institution_id in {h.institution_id for h in record.institutions},
         status=status,
     )
     if record.confidentiality == Confidentiality.CONFIDENTIAL and request.method == "GET":
@@ -193,7 +208,7 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
 @bp.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])
 @role_required(Role.STAFF)
 def meeting_edit(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = MeetingForm(obj=record)
     if request.method == "GET":
         form.starts_at.data = services.to_local(record.starts_at, record.timezone)
@@ -204,7 +219,7 @@ def meeting_edit(meeting_id: int):
         form,
         lambda: services.save_meeting(db.session, form_data(form), current_user, record, form.version.data),
         done=lambda _m: saved(url_for("meetings.meeting", meeting_id=meeting_id), _("Meeting saved.")),
-        page=lambda **kw: render("meetings/meeting_form.html", form=form, meeting=_visible(meeting_id), **kw),
+        page=lambda **kw: render("meetings/meeting_form.html", form=form, meeting=_editable(meeting_id), **kw),
         record=record,
     )
 
@@ -229,6 +244,7 @@ def _people_panel(meeting_id: int, error: str | None = None, status: int = 200):
         roles=ParticipantRole,
         attendances=Attendance,
         people_error=error,
+        editable=current_user.institution_id in {h.institution_id for h in record.institutions},
         status=status,
     )
 
@@ -251,7 +267,7 @@ def _people_change(meeting_id: int, form, change, invalid: str):
 @bp.get("/meetings/<int:meeting_id>/organisation-search")
 @role_required(Role.STAFF)
 def meeting_organisation_search(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     found = services.organisation_search(
         db.session, request.args.get("q", "")[:100], services.organisation_ids(db.session, record.id)
     )
@@ -261,7 +277,7 @@ def meeting_organisation_search(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/organisations")
 @role_required(Role.STAFF)
 def organisation_add(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = OrganisationPickForm()
     return _people_change(
         meeting_id,
@@ -274,7 +290,7 @@ def organisation_add(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/organisations/<int:organisation_id>/remove")
 @role_required(Role.STAFF)
 def organisation_remove(meeting_id: int, organisation_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = DeleteForm()
     if request.method == "POST" and not form.validate_on_submit():
         abort(400)
@@ -286,27 +302,34 @@ def organisation_remove(meeting_id: int, organisation_id: int):
 @bp.get("/meetings/<int:meeting_id>/people-search")
 @role_required(Role.STAFF)
 def people_search(meeting_id: int):
+    _editable(meeting_id)
     record = services.meeting_detail(db.session, meeting_id, current_user) or abort(404)
     users, contacts = services.people_search(db.session, record, request.args.get("q", "")[:100])
-    org_ids = {link.organisation_id for link in record.organisations}
-    return render("meetings/_people_options.html", meeting=record, users=users, contacts=contacts, org_ids=org_ids)
+    return render(
+        "meetings/_people_options.html",
+        meeting=record,
+        users=users,
+        contacts=contacts,
+        org_ids={link.organisation_id for link in record.organisations},
+        sides=institutions.institution_sides(db.session),
+        institution_names={i.id: i.short_name for i in institutions.all_institutions(db.session)},
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/participants")
 @role_required(Role.STAFF)
 def participant_add(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = ParticipantForm()
 
     def add():
-        user_id, contact_id, organisation_id, side = parse_person(form.person.data)
+        user_id, contact_id, organisation_id, _side = parse_person(form.person.data)
         return services.add_participant(
             db.session,
             record,
             user_id=user_id,
             contact_id=contact_id,
             organisation_id=organisation_id,
-            side=side,
             role=form.role.data,
             attendance=form.attendance.data,
         )
@@ -324,7 +347,7 @@ def _participant(record: Meeting, participant_id: int) -> Participant:
 @bp.post("/meetings/<int:meeting_id>/participants/<int:participant_id>")
 @role_required(Role.STAFF)
 def participant_edit(meeting_id: int, participant_id: int):
-    participant = _participant(_visible(meeting_id), participant_id)
+    participant = _participant(_editable(meeting_id), participant_id)
     form = ParticipantEditForm()
     return _people_change(
         meeting_id,
@@ -337,7 +360,7 @@ def participant_edit(meeting_id: int, participant_id: int):
 @bp.post("/meetings/<int:meeting_id>/participants/<int:participant_id>/remove")
 @role_required(Role.STAFF)
 def participant_remove(meeting_id: int, participant_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     participant = _participant(record, participant_id)
     form = DeleteForm()
     if not form.validate_on_submit():
@@ -365,6 +388,7 @@ def _minutes_page(meeting_id: int, revision_number: int | None = None, *, status
         latest=revisions[-1] if revisions else None,
         version_form=VersionForm(formdata=None),
         amend_form=extra.pop("amend_form", None) or AmendForm(formdata=None),
+        holders=institutions_by_id(services.co_owners(db.session, meeting_id)),
         decided=commitments.decided_in(db.session, record.id, current_user),
         status=status,
         **extra,
@@ -401,7 +425,7 @@ def minutes_diff(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/minutes/start")
 @role_required(Role.STAFF)
 def minutes_start(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = VersionForm()
     return form_cycle(
         form,
@@ -410,6 +434,11 @@ def minutes_start(meeting_id: int):
         page=back_to(url_for("meetings.minutes", meeting_id=meeting_id)),
         invalid_status=400,
     )
+
+
+def institutions_by_id(ids: list[int]):
+    """The institutions holding a meeting, in order (a handful: each answered from the identity map)."""
+    return [institutions.get(db.session, i) for i in ids]
 
 
 def _typed_minutes() -> tuple[str, dict[int, dict[str, str]], int | None]:
@@ -442,7 +471,7 @@ def _save_refused(refusal: DomainError, version: int | None):
 @bp.post("/meetings/<int:meeting_id>/minutes/autosave")
 @role_required(Role.STAFF)
 def minutes_autosave(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     revision = _draft(meeting_id)
     summary, items, version = _typed_minutes()
 
@@ -467,7 +496,7 @@ def minutes_autosave(meeting_id: int):
 
 def _structural(meeting_id: int, change):
     """Add, move or remove an item: first save what was typed, then change the structure, in one go."""
-    _visible(meeting_id)
+    _editable(meeting_id)
     revision = _draft(meeting_id)
     summary, items, version = _typed_minutes()
 
@@ -481,7 +510,7 @@ def _structural(meeting_id: int, change):
         return render(
             "meetings/_minutes_editor.html",
             fragment="meetings/_minutes_editor.html",
-            meeting=_visible(meeting_id),
+            meeting=_editable(meeting_id),
             revision=_draft(meeting_id),
         )
 
@@ -518,7 +547,7 @@ def minutes_item_remove(meeting_id: int, item_id: int):
 
 
 def _lifecycle(meeting_id: int, action, done_message: str):
-    _visible(meeting_id)
+    _editable(meeting_id)
     revision = _draft(meeting_id)
     form = VersionForm()
     return form_cycle(
@@ -536,7 +565,7 @@ def _lifecycle(meeting_id: int, action, done_message: str):
 @role_required(Role.STAFF)
 def minutes_submit(meeting_id: int):
     """Submit, after saving whatever was typed since the last autosave (the editor's fields come along)."""
-    _visible(meeting_id)
+    _editable(meeting_id)
     revision = _draft(meeting_id)
     form = VersionForm()
     if not form.validate_on_submit():
@@ -579,7 +608,7 @@ def minutes_approve(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/minutes/amend")
 @role_required(Role.STAFF)
 def minutes_amend(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = AmendForm()
     return form_cycle(
         form,
@@ -600,7 +629,7 @@ def minutes_amend(meeting_id: int):
 @bp.post("/meetings/<int:meeting_id>/attachments")
 @role_required(Role.STAFF)
 def attachment_add(meeting_id: int):
-    record = _visible(meeting_id)
+    record = _editable(meeting_id)
     form = AttachmentForm()
     return form_cycle(
         form,
@@ -649,6 +678,11 @@ def attachment(attachment_id: int):
 @role_required(Role.OFFICER)
 def attachment_delete(attachment_id: int):
     item = _attachment(attachment_id)
+    if item.meeting_id:
+        _editable(item.meeting_id)
+    elif item.visit_id:
+        visit = visits.visible_visit(db.session, item.visit_id, current_user) or abort(404)
+        visits.check_editable(db.session, visit, current_user)
     back = (
         url_for("meetings.meeting", meeting_id=item.meeting_id)
         if item.meeting_id

@@ -1,5 +1,1 @@
-"""The partner directory: countries, organisations, contacts and their positions."""
-
-from crm.partners.views import bp
-
-__all__ = ["bp"]
+"""The partner directory: countries, organisations, contacts, their positions, and the institutions (ours)."""

@@ -8,7 +8,7 @@ from wtforms import BooleanField, DateField, EmailField, SelectField, SelectMult
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, strip_filter
+from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, strip_filter, timezone_choices
 from crm.partners.models import HONORIFICS, LANGUAGE_CODES, OrgKind, Sector
 
 PHONE = Regexp(r"^[0-9+() .\-/]*$", message=_l("Digits, spaces and + ( ) - / only."))
@@ -73,3 +73,27 @@ class PositionForm(OnceForm):
 
 class ArchiveForm(FlaskForm):
     version = VersionField()
+
+
+class InstitutionForm(FlaskForm):
+    organisation_id = SelectField(
+        _l("Organisation of the directory"), choices=[], coerce=optional_int, validators=[DataRequired()]
+    )
+    code = StringField(
+        _l("Code"),
+        filters=[strip_filter],
+        validators=[DataRequired(), Length(min=2, max=4)],
+        description=_l("Two to four letters that start its references: ML-AUD-2026-0007."),
+    )
+    short_name = StringField(_l("Short name"), filters=[strip_filter], validators=[DataRequired(), Length(max=40)])
+    timezone = SelectField(_l("Time zone"), choices=[], default="Africa/Bamako")
+    country = StringField(_l("State"), filters=[strip_filter], validators=[DataRequired(), Length(max=200)])
+    motto = StringField(_l("State motto"), filters=[strip_filter], validators=[Length(max=200)])
+    authority = StringField(_l("Ministry"), filters=[strip_filter], validators=[DataRequired(), Length(max=300)])
+    unit = StringField(_l("Service (second line)"), filters=[strip_filter], validators=[Length(max=300)])
+    city = StringField(_l("City"), filters=[strip_filter], validators=[Length(max=120)])
+    version = VersionField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()

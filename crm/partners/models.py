@@ -204,3 +204,33 @@ class Position(VersionMixin, TimestampMixin, Base):
     @property
     def audit_label(self) -> str:
         return self.title
+
+
+class Institution(VersionMixin, TimestampMixin, Base):
+    """One of the ministries this installation serves: an organisation of the directory marked as ours.
+
+    It owns meetings, visits and commitments, its users belong to it, and it prints with its own letterhead.
+    """
+
+    __tablename__ = "institution"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"), unique=True)
+    # Two or three letters that start its references (ML-AUD-2026-0007) and name it in short.
+    code: Mapped[str] = mapped_column(String(4), unique=True)
+    short_name: Mapped[str] = mapped_column(String(40))
+    timezone: Mapped[str] = mapped_column(String(64), default="Africa/Bamako")
+    # The letterhead of its printed documents.
+    country: Mapped[str] = mapped_column(String(200), default="")
+    motto: Mapped[str] = mapped_column(String(200), default="")
+    authority: Mapped[str] = mapped_column(String(300), default="")
+    unit: Mapped[str] = mapped_column(String(300), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    logo_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id", ondelete="SET NULL"))
+
+    organisation: Mapped[Organisation] = relationship(lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return self.short_name

@@ -8,10 +8,11 @@ from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.extensions import db, htmx
-from crm.forms import choices, form_data
+from crm.forms import DeleteForm, choices, form_data
+from crm.partners import institutions as institution_services
 from crm.partners import services
-from crm.partners.forms import ArchiveForm, ContactForm, OrganisationForm, PositionForm
-from crm.partners.models import Contact, Organisation, OrgKind, Position, Sector
+from crm.partners.forms import ArchiveForm, ContactForm, InstitutionForm, OrganisationForm, PositionForm
+from crm.partners.models import Contact, Institution, Organisation, OrgKind, Position, Sector
 from crm.views import back_to, form_cycle, int_arg, render, saved
 
 bp = Blueprint("partners", __name__)
@@ -267,6 +268,51 @@ def position_delete(position_id: int):
         form,
         lambda: services.delete_position(db.session, position, form.version.data),
         done=lambda _none: saved(back, _("Position deleted.")),
+        page=back_to(back),
+        invalid_status=400,
+    )
+
+
+# --- institutions (installation administrators) -------------------------------------------------
+
+
+@bp.get("/admin/institutions")
+@role_required(Role.INSTALLATION_ADMIN)
+def institutions_list():
+    return render("partners/institutions.html", institutions=institution_services.all_institutions(db.session))
+
+
+def _institution_form(form: InstitutionForm) -> InstitutionForm:
+    form.organisation_id.choices = choices(services.organisation_choices(db.session))
+    return form
+
+
+@bp.route("/admin/institutions/new", methods=["GET", "POST"])
+@bp.route("/admin/institutions/<int:institution_id>", methods=["GET", "POST"])
+@role_required(Role.INSTALLATION_ADMIN)
+def institution_form(institution_id: int | None = None):
+    record = db.get_or_404(Institution, institution_id) if institution_id else None
+    form = _institution_form(InstitutionForm(obj=record))
+    return form_cycle(
+        form,
+        lambda: institution_services.save_institution(db.session, form_data(form), record, form.version.data),
+        done=lambda saved_one: saved(
+            url_for("partners.institutions_list"), _("Institution %(name)s saved.", name=saved_one.short_name)
+        ),
+        page=lambda **kw: render("partners/institution_form.html", form=form, institution=record, **kw),
+        record=record,
+    )
+
+
+@bp.post("/admin/institutions/<int:institution_id>/delete")
+@role_required(Role.INSTALLATION_ADMIN)
+def institution_delete(institution_id: int):
+    record = db.get_or_404(Institution, institution_id)
+    back = url_for("partners.institutions_list")
+    return form_cycle(
+        DeleteForm(),
+        lambda: institution_services.delete_institution(db.session, record),
+        done=lambda _none: saved(back, _("Institution deleted.")),
         page=back_to(back),
         invalid_status=400,
     )

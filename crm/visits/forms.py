@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.core.confidentiality import Confidentiality
+from crm.core.confidentiality import Confidentiality, Sharing
 from crm.forms import OnceForm, VersionField, enum_choices, optional_int, strip_filter
 from crm.visits.models import Direction, MemberRole, VisitStatus
 
@@ -39,6 +39,7 @@ class VisitForm(OnceForm):
     confidentiality = SelectField(
         _l("Confidentiality"), choices=enum_choices(Confidentiality), default=Confidentiality.INTERNAL.value
     )
+    sharing = SelectField(_l("Sharing"), choices=enum_choices(Sharing), default=Sharing.INSTITUTION.value)
     version = VersionField()
 
 

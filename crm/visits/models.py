@@ -9,10 +9,10 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
-from crm.core.confidentiality import Confidentiality
+from crm.core.confidentiality import Confidentiality, Sharing
 from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
-from crm.partners.models import Contact, Country, Organisation
+from crm.partners.models import Contact, Country, Institution, Organisation
 
 # The zone of a visit's programme, from the host country (the Sahel has no daylight saving).
 COUNTRY_ZONES = {
@@ -107,7 +107,15 @@ class Visit(VersionMixin, TimestampMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # Folded reference, title, city and purpose: the list's search box matches this like every other list.
     search: Mapped[str] = mapped_column(String(700), default="")
+    # The institution that created it; its direction (incoming, outgoing) is the host's. Every institution with
+    # people in the delegation co-owns it (visit_institution), the host included.
+    owner_institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
+    sharing: Mapped[Sharing] = mapped_column(enum_type(Sharing, "sharing"), default=Sharing.INSTITUTION)
 
+    owner_institution: Mapped[Institution] = relationship(lazy="raise")
+    institutions: Mapped[list[VisitInstitution]] = relationship(
+        back_populates="visit", lazy="raise", cascade="all, delete-orphan", order_by="VisitInstitution.id"
+    )
     event: Mapped[Event | None] = relationship(lazy="raise")
     country: Mapped[Country] = relationship(lazy="raise")
     members: Mapped[list[VisitMember]] = relationship(
@@ -128,6 +136,12 @@ class Visit(VersionMixin, TimestampMixin, Base):
     @property
     def is_limited(self) -> bool:
         return self.confidentiality.limited
+
+    def direction_for(self, institution_id: int) -> Direction:
+        """Direction is the host's: a delegation coming to Bamako is outgoing for Ouagadougou."""
+        if institution_id == self.owner_institution_id:
+            return self.direction
+        return Direction.OUTGOING if self.direction == Direction.INCOMING else Direction.INCOMING
 
     def refresh_search(self) -> None:
         self.search = " ".join(
@@ -150,6 +164,35 @@ class Visit(VersionMixin, TimestampMixin, Base):
         return f"{self.reference} {self.title}"
 
 
+class VisitInstitution(Base):
+    """An institution of the installation that owns the visit: the host, and each one with people in it."""
+
+    __tablename__ = "visit_institution"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
+
+    visit: Mapped[Visit] = relationship(back_populates="institutions", lazy="raise")
+    institution: Mapped[Institution] = relationship(lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("visit_id", "institution_id"),
+        Index("ix_visit_institution_institution", "institution_id", "visit_id"),
+    )
+
+    audit_name = ""
+
+    @property
+    def audit_owner(self) -> tuple[str, int]:
+        return ("visit", self.visit_id)
+
+    @property
+    def audit_label(self) -> str:
+        return self.audit_name or f"#{self.institution_id}"
+
+
 class VisitMember(VersionMixin, Base):
     """Someone in the delegation (one of our users, or a contact), with their role and logistics."""
 
@@ -160,6 +203,8 @@ class VisitMember(VersionMixin, Base):
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="RESTRICT"), index=True)
+    # The institution the person travels for (a user's, or the one where a contact holds a post), if any.
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
     role: Mapped[MemberRole] = mapped_column(enum_type(MemberRole, "role"), default=MemberRole.MEMBER)
     arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     departure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -168,6 +213,7 @@ class VisitMember(VersionMixin, Base):
     visit: Mapped[Visit] = relationship(back_populates="members", lazy="raise")
     user: Mapped[User | None] = relationship(lazy="raise")
     contact: Mapped[Contact | None] = relationship(lazy="raise")
+    institution: Mapped[Institution | None] = relationship(lazy="raise")
 
     audit_name = ""
 

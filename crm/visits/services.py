@@ -15,13 +15,23 @@ from crm.auth import services as auth
 from crm.auth.models import Role, User
 from crm.core import confidentiality
 from crm.db import DbSession, check_version, like_pattern, search_key
-from crm.errors import DomainError
+from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
-from crm.meetings.models import Meeting, Participant, ParticipantRole, Side
+from crm.meetings.models import Meeting, Participant, ParticipantRole
 from crm.pagination import Page, keyset_page
+from crm.partners import institutions
 from crm.partners.models import Contact, Country, Organisation, Position
 from crm.references import next_reference
-from crm.visits.models import COUNTRY_ZONES, Event, MemberRole, ProgrammeItem, Visit, VisitMember, VisitStatus
+from crm.visits.models import (
+    COUNTRY_ZONES,
+    Event,
+    MemberRole,
+    ProgrammeItem,
+    Visit,
+    VisitInstitution,
+    VisitMember,
+    VisitStatus,
+)
 
 REFERENCE_PREFIX = "MIS"
 MAX_VISIT_DAYS = 60
@@ -34,11 +44,50 @@ def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
     return exists(select(VisitMember.id).where(VisitMember.visit_id == visit_id_column, VisitMember.user_id == user.id))
 
 
-def visible_clause(user: User) -> ColumnElement[bool]:
-    """Restricted and confidential visits: their members and admins only, like meetings."""
-    return confidentiality.visible_clause(
-        Visit.confidentiality, is_member_clause(user, Visit.id), sees_all=user.can(Role.ADMIN)
+def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]:
+    """The visit is held by this institution: as host, or with people in the delegation."""
+    return exists(
+        select(VisitInstitution.id).where(
+            VisitInstitution.visit_id == visit_id_column, VisitInstitution.institution_id == institution_id
+        )
     )
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Who sees a visit: the same rule as meetings (core.confidentiality.visible_clause)."""
+    return confidentiality.visible_clause(
+        owned=co_owned_clause(user.institution_id, Visit.id),
+        sharing=Visit.sharing,
+        limited=confidentiality.is_limited(Visit.confidentiality),
+        taking_part=is_member_clause(user, Visit.id),
+        admin=user.can(Role.ADMIN),
+    )
+
+
+def co_owners(session: DbSession, visit_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(VisitInstitution.institution_id)
+            .where(VisitInstitution.visit_id == visit_id)
+            .order_by(VisitInstitution.id)
+        )
+    )
+
+
+def check_editable(session: DbSession, visit: Visit, user: User) -> None:
+    if user.institution_id not in co_owners(session, visit.id):
+        raise Forbidden(
+            _("This visit is shared with your institution for reading: only the institutions holding it change it.")
+        )
+
+
+def _co_own(session: DbSession, visit: Visit, institution_id: int) -> None:
+    if institution_id in co_owners(session, visit.id):
+        return
+    link = VisitInstitution(visit_id=visit.id, institution_id=institution_id)
+    link.audit_name = institutions.get(session, institution_id).short_name
+    session.add(link)
+    session.flush()
 
 
 def visible_visit(session: DbSession, visit_id: int, user: User) -> Visit | None:
@@ -51,7 +100,11 @@ def visit_detail(session: DbSession, visit_id: int, user: User) -> Visit | None:
         .options(
             joinedload(Visit.event),
             joinedload(Visit.country),
-            selectinload(Visit.members).options(joinedload(VisitMember.user), joinedload(VisitMember.contact)),
+            joinedload(Visit.owner_institution),
+            selectinload(Visit.institutions).joinedload(VisitInstitution.institution),
+            selectinload(Visit.members).options(
+                joinedload(VisitMember.user), joinedload(VisitMember.contact), joinedload(VisitMember.institution)
+            ),
             selectinload(Visit.items),
         )
         .where(Visit.id == visit_id, visible_clause(user))
@@ -151,6 +204,7 @@ VISIT_FIELDS = (
     "ends_on",
     "status",
     "confidentiality",
+    "sharing",
 )
 
 
@@ -164,6 +218,7 @@ def save_visit(
         raise DomainError(_("Unknown event."), field="event_id")
     creating = visit is None
     if visit is not None:
+        check_editable(session, visit, actor)
         check_version(visit, version)
         outside = session.scalar(
             select(ProgrammeItem.id).where(
@@ -177,7 +232,13 @@ def save_visit(
             )
     else:
         year = data["starts_on"].year
-        visit = Visit(reference=next_reference(session, REFERENCE_PREFIX, year), year=year, created_by_id=actor.id)
+        host = institutions.get(session, actor.institution_id)
+        visit = Visit(
+            reference=next_reference(session, f"{host.code}-{REFERENCE_PREFIX}", year),
+            year=year,
+            created_by_id=actor.id,
+            owner_institution_id=host.id,
+        )
         session.add(visit)
     for name in VISIT_FIELDS:
         if name in data:
@@ -187,8 +248,11 @@ def save_visit(
     visit.refresh_search()
     session.flush()
     if creating:
+        _co_own(session, visit, visit.owner_institution_id)
         # Whoever plans the visit is in it, so a restricted one never locks out its author.
-        member = VisitMember(visit_id=visit.id, user_id=actor.id, role=MemberRole.MEMBER)
+        member = VisitMember(
+            visit_id=visit.id, user_id=actor.id, institution_id=actor.institution_id, role=MemberRole.MEMBER
+        )
         member.audit_name = actor.name
         session.add(member)
         session.flush()
@@ -262,25 +326,37 @@ def add_member(
 ) -> VisitMember:
     if role not in set(MemberRole):
         raise DomainError(_("Choose a role from the list."), field="role")
+    institution_id: int | None = None
     if user_id is not None:
         user = session.get(User, user_id)
         if user is None or not user.active:
             raise DomainError(_("Unknown or inactive user."), field="person")
-        taken, name = VisitMember.user_id == user_id, user.name
+        taken, name, institution_id = VisitMember.user_id == user_id, user.name, user.institution_id
     elif contact_id is not None:
-        contact = session.get(Contact, contact_id)
+        contact = session.scalars(
+            select(Contact).options(selectinload(Contact.positions)).where(Contact.id == contact_id)
+        ).first()
         if contact is None:
             raise DomainError(_("Unknown contact."), field="person")
         taken, name = VisitMember.contact_id == contact_id, contact.full_name
+        sides = institutions.institution_sides(session)
+        held = [
+            p.organisation_id for p in contact.positions if p.held_on(visit.starts_on) and p.organisation_id in sides
+        ]
+        institution_id = sides[held[0]] if held else None  # a minister travels for her ministry
     else:
         raise DomainError(_("Choose a person from the list."), field="person")
     if session.scalar(select(VisitMember.id).where(VisitMember.visit_id == visit.id, taken)) is not None:
         raise DomainError(_("This person is already in the delegation."), field="person")
     _one_head(session, visit, role)
-    member = VisitMember(visit_id=visit.id, user_id=user_id, contact_id=contact_id, role=role)
+    member = VisitMember(
+        visit_id=visit.id, user_id=user_id, contact_id=contact_id, institution_id=institution_id, role=MemberRole(role)
+    )
     member.audit_name = name
     session.add(member)
     session.flush()
+    if institution_id is not None:
+        _co_own(session, visit, institution_id)  # its people travel: it holds the visit too
     return member
 
 
@@ -319,8 +395,22 @@ def update_member(
 def remove_member(session: DbSession, visit: Visit, member: VisitMember, actor: User) -> None:
     if visit.is_limited and member.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted visit: you would lose access to it."))
+    institution_id = member.institution_id
     session.delete(member)
     session.flush()
+    if institution_id is not None and institution_id != visit.owner_institution_id:
+        left = session.scalar(
+            select(VisitMember.id).where(VisitMember.visit_id == visit.id, VisitMember.institution_id == institution_id)
+        )
+        link = session.scalars(
+            select(VisitInstitution).where(
+                VisitInstitution.visit_id == visit.id, VisitInstitution.institution_id == institution_id
+            )
+        ).first()
+        if left is None and link is not None:
+            link.audit_name = institutions.get(session, institution_id).short_name
+            session.delete(link)
+            session.flush()
 
 
 def people_search(session: DbSession, visit: Visit, q: str, limit: int = 8) -> tuple[list[User], list[Contact]]:
@@ -328,7 +418,7 @@ def people_search(session: DbSession, visit: Visit, q: str, limit: int = 8) -> t
     if len(term) < 2:
         return [], []
     taken_users = select(VisitMember.user_id).where(VisitMember.visit_id == visit.id, VisitMember.user_id.is_not(None))
-    users = auth.find_users(session, term, taken_users, limit)
+    users = auth.find_users(session, term, taken_users, limit, first_of=visit.owner_institution_id)
     taken = select(VisitMember.contact_id).where(VisitMember.visit_id == visit.id, VisitMember.contact_id.is_not(None))
     contacts = session.scalars(
         select(Contact)
@@ -491,11 +581,18 @@ def meeting_from_item_id(session: DbSession, visit: Visit, item_id: int, actor: 
 
 
 def meeting_from_item(session: DbSession, visit: Visit, item: ProgrammeItem, actor: User) -> Meeting:
-    """One click: the programme line becomes a meeting of the visit, with our delegation at the table."""
+    """One click: the programme line becomes a meeting of the visit, the whole delegation at the table.
+
+    Each member sits on their side: our users and the people of an AES institution on that institution's
+    side, the others on the partner's side for the organisation where they hold a post (added to the
+    meeting). The head of the delegation chairs their side.
+    """
     if item.meeting_id is not None:
         raise DomainError(_("This programme item already has its meeting."))
     starts = datetime.combine(item.day, item.starts_at or time(9, 0))
     ends = datetime.combine(item.day, item.ends_at) if item.ends_at else starts + timedelta(hours=1)
+    posts = _members_posts(session, visit, item.day)
+    partner_orgs = list(dict.fromkeys(org for org, inst in posts.values() if org and inst is None))
     meeting = meetings.save_meeting(
         session,
         {
@@ -506,23 +603,41 @@ def meeting_from_item(session: DbSession, visit: Visit, item: ProgrammeItem, act
             "timezone": visit.timezone,
             "place": item.place or visit.city,
             "confidentiality": visit.confidentiality,
+            "sharing": visit.sharing,
             "status": "planned",
             "notes": "",
-            "organisation_ids": [],
+            "organisation_ids": partner_orgs,
         },
         actor,
     )
     meeting.visit_id, meeting.event_id = visit.id, visit.event_id
     for member in visit.members:
-        if member.user_id and member.user_id != actor.id:
-            participant = Participant(
-                meeting_id=meeting.id,
-                side=Side.OURS,
-                user_id=member.user_id,
-                role=ParticipantRole.CHAIR if member.role == MemberRole.HEAD else ParticipantRole.MEMBER,
+        role = ParticipantRole.CHAIR if member.role == MemberRole.HEAD else ParticipantRole.MEMBER
+        if member.user_id == actor.id:
+            continue  # already at the table as the meeting's author
+        if member.user_id:
+            meetings.add_participant(session, meeting, user_id=member.user_id, role=role)
+        elif member.contact_id and posts.get(member.contact_id, (None, None))[0]:
+            organisation_id = posts[member.contact_id][0]
+            meetings.add_participant(
+                session, meeting, contact_id=member.contact_id, organisation_id=organisation_id, role=role
             )
-            participant.audit_name = member.name
-            session.add(participant)
     item.meeting_id = meeting.id
     session.flush()
     return meeting
+
+
+def _members_posts(session: DbSession, visit: Visit, day: date) -> dict[int, tuple[int | None, int | None]]:
+    """For each contact of the delegation: the organisation they represent on that day, and its institution."""
+    sides = institutions.institution_sides(session)
+    contact_ids = [m.contact_id for m in visit.members if m.contact_id]
+    posts: dict[int, tuple[int | None, int | None]] = {}
+    for position in session.scalars(select(Position).where(Position.contact_id.in_(contact_ids))):
+        if not position.held_on(day):
+            continue
+        organisation_id = position.organisation_id
+        current = posts.get(position.contact_id)
+        # A post in an institution wins (a minister travels for her ministry, not for a board she sits on).
+        if current is None or (current[1] is None and organisation_id in sides):
+            posts[position.contact_id] = (organisation_id, sides.get(organisation_id))
+    return posts

@@ -127,6 +127,7 @@ def visit_new():
 @role_required(Role.STAFF)
 def visit_edit(visit_id: int):
     record = services.visible_visit(db.session, visit_id, current_user) or abort(404)
+    services.check_editable(db.session, record, current_user)
     form = _visit_form(VisitForm(obj=record))
     del form.submission
     return form_cycle(
@@ -152,6 +153,7 @@ def _visit_page(visit_id: int, *, fragment: str | None = None, status: int = 200
         "attachment_form": AttachmentForm(formdata=None),
         "delete_form": DeleteForm(formdata=None),
         "today": date.today(),
+        "editable": current_user.institution_id in {h.institution_id for h in record.institutions},
     }
     context.update(extra)
     return render("visits/visit.html", fragment=fragment, status=status, **context)
@@ -165,6 +167,13 @@ def visit(visit_id: int):
 
 def _visible(visit_id: int) -> Visit:
     return services.visit_detail(db.session, visit_id, current_user) or abort(404)
+
+
+def _editable(visit_id: int) -> Visit:
+    """The visit, if the user's institution holds it (a visit shared for reading is a 403 with the reason)."""
+    visit = _visible(visit_id)
+    services.check_editable(db.session, visit, current_user)
+    return visit
 
 
 def _change(visit_id: int, form, change, *, fragment: str, anchor: str, error_key: str, invalid: str):
@@ -188,7 +197,7 @@ def _change(visit_id: int, form, change, *, fragment: str, anchor: str, error_ke
 @bp.get("/visits/<int:visit_id>/people-search")
 @role_required(Role.STAFF)
 def people_search(visit_id: int):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     users, contacts = services.people_search(db.session, record, request.args.get("q", "")[:100])
     return render("visits/_people_options.html", users=users, contacts=contacts)
 
@@ -208,7 +217,7 @@ def _members_change(visit_id: int, form, change, invalid: str):
 @bp.post("/visits/<int:visit_id>/members")
 @role_required(Role.STAFF)
 def member_add(visit_id: int):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     form = MemberForm()
 
     def add():
@@ -226,7 +235,7 @@ def _member(record: Visit, member_id: int) -> VisitMember:
 @bp.post("/visits/<int:visit_id>/members/<int:member_id>")
 @role_required(Role.STAFF)
 def member_edit(visit_id: int, member_id: int):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     member = _member(record, member_id)
     form = MemberEditForm()
     return _members_change(
@@ -240,7 +249,7 @@ def member_edit(visit_id: int, member_id: int):
 @bp.post("/visits/<int:visit_id>/members/<int:member_id>/remove")
 @role_required(Role.STAFF)
 def member_remove(visit_id: int, member_id: int):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     member = _member(record, member_id)
     form = DeleteForm()
     if not form.validate_on_submit():
@@ -255,7 +264,7 @@ def member_remove(visit_id: int, member_id: int):
 @role_required(Role.STAFF)
 def programme_check(visit_id: int):
     """As the user types a programme line: what would be refused, and what deserves a second look."""
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     form = ItemForm()
     form.validate()
     check = services.check_item(record, form_data(form))
@@ -267,7 +276,7 @@ def programme_check(visit_id: int):
 @bp.post("/visits/<int:visit_id>/programme")
 @role_required(Role.STAFF)
 def item_add(visit_id: int):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     form = ItemForm()
 
     def page(refusal: DomainError | None = None, status: int = 200, **_kw):
@@ -290,7 +299,7 @@ def item_add(visit_id: int):
 
 
 def _programme_change(visit_id: int, change):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     form = DeleteForm()
     if not form.validate_on_submit():
         abort(400)
@@ -336,7 +345,7 @@ def item_meeting(visit_id: int, item_id: int):
 @bp.post("/visits/<int:visit_id>/report")
 @role_required(Role.STAFF)
 def report(visit_id: int):
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     form = ReportForm()
     return form_cycle(
         form,
@@ -353,7 +362,7 @@ def report(visit_id: int):
 @role_required(Role.STAFF)
 def attachment_add(visit_id: int):
     """The invitation, the note verbale: checked from their content like every file."""
-    record = _visible(visit_id)
+    record = _editable(visit_id)
     form = AttachmentForm()
     return form_cycle(
         form,

@@ -46,7 +46,7 @@ def test_a_whole_audience(live_server, page_for):
     shot(page, "audience-1-new-meeting-fr")
     page.locator("form.card button.primary").click()
     expect(page.locator("h1")).to_have_text("Audience du Ministre avec le DG d’Orange Mali")
-    expect(page.locator(".facts")).to_contain_text("AUD-2026-0001")
+    expect(page.locator(".facts")).to_contain_text("ML-AUD-2026-0001")
 
     # Add the partner's director general: his title on that day shows.
     page.fill("#people-q", "ndiaye")
@@ -98,9 +98,9 @@ def test_a_whole_audience(live_server, page_for):
     # The partner's page shows the meeting, both commitments and the promise figures.
     officer.goto(f"{base}/organisations/{org_id}")
     record = officer.locator("#partner-record")
-    expect(record).to_contain_text("ENG-2026-0001")
-    expect(record).to_contain_text("ENG-2026-0002")
-    expect(record).to_contain_text("AUD-2026-0001")
+    expect(record).to_contain_text("ML-ENG-2026-0001")
+    expect(record).to_contain_text("ML-ENG-2026-0002")
+    expect(record).to_contain_text("ML-AUD-2026-0001")
     expect(record.locator("#promises")).to_contain_text("Promises kept")
     shot(officer, "audience-6-partner-page-en")
 

@@ -45,7 +45,7 @@ def test_two_clicks_600_ms_apart_on_a_slow_link_make_one_meeting(live_server, pa
     shot(page, "double-submit-1-sending-fr")
     page.wait_for_timeout(600)
     save.click(force=True, timeout=2000)  # the impatient second click, on the disabled button
-    expect(page.locator(".facts")).to_contain_text("AUD-2026-", timeout=20_000)
+    expect(page.locator(".facts")).to_contain_text("ML-AUD-2026-", timeout=20_000)
     shot(page, "double-submit-2-one-meeting-fr")
     assert _meetings(app) == 1
 

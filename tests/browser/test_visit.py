@@ -19,7 +19,7 @@ def test_plan_the_ouagadougou_trip(live_server, page_for):
     page.fill("input[name=starts_on]", "2025-11-17")
     page.fill("input[name=ends_on]", "2025-11-19")
     page.locator("form.card button.primary").click()
-    expect(page.locator(".facts")).to_contain_text("MIS-2025-0001")
+    expect(page.locator(".facts")).to_contain_text("ML-MIS-2025-0001")
 
     form = page.locator("#item-form")
     # typing a day outside the visit is flagged before anything is sent

@@ -39,7 +39,7 @@ def test_one_meeting_as_ics_keeps_its_zone_and_french_text(client, db, login_as)
     start = event.decoded("dtstart")
     assert start == datetime(2026, 1, 29, 10, 0, tzinfo=ZoneInfo("Africa/Niamey"))
     assert start.astimezone(UTC) == datetime(2026, 1, 29, 9, 0, tzinfo=UTC)
-    assert str(event["summary"]) == "AUD-2026-0001 — Audience, avec le DG; suivi"
+    assert str(event["summary"]) == "ML-AUD-2026-0001 — Audience, avec le DG; suivi"
     assert str(event["location"]) == "CICB, Bamako; salle 1"
     assert FRENCH in str(event["description"])
 

@@ -46,12 +46,12 @@ def test_create_from_a_decision_prefills_the_origin(client, db, login_as):
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/meetings/{meeting.id}/minutes")
     commitment = db.session.scalars(select(Commitment)).one()
     assert (commitment.reference, commitment.origin_item_id, commitment.owed_by) == (
-        "ENG-2026-0001",
+        "ML-ENG-2026-0001",
         item.id,
         "partner",
     )
     minutes = client.get(f"/meetings/{meeting.id}/minutes").get_data(as_text=True)
-    assert "ENG-2026-0001" in minutes  # the decision now links to its commitment
+    assert "ML-ENG-2026-0001" in minutes  # the decision now links to its commitment
 
 
 def test_an_item_from_another_meeting_is_refused(db):

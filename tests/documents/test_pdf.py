@@ -94,9 +94,9 @@ def test_the_minutes_show_every_section_and_every_script(client, audience, login
         "ORDRE DU JOUR",
         "ENGAGEMENTS",
         "Décisions",
-        "AUD-2026-0001",
+        "ML-AUD-2026-0001",
         "Couverture des zones rurales",
-        "ENG-2026-0001",
+        "ML-ENG-2026-0001",
         "INTERNE",
         "N’Diaye",
         "Zerbo Sabané",
@@ -111,7 +111,7 @@ def test_the_minutes_show_every_section_and_every_script(client, audience, login
     fonts = _fonts(response.data)
     assert {"Noto-Sans", "Noto-Sans-NKo", "Noto-Naskh-Arabic"} <= fonts, fonts
     meta = PdfReader(io.BytesIO(response.data)).metadata
-    assert meeting.title in meta.title and meta.author and "AUD-2026-0001" in meta.subject
+    assert meeting.title in meta.title and meta.author and "ML-AUD-2026-0001" in meta.subject
 
 
 def test_english_on_request(client, audience, login_as):
@@ -136,20 +136,20 @@ def test_approval_freezes_the_pdf_and_its_hash_verifies(client, db, audience, lo
 
     assert first == second and hashlib.sha256(first).hexdigest() == frozen.sha256
     text = _text(first)
-    assert "PROJET" not in text and "/verify/AUD-2026-0001/1" in text
+    assert "PROJET" not in text and "/verify/ML-AUD-2026-0001/1" in text
     # the verification page: the right copy is authentic, an altered one is not
     ok = client.post(
-        "/verify/AUD-2026-0001/1", data={"file": (io.BytesIO(first), "cr.pdf")}, content_type="multipart/form-data"
+        "/verify/ML-AUD-2026-0001/1", data={"file": (io.BytesIO(first), "cr.pdf")}, content_type="multipart/form-data"
     )
     assert ok.status_code == 200 and "Authentique" in ok.get_data(as_text=True)
     assert frozen.sha256 not in ok.get_data(as_text=True)  # fingerprints are never listed
     altered = first + b"\n% a changed copy\n"
     bad = client.post(
-        "/verify/AUD-2026-0001/1", data={"file": (io.BytesIO(altered), "cr.pdf")}, content_type="multipart/form-data"
+        "/verify/ML-AUD-2026-0001/1", data={"file": (io.BytesIO(altered), "cr.pdf")}, content_type="multipart/form-data"
     )
     assert "Aucun document approuvé ne porte cette empreinte" in bad.get_data(as_text=True)
     assert "Authentique" not in bad.get_data(as_text=True)
-    assert client.post("/verify/AUD-2026-0001/1", data={"sha256": "zz"}).status_code == 422
+    assert client.post("/verify/ML-AUD-2026-0001/1", data={"sha256": "zz"}).status_code == 422
     # a later amendment does not touch the frozen file
     client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": "Précision"})
     assert client.get(f"/meetings/{meeting.id}/minutes.pdf?rev=1").data == first
@@ -358,7 +358,7 @@ def test_visit_programme_pdf(client, db, login_as):
     assert response.status_code == 200
     for expected in (
         "PROGRAMME DE LA VISITE",
-        "MIS-2026-0001",
+        "ML-MIS-2026-0001",
         "Zerbo Sabané",
         "Chef de délégation",
         "18:00",

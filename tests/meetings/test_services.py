@@ -10,6 +10,7 @@ from crm.auth.models import Role
 from crm.errors import DomainError, StaleEdit
 from crm.meetings import services
 from crm.meetings.models import MinutesStatus
+from crm.partners import institutions
 from crm.partners.models import Position
 from tests.conftest import make_commitment, make_contact, make_meeting, make_org, make_user
 
@@ -20,9 +21,9 @@ def test_references_are_numbered_per_year(db):
     second = make_meeting(staff, starts=datetime(2026, 3, 2, 9))
     next_year = make_meeting(staff, starts=datetime(2027, 1, 5, 9))
     assert [first.reference, second.reference, next_year.reference] == [
-        "AUD-2026-0001",
-        "AUD-2026-0002",
-        "AUD-2027-0001",
+        "ML-AUD-2026-0001",
+        "ML-AUD-2026-0002",
+        "ML-AUD-2027-0001",
     ]
 
 
@@ -45,9 +46,9 @@ def test_end_before_start_is_refused(db):
 def test_the_author_takes_part(db):
     staff = make_user(Role.STAFF)
     meeting = make_meeting(staff, confidentiality="confidential")
-    assert services.can_see(db.session, meeting, staff)
-    assert not services.can_see(db.session, meeting, make_user(Role.OFFICER))
-    assert services.can_see(db.session, meeting, make_user(Role.ADMIN))
+    assert services.visible_meeting(db.session, meeting.id, staff) is not None
+    assert services.visible_meeting(db.session, meeting.id, make_user(Role.OFFICER)) is None
+    assert services.visible_meeting(db.session, meeting.id, make_user(Role.ADMIN)) is not None
 
 
 def test_a_partner_participant_must_represent_an_organisation_of_the_meeting(db):
@@ -64,19 +65,21 @@ def test_a_partner_participant_must_represent_an_organisation_of_the_meeting(db)
 
 def test_our_side_contact_needs_a_post_on_the_meeting_day(db):
     staff = make_user(Role.STAFF)
-    ministry = make_org("Ministère de la Communication", kind="ministry")
+    ministry_id = institutions.get(db.session, staff.institution_id).organisation_id
     minister = make_contact("Ag Ilyène", "Alhamdou")
     meeting = make_meeting(staff, starts=datetime(2026, 1, 22, 10))
-    with pytest.raises(DomainError):
-        services.add_participant(db.session, meeting, contact_id=minister.id, organisation_id=ministry.id, side="ours")
+    with pytest.raises(DomainError) as refused:
+        services.add_participant(db.session, meeting, contact_id=minister.id, organisation_id=ministry_id)
+    assert "n’occupait aucune fonction dans cette organisation" in refused.value.message
     db.session.add(
-        Position(contact_id=minister.id, organisation_id=ministry.id, title="Ministre", start_date=date(2024, 1, 1))
+        Position(contact_id=minister.id, organisation_id=ministry_id, title="Ministre", start_date=date(2024, 1, 1))
     )
     db.session.flush()
     participant = services.add_participant(
-        db.session, meeting, contact_id=minister.id, organisation_id=ministry.id, side="ours", role="chair"
+        db.session, meeting, contact_id=minister.id, organisation_id=ministry_id, role="chair"
     )
-    assert participant.side == "ours"
+    # A post in the institution's own ministry puts the minister on its side: never guessed from elsewhere.
+    assert participant.side == "ours" and participant.institution_id == staff.institution_id
 
 
 def _draft(db, staff):

@@ -47,9 +47,9 @@ def test_create_a_meeting_with_its_partner(client, db, login_as):
     orange = make_org("Orange Mali")
     response = client.post("/meetings/new", data={**_form(), "organisation_ids": [str(orange.id)]})
     assert response.status_code == 302
-    assert db.session.scalars(select(Meeting)).one().reference == "AUD-2026-0001"
+    assert db.session.scalars(select(Meeting)).one().reference == "ML-AUD-2026-0001"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "AUD-2026-0001" in page and "Orange Mali" in page and "10:00" in page
+    assert "ML-AUD-2026-0001" in page and "Orange Mali" in page and "10:00" in page
 
 
 def test_end_before_start_keeps_what_was_typed(client, db, login_as):
@@ -65,7 +65,7 @@ def test_smuggled_fields_are_ignored(client, db, login_as):
     login_as(Role.STAFF)
     client.post("/meetings/new", data=_form(reference="AUD-1999-0666", created_by_id="999", search="x"))
     meeting = db.session.scalars(select(Meeting)).one()
-    assert meeting.reference == "AUD-2026-0001" and meeting.created_by_id != 999
+    assert meeting.reference == "ML-AUD-2026-0001" and meeting.created_by_id != 999
 
 
 def test_partner_titles_are_those_held_on_the_meeting_day(client, db, login_as):
@@ -388,5 +388,5 @@ def test_month_view_places_meetings_on_their_day(client, db, login_as):
     make_meeting(staff, "Audience Huawei", starts=datetime(2026, 1, 22, 11, 30))
     make_commitment(staff, "Désigner les points focaux", due_date=date(2026, 1, 23))
     html = client.get("/meetings/month?m=2026-01").get_data(as_text=True)
-    assert "Audience Huawei" in html and "11:30" in html and "ENG-2026-0001" in html
+    assert "Audience Huawei" in html and "11:30" in html and "ML-ENG-2026-0001" in html
     assert client.get("/meetings/month?m=2026-13").status_code == 400

@@ -47,7 +47,7 @@ def test_a_visit_from_plan_to_report(client, db, login_as):
     staff = login_as(Role.STAFF)
     minister = make_contact("Ag Ilyène", "Alhamdou", honorific="S.E.")
     visit = _new_visit(client, db)
-    assert visit.reference == "MIS-2025-0001" and visit.timezone == "Africa/Ouagadougou"
+    assert visit.reference == "ML-MIS-2025-0001" and visit.timezone == "Africa/Ouagadougou"
     v = visit.id
     # members: the minister heads the delegation; a second head is refused
     assert (
