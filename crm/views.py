@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from crm.core import submissions
 from crm.core.ids import parse_id
-from crm.errors import REFUSALS, DomainError, Duplicate, StaleEdit, as_refusal
+from crm.errors import REFUSALS, DomainError, Duplicate, Forbidden, StaleEdit, as_refusal
 from crm.extensions import db, htmx
 
 T = TypeVar("T")
@@ -141,7 +141,10 @@ def attempt(save: Callable[[], T], *, done: Callable[[T], Any], refused: Callabl
         db.session.flush()
     except REFUSALS as exc:
         db.session.rollback()  # first: the message is translated for a user who may need loading again
-        return refused(as_refusal(exc))
+        refusal = as_refusal(exc)
+        if isinstance(refusal, Forbidden):
+            raise refusal from exc  # not a matter of what was typed: the app's 403 page, with the reason
+        return refused(refusal)
     return done(result)
 
 

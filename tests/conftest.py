@@ -56,10 +56,9 @@ def database_url() -> str:
     ensure_pg_database(PG_URL)
     url = sqlalchemy_url(PG_URL)
     engine = create_engine(url)
-    Base.metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        conn.execute(text("DROP FUNCTION IF EXISTS audit_event_append_only() CASCADE"))
+    with engine.begin() as conn:  # whatever an earlier version of the schema left there goes too
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     Base.metadata.create_all(engine)
     engine.dispose()
     return url

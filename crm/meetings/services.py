@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
@@ -52,18 +52,22 @@ item_removing = signals.signal("agenda-item-removing")
 # --- who may see what -------------------------------------------------------------------------
 
 
+# The EXISTS clauses below use aliases: a query that itself joins participants or holders (the AES view)
+# would otherwise correlate them away.
+
+
 def is_participant_clause(user: User, meeting_id_column) -> ColumnElement[bool]:
+    taking_part = aliased(Participant)
     return exists(
-        select(Participant.id).where(Participant.meeting_id == meeting_id_column, Participant.user_id == user.id)
+        select(taking_part.id).where(taking_part.meeting_id == meeting_id_column, taking_part.user_id == user.id)
     )
 
 
 def co_owned_clause(institution_id: int, meeting_id_column) -> ColumnElement[bool]:
     """The meeting is held by this institution: as host, or as one of the institutions taking part."""
+    holder = aliased(MeetingInstitution)
     return exists(
-        select(MeetingInstitution.id).where(
-            MeetingInstitution.meeting_id == meeting_id_column, MeetingInstitution.institution_id == institution_id
-        )
+        select(holder.id).where(holder.meeting_id == meeting_id_column, holder.institution_id == institution_id)
     )
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
@@ -41,16 +41,14 @@ MAX_VISIT_DAYS = 60
 
 
 def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
-    return exists(select(VisitMember.id).where(VisitMember.visit_id == visit_id_column, VisitMember.user_id == user.id))
+    member = aliased(VisitMember)
+    return exists(select(member.id).where(member.visit_id == visit_id_column, member.user_id == user.id))
 
 
 def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]:
     """The visit is held by this institution: as host, or with people in the delegation."""
-    return exists(
-        select(VisitInstitution.id).where(
-            VisitInstitution.visit_id == visit_id_column, VisitInstitution.institution_id == institution_id
-        )
-    )
+    holder = aliased(VisitInstitution)
+    return exists(select(holder.id).where(holder.visit_id == visit_id_column, holder.institution_id == institution_id))
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
