@@ -12,6 +12,7 @@ from sqlalchemy import select
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
 from crm.errors import DomainError
+from crm.partners import institutions
 from crm.extensions import db
 
 users = AppGroup("users", help="Manage accounts.")
@@ -23,23 +24,39 @@ users = AppGroup("users", help="Manage accounts.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.STAFF.value, show_default=True)
 @click.option("--unit", default="", help="Department or unit.")
 @click.option("--locale", type=click.Choice(["", "fr", "en"]), default="", help="Empty: the browser's language.")
-def users_create(email: str, name: str, role: str, unit: str, locale: str) -> None:
+@click.option("--institution", default="", help="Institution code (ML, BF, NE…); default: the first institution.")
+def users_create(email: str, name: str, role: str, unit: str, locale: str, institution: str) -> None:
     """Create an account; the password comes from CRM_PASSWORD or is asked for."""
+    institution_id = None
+    if institution:
+        found = institutions.by_code(db.session, institution)
+        if found is None:
+            known = ", ".join(i.code for i in institutions.all_institutions(db.session)) or "-"
+            raise click.BadParameter(f"no institution with the code {institution!r} (known: {known}).")
+        institution_id = found.id
     password = os.environ.get("CRM_PASSWORD") or click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = auth_services.create_user(
-            db.session, email=email, name=name, role=Role(role), unit=unit, locale=locale, password=password
+            db.session,
+            email=email,
+            name=name,
+            role=Role(role),
+            unit=unit,
+            locale=locale,
+            password=password,
+            institution_id=institution_id,
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     db.session.commit()
-    click.echo(f"Created {user.email} ({user.role}).")
+    click.echo(f"Created {user.email} ({user.role}, {user.institution.code}).")
 
 
 @users.command("list")
 def users_list() -> None:
     for user in db.session.scalars(select(User).order_by(User.email)):
-        click.echo(f"{user.email}\t{user.role}\t{'active' if user.active else 'inactive'}\t{user.name}")
+        state = "active" if user.active else "inactive"
+        click.echo(f"{user.email}\t{user.role}\t{user.institution.code}\t{state}\t{user.name}")
 
 
 @click.command("seed-demo")

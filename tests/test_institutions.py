@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.audit.models import AuditEvent
-from crm.auth.models import Role
+from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.core.confidentiality import Sharing
 from crm.errors import DomainError
@@ -349,3 +349,38 @@ def test_list_pages_run_as_many_statements_with_three_institutions_as_with_one(
             row.append(statements())
         counts.append(row)
     assert counts[0] == counts[1], dict(zip(urls, zip(*counts, strict=True), strict=True))
+
+
+def test_users_create_puts_the_account_in_the_institution_named_by_its_code(app, db, burkina, monkeypatch):
+    monkeypatch.setenv("CRM_PASSWORD", "une phrase de passe solide")
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "a.sawadogo@mtdpce.example",
+            "--name",
+            "Aminata Sawadogo",
+            "--role",
+            "officer",
+            "--institution",
+            "bf",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "BF" in result.output
+    default = runner.invoke(args=["users", "create", "b.traore@mcenma.example", "--name", "Bakary Traoré"])
+    assert default.exit_code == 0, default.output
+    by_email = {u.email: u for u in db.session.scalars(select(User))}
+    assert by_email["a.sawadogo@mtdpce.example"].institution_id == burkina.id
+    assert by_email["b.traore@mcenma.example"].institution_id == institutions.first_institution(db.session).id
+    listed = runner.invoke(args=["users", "list"]).output
+    assert "a.sawadogo@mtdpce.example\tofficer\tBF" in listed
+
+
+def test_users_create_refuses_an_unknown_institution_and_makes_no_account(app, db, burkina, monkeypatch):
+    monkeypatch.setenv("CRM_PASSWORD", "une phrase de passe solide")
+    result = app.test_cli_runner().invoke(args=["users", "create", "x@y.example", "--name", "X", "--institution", "TD"])
+    assert result.exit_code != 0
+    assert "'TD'" in result.output and "BF" in result.output and "ML" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
