@@ -92,7 +92,7 @@ def test_user_switches_interface_to_english(client, db):
     assert db.session.get(User, user.id).timezone == "Africa/Niamey"
 
 
-def test_admin_creates_reroles_and_deactivates_accounts(client, db, login_as):
+def test_an_admin_creates_an_account_with_its_role(client, db, login_as):
     login_as(Role.ADMIN)
     created = client.post(
         "/admin/users/new",
@@ -108,6 +108,12 @@ def test_admin_creates_reroles_and_deactivates_accounts(client, db, login_as):
     assert created.status_code == 302
     awa = db.session.scalars(select(User).where(User.email == "awa.traore@mcenma.example")).one()
     assert awa.role == Role.OFFICER
+    assert "Compte créé pour Awa Traoré." in client.get(created.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_admin_changes_an_accounts_role_and_the_unchecked_box_deactivates_it(client, db, login_as):
+    login_as(Role.ADMIN)
+    awa = make_user(Role.OFFICER, name="Awa Traoré")
     response = client.post(
         f"/admin/users/{awa.id}", data={"name": "Awa Traoré", "unit": "", "role": "viewer", "version": awa.version}
     )
