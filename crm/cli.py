@@ -12,8 +12,8 @@ from sqlalchemy import select
 from crm.auth import services as auth_services
 from crm.auth.models import Role, User
 from crm.errors import DomainError
-from crm.partners import institutions
 from crm.extensions import db
+from crm.partners import institutions
 
 users = AppGroup("users", help="Manage accounts.")
 

@@ -66,10 +66,14 @@ def form_refusal(form: FlaskForm, exc: DomainError, record: Any = None) -> str |
         form.version.data = record.version
         form.version.raw_data = [str(record.version)]
     field = getattr(form, exc.field, None) if exc.field and not isinstance(exc, Duplicate) else None
-    if field is None:
+    if field is None or _hidden(field):  # a hidden field shows no error: the message goes to the top
         return exc.message
     field.errors = [*field.errors, exc.message]
     return None
+
+
+def _hidden(field: Any) -> bool:
+    return getattr(field.widget, "input_type", None) == "hidden"
 
 
 def form_cycle(
@@ -97,7 +101,8 @@ def form_cycle(
     if not form.validate_on_submit():
         if invalid_status == 400:
             abort(400)
-        return page(status=invalid_status)
+        hidden = [error for field in form if _hidden(field) for error in field.errors]
+        return page(status=invalid_status, **({"error": hidden[0]} if hidden else {}))
     once = getattr(form, "submission", None)
     token = once.data if once is not None else None
     if token:

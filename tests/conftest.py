@@ -222,6 +222,36 @@ def htmx_headers(**extra) -> dict[str, str]:
     return {"HX-Request": "true", **extra}
 
 
+# What French users read when a request is refused (msgstr of translations/fr for ERROR_MESSAGES in crm/web.py
+# and for the common refusals), so that a test of a refusal asserts the sentence, not only the status.
+ERROR_FR = {
+    400: "La requête n’a pas pu être comprise. Veuillez vérifier votre saisie et réessayer.",
+    401: (
+        "Votre session a pris fin. Reconnectez-vous dans un nouvel onglet\u00a0; ce que vous avez saisi ici est "
+        "conservé."
+    ),
+    403: "Vous n’avez pas l’autorisation de consulter cette page ou d’effectuer cette action.",
+    404: "Cette page n’existe pas, ou la fiche a été supprimée.",
+    413: "Le fichier est trop volumineux.",
+}
+CSRF_FR = (
+    "Votre session a expiré ou le formulaire était trop ancien. Rien n’a été perdu\u00a0: copiez votre texte si "
+    "nécessaire, rechargez la page et renvoyez-le."
+)
+STALE_FR = "Quelqu’un d’autre a enregistré cette fiche pendant que vous la modifiiez."  # how the message starts
+
+
+def error_message(response) -> str:
+    """The sentence of the app's own error page, or of the notice fragment an htmx request gets.
+
+    Fails if the response is not one of them, or if the status it shows is not the response's.
+    """
+    html = response.get_data(as_text=True)
+    opening = f'<p class="error-message" data-status="{response.status_code}">'
+    assert opening in html, (response.status_code, html[:500])
+    return html.split(opening, 1)[1].split(' <span class="error-reference">', 1)[0]
+
+
 def make_meeting(
     actor: User,
     title: str = "Audience du ministre avec le DG d’Orange Mali",

@@ -13,10 +13,13 @@ from crm.audit.models import AuditEvent
 from crm.auth.models import Role
 from crm.documents import services as documents
 from crm.meetings import services as meetings
-from crm.partners.models import Position
+from crm.partners.models import Organisation, Position
 from crm.visits import services as visits
 from tests.conftest import (
+    CSRF_FR,
+    ERROR_FR,
     PASSWORD,
+    error_message,
     htmx_headers,
     make_commitment,
     make_contact,
@@ -162,7 +165,8 @@ def test_route_role_matrix(app, db, records):
 
 def test_refused_access_is_audited(app, db, records):
     client = signed_in_client(app, db, Role.VIEWER)
-    assert client.get("/admin/users").status_code == 403
+    refused = client.get("/admin/users")
+    assert refused.status_code == 403 and error_message(refused) == ERROR_FR[403]
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "access_denied")).one()
     assert event.label == "/admin/users" and event.actor_id is not None
 
@@ -204,24 +208,42 @@ def test_static_files_are_fingerprinted_compressed_and_cached(client, db, login_
     assert "max-age=31536000" in response.headers["Cache-Control"]
 
 
+ORGANISATION = {"name": "Orange Mali", "country_code": "ML", "kind": "operator"}
+
+
 class TestCsrf:
     @pytest.fixture
     def app_config(self):
         return {"WTF_CSRF_ENABLED": True}
 
-    def test_forms_and_htmx_posts_need_the_token(self, client, db):
+    @pytest.mark.parametrize("token", [None, "IjEyMyI.forged.token"])
+    def test_a_form_without_a_valid_token_is_refused_and_says_why(self, client, db, token):
         user = make_user(Role.STAFF)
-        assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 400
+        client.get("/login")  # the session holds a real token; the form sends none, or another
+        form = {"email": user.email, "password": PASSWORD, **({"csrf_token": token} if token else {})}
+        refused = client.post("/login", data=form)
+        assert refused.status_code == 400 and error_message(refused) == CSRF_FR
+
+    def test_a_form_with_its_token_is_accepted(self, client, db):
+        user = make_user(Role.STAFF)
         page = client.get("/login").get_data(as_text=True)
         token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-        assert (
-            client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code
-            == 302
-        )
-        form = {"name": "Orange Mali", "country_code": "ML", "kind": "operator"}
-        refused = client.post("/organisations/new", data=form, headers=htmx_headers())
-        assert refused.status_code == 400
+        accepted = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        assert accepted.status_code == 302
+
+    def test_an_htmx_post_without_the_header_token_is_refused_in_the_notice_bar(self, client, db):
+        open_session(client, make_user(Role.STAFF))
+        refused = client.post("/organisations/new", data=ORGANISATION, headers=htmx_headers())
+        assert refused.status_code == 400 and error_message(refused) == CSRF_FR
+        assert refused.headers["HX-Retarget"] == "#notice"
+        named = select(func.count()).select_from(Organisation).where(Organisation.name == ORGANISATION["name"])
+        assert db.session.scalar(named) == 0
+
+    def test_an_htmx_post_with_the_header_token_is_accepted(self, client, db):
+        open_session(client, make_user(Role.STAFF))
         html = client.get("/organisations").get_data(as_text=True)
         header_token = html.split('"X-CSRFToken": "')[1].split('"')[0]
-        accepted = client.post("/organisations/new", data=form, headers=htmx_headers(**{"X-CSRFToken": header_token}))
+        accepted = client.post(
+            "/organisations/new", data=ORGANISATION, headers=htmx_headers(**{"X-CSRFToken": header_token})
+        )
         assert accepted.status_code == 200 and accepted.headers.get("HX-Redirect")

@@ -37,7 +37,11 @@ class CommitmentForm(OnceForm):
 
 class StatusForm(FlaskForm):
     status = SelectField(_l("Status"), choices=enum_choices(CommitmentStatus))
-    note = StringField(_l("Note"), filters=[strip_filter], validators=[DataRequired(), Length(max=5000)])
+    note = StringField(
+        _l("Note"),
+        filters=[strip_filter],
+        validators=[DataRequired(_l("Say in a few words what changed.")), Length(max=5000)],
+    )
     version = VersionField()
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, exists, inspect, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
@@ -82,7 +82,7 @@ def check_editable(session: DbSession, visit: Visit, user: User) -> None:
 def _co_own(session: DbSession, visit: Visit, institution_id: int) -> None:
     if institution_id in co_owners(session, visit.id):
         return
-    link = VisitInstitution(visit_id=visit.id, institution_id=institution_id)
+    link = VisitInstitution(visit=visit, institution_id=institution_id)  # in visit.institutions if loaded
     link.audit_name = institutions.get(session, institution_id).short_name
     session.add(link)
     session.flush()
@@ -347,8 +347,8 @@ def add_member(
     if session.scalar(select(VisitMember.id).where(VisitMember.visit_id == visit.id, taken)) is not None:
         raise DomainError(_("This person is already in the delegation."), field="person")
     _one_head(session, visit, role)
-    member = VisitMember(
-        visit_id=visit.id, user_id=user_id, contact_id=contact_id, institution_id=institution_id, role=MemberRole(role)
+    member = VisitMember(  # visit=: the delegation already loaded (the page drawn next) has the new member
+        visit=visit, user_id=user_id, contact_id=contact_id, institution_id=institution_id, role=MemberRole(role)
     )
     member.audit_name = name
     session.add(member)
@@ -394,7 +394,7 @@ def remove_member(session: DbSession, visit: Visit, member: VisitMember, actor: 
     if visit.is_limited and member.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted visit: you would lose access to it."))
     institution_id = member.institution_id
-    session.delete(member)
+    _take_out(session, visit, "members", member)
     session.flush()
     if institution_id is not None and institution_id != visit.owner_institution_id:
         left = session.scalar(
@@ -407,8 +407,16 @@ def remove_member(session: DbSession, visit: Visit, member: VisitMember, actor: 
         ).first()
         if left is None and link is not None:
             link.audit_name = institutions.get(session, institution_id).short_name
-            session.delete(link)
+            _take_out(session, visit, "institutions", link)
             session.flush()
+
+
+def _take_out(session: DbSession, visit: Visit, collection: str, row: Any) -> None:
+    """Delete a row of one of the visit's collections, and take it out of the collection if it is loaded:
+    the page drawn after the change shows the visit as it now is."""
+    if collection not in inspect(visit).unloaded:
+        getattr(visit, collection).remove(row)
+    session.delete(row)
 
 
 def people_search(session: DbSession, visit: Visit, q: str, limit: int = 8) -> tuple[list[User], list[Contact]]:

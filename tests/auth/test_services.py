@@ -49,7 +49,7 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(app, db):
         services.sign_in(db.session, email=user.email, password="not it at all", ip="1.2.3.4", user_agent="t")
     with pytest.raises(DomainError) as unknown:
         services.sign_in(db.session, email="nobody@x.ml", password="not it at all", ip="1.2.3.4", user_agent="t")
-    assert wrong.value.message == unknown.value.message
+    assert wrong.value.message == unknown.value.message == "Adresse e-mail inconnue ou mot de passe incorrect."
     assert wrong.value.status == unknown.value.status == 401
 
 

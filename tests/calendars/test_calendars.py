@@ -11,7 +11,7 @@ from icalendar import Calendar
 from crm.auth.models import Role
 from crm.meetings import services as meetings
 from crm.partners.models import Position
-from tests.conftest import make_commitment, make_contact, make_meeting, make_org, make_user
+from tests.conftest import ERROR_FR, error_message, make_commitment, make_contact, make_meeting, make_org, make_user
 
 FRENCH = "Semaine du Numérique; thème : « IA, souveraineté, inclusion », avec le Niger,\nle Burkina Faso et le Mali"
 
@@ -68,6 +68,19 @@ def test_contact_vcard_parses_back(client, db, login_as):
     assert card.email.value == "leyti.ndiaye@orange.example" and card.tel.value == "+223 20 00 00 00"
 
 
+def _new_feed_link(client) -> str:
+    html = client.post("/account/calendar", data={"confirm": "yes", "action": "new"}).get_data(as_text=True)
+    return "/calendar/feed/" + html.split("/calendar/feed/")[1].split('"')[0]
+
+
+def test_a_feed_link_is_shown_once_when_it_is_made(client, db, login_as):
+    login_as(Role.OFFICER)
+    made = client.post("/account/calendar", data={"confirm": "yes", "action": "new"})
+    assert made.status_code == 200 and "/calendar/feed/" in made.get_data(as_text=True)
+    page = client.get("/account/calendar").get_data(as_text=True)
+    assert "/calendar/feed/" not in page
+
+
 def test_personal_feed_shows_only_what_its_owner_may_see(app, client, db, login_as):
     officer = login_as(Role.OFFICER)
     other = make_user(Role.STAFF)
@@ -77,24 +90,20 @@ def test_personal_feed_shows_only_what_its_owner_may_see(app, client, db, login_
     secret = make_meeting(
         other, "Négociation confidentielle", confidentiality="confidential", starts=datetime(2026, 12, 4, 10)
     )
-    not_mine = make_meeting(other, "Réunion d’un collègue", starts=datetime(2026, 12, 5, 10))
+    make_meeting(other, "Réunion d’un collègue", starts=datetime(2026, 12, 5, 10))
     make_commitment(officer, "Transmettre le plan", due_date=date(2026, 12, 10))
     make_commitment(other, "Engagement secret", origin_meeting_id=secret.id, due_date=date(2026, 12, 11))
-    assert client.post("/account/calendar", data={"confirm": "yes", "action": "new"}).status_code == 200
-    page = client.get("/account/calendar").get_data(as_text=True)
-    assert "/calendar/feed/" not in page  # the link is shown once, at creation
-    html = client.post("/account/calendar", data={"confirm": "yes", "action": "new"}).get_data(as_text=True)
-    url = html.split("/calendar/feed/")[1].split('"')[0]
+    url = _new_feed_link(client)
     client.post("/logout")  # a calendar application has no session
-    feed = client.get(f"/calendar/feed/{url}")
+    feed = client.get(url)
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     summaries = [str(e["summary"]) for e in _events(feed.data)]
     assert any("Audience Orange" in s for s in summaries)
     assert any("Transmettre le plan" in s for s in summaries)
-    assert not any("confidentielle" in s or "secret" in s or "collègue" in s for s in summaries), summaries
+    # a confidential meeting, its commitment, and a colleague's meeting the owner is not in are left out
+    assert not any("confidentielle" in s or "secret" in s or "Réunion d’un collègue" in s for s in summaries), summaries
     due = next(e for e in _events(feed.data) if "Transmettre" in str(e["summary"]))
     assert due.decoded("dtstart") == date(2026, 12, 10)
-    assert not_mine.id  # exists, and is absent above
 
 
 def test_the_feed_carries_the_visits_of_their_members(client, db, login_as):
@@ -170,4 +179,9 @@ def test_week_view_shows_meetings_and_due_dates(client, db, login_as):
     make_commitment(staff, "Désigner les points focaux", due_date=date(2026, 1, 23))
     html = client.get("/calendar/week?d=2026-01-21").get_data(as_text=True)
     assert "Audience Huawei" in html and "11:30" in html and "Désigner les points focaux" in html
-    assert client.get("/calendar/week?d=demain").status_code == 400
+
+
+def test_a_week_that_is_not_a_date_is_the_apps_own_400(client, login_as):
+    login_as(Role.STAFF)
+    response = client.get("/calendar/week?d=demain")
+    assert response.status_code == 400 and error_message(response) == ERROR_FR[400]

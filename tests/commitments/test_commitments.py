@@ -13,26 +13,45 @@ from crm.commitments import services
 from crm.commitments.models import Commitment, CommitmentUpdate
 from crm.errors import DomainError
 from crm.meetings import services as meetings
-from tests.conftest import htmx_headers, make_commitment, make_meeting, make_org, make_user
+from tests.conftest import (
+    ERROR_FR,
+    STALE_FR,
+    error_message,
+    htmx_headers,
+    make_commitment,
+    make_meeting,
+    make_org,
+    make_user,
+)
+
+DECISION = "Orange Mali transmettra son plan d’extension"
 
 
-def test_create_from_a_decision_prefills_the_origin(client, db, login_as):
+@pytest.fixture
+def decision(db, login_as):
+    """A meeting with Orange Mali whose minutes have an agenda item, the staff member who wrote them signed in."""
     staff = login_as(Role.STAFF)
     orange = make_org("Orange Mali")
     meeting = make_meeting(staff, orgs=[orange])
     revision = meetings.start_minutes(db.session, meeting)
     item = meetings.add_item(db.session, revision, revision.version, "Couverture rurale")
     db.session.commit()
-    decision = "Orange Mali transmettra son plan d’extension"
-    form = client.get(f"/commitments/new?meeting={meeting.id}&item={item.id}&text={decision}&back=minutes")
+    return staff, orange, meeting, item
+
+
+def test_the_form_for_a_commitment_from_a_decision_is_prefilled(client, decision):
+    _staff, _orange, meeting, item = decision
+    form = client.get(f"/commitments/new?meeting={meeting.id}&item={item.id}&text={DECISION}&back=minutes")
     html = form.get_data(as_text=True)
-    assert (
-        form.status_code == 200 and "Orange Mali transmettra son plan d’extension" in html and meeting.reference in html
-    )
+    assert form.status_code == 200 and DECISION in html and meeting.reference in html
+
+
+def test_a_commitment_from_a_decision_keeps_its_origin_and_leads_back_to_the_minutes(client, db, decision):
+    staff, orange, meeting, item = decision
     response = client.post(
         f"/commitments/new?meeting={meeting.id}",
         data={
-            "title": decision,
+            "title": DECISION,
             "owed_by": "partner",
             "priority": "high",
             "responsible_id": str(staff.id),
@@ -50,8 +69,20 @@ def test_create_from_a_decision_prefills_the_origin(client, db, login_as):
         item.id,
         "partner",
     )
+    minutes = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Engagement ML-ENG-2026-0001 enregistré." in minutes
+
+
+def test_the_decision_links_to_its_commitment_in_the_minutes(client, db, decision):
+    staff, orange, meeting, item = decision
+    revision = meetings.revision_with_items(db.session, meeting.id)
+    meetings.save_minutes(db.session, revision, "", {item.id: {"decisions": DECISION}}, revision.version)
+    db.session.commit()
+    made = make_commitment(
+        staff, DECISION, origin_meeting_id=meeting.id, origin_item_id=item.id, organisation_id=orange.id
+    )
     minutes = client.get(f"/meetings/{meeting.id}/minutes").get_data(as_text=True)
-    assert "ML-ENG-2026-0001" in minutes  # the decision now links to its commitment
+    assert f'<a href="/commitments/{made.id}" class="tag light">ML-ENG-2026-0001</a>' in minutes
 
 
 def test_an_item_from_another_meeting_is_refused(db):
@@ -62,28 +93,35 @@ def test_an_item_from_another_meeting_is_refused(db):
     with pytest.raises(DomainError) as refused:
         make_commitment(staff, origin_meeting_id=first.id, origin_item_id=item.id)
     assert refused.value.field == "origin_item_id"
+    assert refused.value.message == "Ce point ne fait pas partie du compte rendu de la rencontre."
 
 
-def test_status_changes_need_a_note_and_build_a_timeline(client, db, login_as):
+def _change_status(client, commitment: Commitment, status: str, note: str, version: int, **headers):
+    return client.post(
+        f"/commitments/{commitment.id}/status",
+        data={"status": status, "note": note, "version": version},
+        headers=headers,
+    )
+
+
+def test_a_status_change_without_a_note_is_refused_in_its_row(client, db, login_as):
     staff = login_as(Role.STAFF)
     commitment = make_commitment(staff, due_date=date(2026, 2, 28))
-    response = client.post(
-        f"/commitments/{commitment.id}/status",
-        data={"status": "done", "note": "", "version": commitment.version},
-        headers=htmx_headers(),
-    )
-    assert response.status_code == 422 and 'class="error"' in response.get_data(as_text=True)
-    response = client.post(
-        f"/commitments/{commitment.id}/status",
-        data={"status": "in_progress", "note": "Réunion fixée", "version": commitment.version},
-        headers=htmx_headers(),
-    )
+    response = _change_status(client, commitment, "done", "", commitment.version, **htmx_headers())
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and html.lstrip().startswith(f'<tr id="commitment-{commitment.id}"')
+    assert '<small class="error" role="alert">Indiquez en quelques mots ce qui a changé.</small>' in html
+    db.session.refresh(commitment)
+    assert commitment.status == "open"
+
+
+def test_status_changes_with_their_notes_build_a_timeline(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    commitment = make_commitment(staff, due_date=date(2026, 2, 28))
+    response = _change_status(client, commitment, "in_progress", "Réunion fixée", commitment.version, **htmx_headers())
     assert response.status_code == 200 and response.get_data(as_text=True).lstrip().startswith("<tr")
     db.session.refresh(commitment)
-    response = client.post(
-        f"/commitments/{commitment.id}/status",
-        data={"status": "done", "note": "Séance tenue à l’AGETIC", "version": commitment.version},
-    )
+    response = _change_status(client, commitment, "done", "Séance tenue à l’AGETIC", commitment.version)
     assert response.status_code == 302
     db.session.refresh(commitment)
     assert commitment.status == "done" and commitment.outcome == "Séance tenue à l’AGETIC"
@@ -109,6 +147,7 @@ def test_a_stale_status_change_is_refused(client, db, login_as):
         headers=htmx_headers(),
     )
     assert response.status_code == 409
+    assert f'<small class="error" role="alert">{STALE_FR}' in response.get_data(as_text=True)
     db.session.refresh(commitment)
     assert commitment.status == "blocked"
 
@@ -141,7 +180,12 @@ def test_pages_of_commitments_follow_each_other(app, client, db, login_as):
     cursor = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
     second = client.get(cursor).get_data(as_text=True)
     assert "numéro 29" in second and "numéro 00" not in second
-    assert client.get("/commitments?after=bm9wZQ").status_code == 400
+
+
+def test_a_forged_cursor_is_the_apps_own_400(client, login_as):
+    login_as(Role.STAFF)
+    response = client.get("/commitments?after=bm9wZQ")
+    assert response.status_code == 400 and error_message(response) == ERROR_FR[400]
 
 
 def test_carry_forward_opens_the_next_meeting_with_open_commitments(client, db, login_as):
@@ -218,15 +262,30 @@ def test_bulk_reassignment_keeps_restricted_ones_from_outsiders(client, db, logi
     stuck = make_commitment(leaving, "Engagement restreint", origin_meeting_id=secret.id)
     login_as(Role.ADMIN)
     response = client.post("/commitments/reassign", data={"from_user": leaving.id, "to_user": newcomer.id})
-    assert response.status_code == 200 and stuck.reference in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and stuck.reference in html
+    assert (
+        "Ces engagements sont issus de rencontres restreintes auxquelles la personne désignée ne participe pas" in html
+    )
     for c in [*movable, stuck]:
         db.session.refresh(c)
     assert {c.responsible_id for c in movable} == {newcomer.id} and stuck.responsible_id == leaving.id
-    assert (
-        client.post("/commitments/reassign", data={"from_user": leaving.id, "to_user": leaving.id}).status_code == 422
+
+
+def test_reassigning_to_the_same_person_is_refused(client, db, login_as):
+    leaving = make_user(Role.OFFICER, name="Officier sortant")
+    commitment = make_commitment(leaving)
+    login_as(Role.ADMIN)
+    refused = client.post("/commitments/reassign", data={"from_user": leaving.id, "to_user": leaving.id})
+    assert refused.status_code == 422
+    assert '<small id="to_user-err" class="error">Choisissez deux personnes différentes.</small>' in refused.get_data(
+        as_text=True
     )
+    db.session.refresh(commitment)
+    assert commitment.responsible_id == leaving.id
 
 
 def test_a_staff_member_cannot_reassign(client, db, login_as):
     login_as(Role.STAFF)
-    assert client.post("/commitments/reassign", data={}).status_code == 403
+    refused = client.post("/commitments/reassign", data={})
+    assert refused.status_code == 403 and error_message(refused) == ERROR_FR[403]

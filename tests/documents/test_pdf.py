@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import socket
 import threading
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,17 @@ from crm.documents.models import FrozenDocument
 from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
 from crm.meetings import services
 from crm.partners.models import Position
-from tests.conftest import make_commitment, make_contact, make_meeting, make_org, make_user, sign_in
+from crm.visits import services as visits
+from tests.conftest import (
+    ERROR_FR,
+    error_message,
+    make_commitment,
+    make_contact,
+    make_meeting,
+    make_org,
+    make_user,
+    sign_in,
+)
 
 NKO = "ߝߊߕߎߡߊߕߊ ߞߋߕߊ"
 ARABIC = "مريم ولد أحمد"
@@ -119,39 +130,71 @@ def test_english_on_request(client, audience, login_as):
     login_as(Role.VIEWER)
     text = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
     assert "MINUTES" in text and "DRAFT" in text and "PROJET" not in text and "Page 1 / " in text
-    assert client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=xx").status_code == 400
 
 
-def test_approval_freezes_the_pdf_and_its_hash_verifies(client, db, audience, login_as):
+def test_an_unknown_language_is_the_apps_own_400(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    response = client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=xx")
+    assert response.status_code == 400 and error_message(response) == ERROR_FR[400]
+
+
+@pytest.fixture
+def frozen(client, db, audience, login_as):
+    """The audience's minutes submitted, then approved over HTTP by the officer who stays signed in.
+
+    Returns the meeting, the frozen French document and the bytes served after approval.
+    """
     meeting, staff = audience
     revision = services.revision_with_items(db.session, meeting.id)
     services.submit_minutes(db.session, revision, staff, revision.version)
     db.session.commit()
     login_as(Role.OFFICER)
     assert client.post(f"/meetings/{meeting.id}/minutes/approve", data={"version": revision.version}).status_code == 302
-    frozen = db.session.scalars(select(FrozenDocument).where(FrozenDocument.lang == "fr")).one()
-    first = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
-    second = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
-    import hashlib
+    document = db.session.scalars(select(FrozenDocument).where(FrozenDocument.lang == "fr")).one()
+    return meeting, document, client.get(f"/meetings/{meeting.id}/minutes.pdf").data
 
-    assert first == second and hashlib.sha256(first).hexdigest() == frozen.sha256
+
+def _verify(client, data: bytes):
+    return client.post(
+        "/verify/ML-AUD-2026-0001/1", data={"file": (io.BytesIO(data), "cr.pdf")}, content_type="multipart/form-data"
+    )
+
+
+def test_approval_freezes_the_pdf_served_from_then_on(client, frozen):
+    meeting, document, first = frozen
+    second = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    assert first == second and hashlib.sha256(first).hexdigest() == document.sha256
     text = _text(first)
     assert "PROJET" not in text and "/verify/ML-AUD-2026-0001/1" in text
-    # the verification page: the right copy is authentic, an altered one is not
-    ok = client.post(
-        "/verify/ML-AUD-2026-0001/1", data={"file": (io.BytesIO(first), "cr.pdf")}, content_type="multipart/form-data"
-    )
+
+
+def test_the_approved_copy_is_authentic_and_its_fingerprint_is_not_shown(client, frozen):
+    _meeting, document, first = frozen
+    ok = _verify(client, first)
     assert ok.status_code == 200 and "Authentique" in ok.get_data(as_text=True)
-    assert frozen.sha256 not in ok.get_data(as_text=True)  # fingerprints are never listed
-    altered = first + b"\n% a changed copy\n"
-    bad = client.post(
-        "/verify/ML-AUD-2026-0001/1", data={"file": (io.BytesIO(altered), "cr.pdf")}, content_type="multipart/form-data"
-    )
+    assert document.sha256 not in ok.get_data(as_text=True)  # fingerprints are never listed
+
+
+def test_an_altered_copy_is_not_authentic(client, frozen):
+    _meeting, _document, first = frozen
+    bad = _verify(client, first + b"\n% a changed copy\n")
     assert "Aucun document approuvé ne porte cette empreinte" in bad.get_data(as_text=True)
     assert "Authentique" not in bad.get_data(as_text=True)
-    assert client.post("/verify/ML-AUD-2026-0001/1", data={"sha256": "zz"}).status_code == 422
-    # a later amendment does not touch the frozen file
-    client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": "Précision"})
+
+
+def test_a_malformed_fingerprint_is_refused_next_to_its_field(client, frozen):
+    refused = client.post("/verify/ML-AUD-2026-0001/1", data={"sha256": "zz"})
+    assert refused.status_code == 422
+    assert (
+        '<small id="sha256-err" class="error">Une empreinte compte 64 caractères hexadécimaux.</small>'
+        in refused.get_data(as_text=True)
+    )
+
+
+def test_a_later_amendment_leaves_the_frozen_pdf_as_it_was(client, frozen):
+    meeting, _document, first = frozen
+    assert client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": "Précision"}).status_code == 302
     assert client.get(f"/meetings/{meeting.id}/minutes.pdf?rev=1").data == first
     assert "PROJET" in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
 
@@ -267,37 +310,52 @@ def test_partner_commitments_report(client, db, login_as):
     assert "en retard" in text and "Engagement restreint" not in text
 
 
-def test_letterhead_is_set_by_an_admin(client, db, login_as, audience):
+LETTERHEAD = {
+    "country": "Burkina Faso",
+    "motto": "Unité – Progrès – Justice",
+    "authority": "Ministère de la Transition digitale, des Postes et des Communications électroniques",
+    "unit": "Direction de la coopération",
+    "city": "Ouagadougou",
+}
+
+
+def _letterhead(client, logo: bytes, name: str):
+    return client.post(
+        "/admin/letterhead",
+        data={**LETTERHEAD, "logo": (io.BytesIO(logo), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_logo_that_is_not_an_image_is_refused_and_the_letterhead_kept_in_the_form(client, db, login_as):
+    login_as(Role.ADMIN)
+    bad_logo = _letterhead(client, b"not an image", "logo.png")
+    html = bad_logo.get_data(as_text=True)
+    assert bad_logo.status_code == 422
+    assert "<p>Le logo doit être une image PNG ou JPEG.</p>" in html
+    assert "Unité – Progrès – Justice" in html and "Direction de la coopération" in html
+
+
+def test_the_letterhead_set_by_an_admin_heads_the_minutes(client, db, login_as, audience):
     meeting, _staff = audience
     login_as(Role.ADMIN)
-    page = client.get("/admin/letterhead")
-    assert page.status_code == 200
-    form = {
-        "country": "Burkina Faso",
-        "motto": "Unité – Progrès – Justice",
-        "authority": "Ministère de la Transition digitale, des Postes et des Communications électroniques",
-        "unit": "Direction de la coopération",
-        "city": "Ouagadougou",
-    }
-    bad_logo = client.post(
-        "/admin/letterhead",
-        data={**form, "logo": (io.BytesIO(b"not an image"), "logo.png")},
-        content_type="multipart/form-data",
-    )
-    assert bad_logo.status_code == 422
+    assert client.get("/admin/letterhead").status_code == 200
+    assert _images(client.get(f"/meetings/{meeting.id}/minutes.pdf").data) == 0  # no logo yet
     png = (Path(__file__).resolve().parents[2] / "tests" / "documents" / "logo.png").read_bytes()
-    saved = client.post(
-        "/admin/letterhead",
-        data={**form, "logo": (io.BytesIO(png), "armoiries.png")},
-        content_type="multipart/form-data",
-    )
-    assert saved.status_code == 302
+    assert _letterhead(client, png, "armoiries.png").status_code == 302
     data = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
     text = _text(data)
     assert "Unité – Progrès – Justice" in text and "BURKINA FASO" in text.upper()
-    assert any(
-        "/Image" in str(x) or "/XObject" in str(x) for p in PdfReader(io.BytesIO(data)).pages for x in p["/Resources"]
-    )
+    assert _images(data) >= 1  # the logo
+
+
+def _images(data: bytes) -> int:
+    """How many images the pages draw (every page has an /XObject entry, often empty: count the images in it)."""
+    count = 0
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for xobject in (page["/Resources"].get("/XObject") or {}).values():
+            count += xobject.get_object().get("/Subtype") == "/Image"
+    return count
 
 
 def test_rendering_has_a_time_limit(app, client, db, audience, login_as):
@@ -310,15 +368,13 @@ def test_rendering_has_a_time_limit(app, client, db, audience, login_as):
     finally:
         app.extensions.pop("crm_pdf", None)
     assert response.status_code == 503 and response.mimetype == "text/html"
+    assert error_message(response) == "Le service est occupé. Rien n’est perdu : réessayez dans un instant."
 
 
-def test_visit_programme_pdf(client, db, login_as):
-    from datetime import datetime as dt
-    from datetime import time as tm
-
-    from crm.visits import services as visits
-
-    officer = login_as(Role.OFFICER)
+@pytest.fixture
+def programme_visit(db):
+    """An incoming visit whose head, a minister, arrives on the 28th and meets the AES ministers on the 29th."""
+    officer = make_user(Role.OFFICER)
     minister = make_contact("Zerbo Sabané", "Aminata", honorific="S.E.")
     visit = visits.save_visit(
         db.session,
@@ -337,7 +393,7 @@ def test_visit_programme_pdf(client, db, login_as):
         db.session,
         visit,
         member,
-        {"role": "head", "arrival_at": dt(2026, 1, 28, 18, 0), "accommodation": "Hôtel à Bamako"},
+        {"role": "head", "arrival_at": datetime(2026, 1, 28, 18, 0), "accommodation": "Hôtel à Bamako"},
         member.version,
     )
     db.session.commit()
@@ -347,13 +403,18 @@ def test_visit_programme_pdf(client, db, login_as):
         visit,
         {
             "day": date(2026, 1, 29),
-            "starts_at": tm(15),
+            "starts_at": time(15),
             "place": "CICB",
             "activity": "Réunion tripartite des ministres de l’AES",
         },
     )
     db.session.commit()
-    response = client.get(f"/visits/{visit.id}/programme.pdf")
+    return visit
+
+
+def test_the_visit_programme_pdf_shows_the_delegation_and_the_programme(client, login_as, programme_visit):
+    login_as(Role.OFFICER)
+    response = client.get(f"/visits/{programme_visit.id}/programme.pdf")
     text = _text(response.data)
     assert response.status_code == 200
     for expected in (
@@ -368,6 +429,9 @@ def test_visit_programme_pdf(client, db, login_as):
         "Page 1 /",
     ):
         assert expected in text, expected
-    client.post("/logout")
+
+
+def test_a_viewer_can_print_the_visit_programme(client, login_as, programme_visit):
     login_as(Role.VIEWER)
-    assert client.get(f"/visits/{visit.id}/programme.pdf").status_code == 200
+    response = client.get(f"/visits/{programme_visit.id}/programme.pdf")
+    assert response.status_code == 200 and "Réunion tripartite des ministres de l’AES" in _text(response.data)

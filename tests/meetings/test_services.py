@@ -103,16 +103,19 @@ def test_minutes_lifecycle_locks_the_approved_revision(db):
     meeting, revision, item = _draft(db, staff)
     assert item.decision_list == ["Plan", "Réunion"]
     services.submit_minutes(db.session, revision, staff, revision.version)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match="Ce compte rendu a été soumis pour approbation"):
         services.save_minutes(db.session, revision, "Autre", {}, revision.version)
     with pytest.raises(DomainError) as refused:
         services.approve_minutes(db.session, revision, staff, revision.version)
     assert refused.value.status == 403
+    assert refused.value.message == (
+        "Seuls les chargé(e)s de coopération et les administrateurs peuvent approuver un compte rendu."
+    )
     services.approve_minutes(db.session, revision, officer, revision.version)
     assert revision.status == MinutesStatus.APPROVED and revision.approved_by_id == officer.id
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match="Ce compte rendu est approuvé et verrouillé"):
         services.save_minutes(db.session, revision, "Changé", {}, revision.version)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match="Ce compte rendu est approuvé et verrouillé"):
         services.add_item(db.session, revision, revision.version)
 
     second = services.amend_minutes(db.session, meeting, staff, "Coquille dans le nom du DG")
@@ -124,11 +127,25 @@ def test_minutes_lifecycle_locks_the_approved_revision(db):
     assert first.summary == "Résumé" and first.status == MinutesStatus.APPROVED
 
 
-def test_amending_needs_an_approved_revision_and_a_reason(db):
+def test_amending_needs_an_approved_revision(db):
     staff = make_user(Role.STAFF)
     meeting, _revision, _item = _draft(db, staff)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         services.amend_minutes(db.session, meeting, staff, "raison")
+    assert refused.value.message == (
+        "Seul un compte rendu approuvé peut être amendé\u00a0; modifiez plutôt le brouillon en cours."
+    )
+
+
+def test_amending_needs_a_reason(db):
+    staff, officer = make_user(Role.STAFF), make_user(Role.OFFICER)
+    meeting, revision, _item = _draft(db, staff)
+    services.submit_minutes(db.session, revision, staff, revision.version)
+    services.approve_minutes(db.session, revision, officer, revision.version)
+    with pytest.raises(DomainError) as refused:
+        services.amend_minutes(db.session, meeting, staff, "  ")
+    assert refused.value.field == "reason"
+    assert refused.value.message == "Indiquez pourquoi le compte rendu est amendé."
 
 
 def test_a_stale_autosave_is_refused(db):
@@ -148,7 +165,7 @@ def test_items_reorder_and_removal(db):
     assert [i.title for i in revision.items] == ["Cybersécurité", "Couverture rurale"]
     make_commitment(staff, origin_meeting_id=meeting.id, origin_item_id=first.id)
     revision = services.revision_with_items(db.session, meeting.id)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match="Un engagement découle de ce point"):
         services.remove_item(db.session, revision, first.id, revision.version)
     services.remove_item(db.session, revision, second.id, revision.version)
     assert [(i.position, i.title) for i in revision.items] == [(1, "Couverture rurale")]

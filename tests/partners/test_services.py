@@ -6,7 +6,7 @@ from sqlalchemy import select
 from crm.errors import DomainError, Duplicate
 from crm.partners import services
 from crm.partners.models import Country, Organisation, OrgKind, Position
-from tests.conftest import make_contact, make_org
+from tests.conftest import STALE_FR, make_contact, make_org
 
 
 def test_countries_come_from_iso_with_french_and_english_names(db):
@@ -46,9 +46,9 @@ def test_organisation_cannot_be_its_own_ancestor(db):
 
 
 def test_unknown_country_or_parent_is_refused(db):
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match=r"^Pays inconnu\.$"):
         services.save_organisation(db.session, {"name": "X", "country_code": "ZZ"})
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match=r"^L’organisation de rattachement n’existe pas\.$"):
         services.save_organisation(db.session, {"name": "X", "country_code": "ML", "parent_id": 999})
 
 
@@ -56,7 +56,7 @@ def test_stale_version_is_refused(db):
     org = make_org()
     with pytest.raises(DomainError) as err:
         services.save_organisation(db.session, {"name": "Orange", "country_code": "ML"}, org, org.version - 1)
-    assert err.value.status == 409
+    assert err.value.status == 409 and err.value.message.startswith(STALE_FR)
 
 
 def test_position_must_not_end_before_it_starts(db):

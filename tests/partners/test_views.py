@@ -1,10 +1,11 @@
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from crm.auth.models import Role
 from crm.partners.models import Contact, Organisation, Position
-from tests.conftest import htmx_headers, make_contact, make_org
+from tests.conftest import ERROR_FR, STALE_FR, error_message, htmx_headers, make_contact, make_org
 
 ORG_FORM = {
     "name": "Huawei Technologies Mali",
@@ -51,7 +52,8 @@ def test_invalid_form_comes_back_inline_with_everything_typed(client, login_as, 
     response = client.post("/organisations/new", data=data, headers=htmx_headers())
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "<html" not in html
-    assert "Ce champ est obligatoire" in html or "Ce champ est requis" in html
+    assert '<small id="name-err" class="error">Ce champ est requis.</small>' in html
+    assert '<small id="email-err" class="error">Adresse électronique non valide.</small>' in html
     assert "pas-une-adresse" in html and "ߒߞߏ" in html and "+223 20 00 00 00" in html
     assert db.session.scalars(select(Organisation).where(Organisation.notes.contains("ߒߞߏ"))).first() is None
 
@@ -59,7 +61,10 @@ def test_invalid_form_comes_back_inline_with_everything_typed(client, login_as, 
 def test_overlong_text_is_refused_with_a_message(client, login_as, db):
     login_as(Role.STAFF)
     response = client.post("/organisations/new", data={**ORG_FORM, "name": "x" * 301})
-    assert response.status_code == 422 and "300" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<small id="name-err" class="error">Le champ ne peut pas contenir plus de 300 caractères.</small>' in html
+    assert db.session.scalars(select(Organisation).where(Organisation.name.startswith("xxx"))).first() is None
 
 
 def test_duplicate_organisation_says_so_and_links_to_it(client, login_as, db):
@@ -68,7 +73,9 @@ def test_duplicate_organisation_says_so_and_links_to_it(client, login_as, db):
     response = client.post("/organisations/new", data={**ORG_FORM, "name": "ORANGE  MALI"}, headers=htmx_headers())
     html = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "existe déjà" in html and f'href="/organisations/{existing.id}"' in html and "ORANGE  MALI" in html
+    assert "<p>Une organisation portant ce nom existe déjà dans ce pays.</p>" in html
+    assert f'<a href="/organisations/{existing.id}">Ouvrir «\u00a0Orange Mali\u00a0»</a>' in html
+    assert "ORANGE  MALI" in html
 
 
 def test_stale_edit_is_refused_and_the_users_input_kept(client, login_as, db):
@@ -84,27 +91,27 @@ def test_stale_edit_is_refused_and_the_users_input_kept(client, login_as, db):
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "Mon texte long à ne pas perdre" in html and "a enregistré cette fiche" in html
+    assert "Mon texte long à ne pas perdre" in html and STALE_FR in html
     assert f'name="version" type="hidden" value="{db.session.get(Organisation, org.id).version}"' in html
     assert db.session.get(Organisation, org.id).name == "Orange Mali SA"
 
 
-def test_unknown_ids_and_bad_cursors_are_4xx(client, login_as):
+def test_unknown_ids_are_the_apps_own_404(client, login_as):
     login_as(Role.VIEWER)
-    assert client.get("/organisations/999999").status_code == 404
-    assert client.get("/contacts/999999").status_code == 404
-    assert client.get("/organisations?after=not-a-cursor").status_code == 400
-    assert client.get("/contacts?organisation=abc").status_code == 400
+    for url in ["/organisations/999999", "/contacts/999999"]:
+        response = client.get(url)
+        assert response.status_code == 404 and error_message(response) == ERROR_FR[404], url
 
 
-def test_contact_and_position_with_title_history(client, login_as, db):
+def test_bad_cursors_and_filters_are_the_apps_own_400(client, login_as):
+    login_as(Role.VIEWER)
+    for url in ["/organisations?after=not-a-cursor", "/contacts?organisation=abc"]:
+        response = client.get(url)
+        assert response.status_code == 400 and error_message(response) == ERROR_FR[400], url
+
+
+def test_a_new_contacts_email_is_kept_in_lower_case(client, login_as, db):
     login_as(Role.STAFF)
-    orange = make_org("Orange Mali")
-    previous = make_contact("Konaté", "Seydou")
-    client.post(
-        f"/contacts/{previous.id}/positions/new",
-        data={"organisation_id": orange.id, "title": "Directeur général", "start_date": "2022-03-01"},
-    )
     response = client.post(
         "/contacts/new",
         data={
@@ -120,6 +127,19 @@ def test_contact_and_position_with_title_history(client, login_as, db):
     )
     leyti = db.session.scalars(select(Contact).where(Contact.family_name == "N’Diaye")).one()
     assert response.status_code == 302 and leyti.email == "leyti.ndiaye@orange.example"
+
+
+@pytest.fixture
+def succession(client, login_as, db):
+    """Seydou Konaté is DG of Orange Mali since 2022; Leyti N’Diaye succeeds him on 1 January 2026."""
+    login_as(Role.STAFF)
+    orange = make_org("Orange Mali")
+    previous = make_contact("Konaté", "Seydou")
+    leyti = make_contact("N’Diaye", "Leyti", honorific="M.", languages=["fr", "wo"])
+    client.post(
+        f"/contacts/{previous.id}/positions/new",
+        data={"organisation_id": orange.id, "title": "Directeur général", "start_date": "2022-03-01"},
+    )
     client.post(
         f"/contacts/{leyti.id}/positions/new",
         data={
@@ -129,9 +149,18 @@ def test_contact_and_position_with_title_history(client, login_as, db):
             "succeeds_holder": "y",
         },
     )
+    return orange, leyti
+
+
+def test_a_successor_ends_the_predecessors_position_the_day_before(client, succession):
+    orange, _leyti = succession
     org_page = client.get(f"/organisations/{orange.id}").get_data(as_text=True)
     assert "M. Leyti N’Diaye" in org_page and "en fonction" in org_page
-    assert "31 déc. 2025" in org_page  # the predecessor's position ended the day before
+    assert "31 déc. 2025" in org_page
+
+
+def test_a_contacts_page_shows_their_title_and_languages(client, succession):
+    _orange, leyti = succession
     contact_page = client.get(f"/contacts/{leyti.id}").get_data(as_text=True)
     assert "Directeur général" in contact_page and "Wolof" in contact_page
 
@@ -145,7 +174,10 @@ def test_position_ending_before_it_starts_is_a_clear_422(client, login_as, db):
         headers=htmx_headers(),
     )
     assert response.status_code == 422
-    assert "date de fin" in response.get_data(as_text=True).lower()
+    assert (
+        '<small id="end_date-err" class="error">La date de fin doit être identique ou postérieure à la date de '
+        "début.</small>" in response.get_data(as_text=True)
+    )
     assert db.session.scalars(select(Position)).first() is None
 
 
@@ -154,9 +186,13 @@ def test_bad_date_is_a_clear_422(client, login_as, db):
     org, person = make_org(), make_contact()
     response = client.post(
         f"/contacts/{person.id}/positions/new",
-        data={"organisation_id": org.id, "title": "DG", "start_date": "31/02/2026"},
+        data={"organisation_id": org.id, "title": "Directrice générale adjointe", "start_date": "31/02/2026"},
     )
+    html = response.get_data(as_text=True)
     assert response.status_code == 422
+    assert '<small id="start_date-err" class="error">N&#39;est pas une date valide.</small>' in html
+    assert 'value="Directrice générale adjointe"' in html
+    assert db.session.scalars(select(Position)).first() is None
 
 
 def test_archive_and_restore_need_an_officer(client, login_as, db):
