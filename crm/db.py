@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import DateTime, Engine, Integer, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Engine, Integer, MetaData, TypeDecorator, event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, scoped_session
 
@@ -103,6 +103,15 @@ class VersionMixin:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:  # noqa: N805 - a declared_attr receives the class
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]  # set by the mapping
+
+
+def loaded_name(obj: Any, *paths: tuple[str, str]) -> str:
+    """The name of a related row, for the history, when that row is already loaded (never a query)."""
+    unloaded = inspect(obj).unloaded
+    for relation, attribute in paths:
+        if relation not in unloaded and (related := getattr(obj, relation)) is not None:
+            return str(getattr(related, attribute))
+    return ""
 
 
 def search_key(text: str | None) -> str:

@@ -241,6 +241,7 @@ def init_app(app: Flask) -> None:
         audit_action=audit_labels.action,
         audit_entity=audit_labels.entity,
         audit_field=audit_labels.field,
+        audit_value=audit_labels.value,
         title_on=partner_services.title_on,
         local_time=_local_time,
         favicon_data_uri=FAVICON_SVG,

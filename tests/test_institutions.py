@@ -18,7 +18,7 @@ from crm.commitments import services as commitments
 from crm.core.confidentiality import Sharing
 from crm.errors import DomainError
 from crm.meetings import services as meetings
-from crm.meetings.models import Meeting, MinutesStatus
+from crm.meetings.models import Meeting, MinutesStatus, Participant
 from crm.partners import institutions
 from crm.partners.models import Institution, Position
 from crm.visits import services as visits
@@ -384,3 +384,87 @@ def test_users_create_refuses_an_unknown_institution_and_makes_no_account(app, d
     assert result.exit_code != 0
     assert "'TD'" in result.output and "BF" in result.output and "ML" in result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_the_history_says_changes_in_words_not_codes(app, db, client):
+    staff = make_user(Role.STAFF, name="Ibrahim Maïga")
+    meeting = make_meeting(staff)
+    open_session(client, staff)
+    form = {
+        "title": meeting.title,
+        "kind": "audience",
+        "status": "cancelled",
+        "confidentiality": "internal",
+        "sharing": "aes",
+        "starts_at": "2026-01-22T10:00",
+        "ends_at": "2026-01-22T11:00",
+        "timezone": "Africa/Bamako",
+        "version": meeting.version,
+    }
+    client.post(f"/meetings/{meeting.id}/edit", data=form)
+    participant = db.session.scalars(select(Participant).where(Participant.meeting_id == meeting.id)).first()
+    client.post(
+        f"/meetings/{meeting.id}/participants/{participant.id}",
+        data={"role": "chair", "attendance": "present", "version": participant.version},
+        headers=htmx_headers(),
+    )
+    history = client.get(f"/meetings/{meeting.id}").get_data(as_text=True).split('id="history-title"')[1]
+    assert '<del dir="auto">Gardé au sein de mon institution</del> → <ins dir="auto">Partagé' in history
+    assert '<del dir="auto">Tenue</del> → <ins dir="auto">Annulé(e)</ins>' in history
+    assert "participant « Ibrahim Maïga »" in history and "Président(e) de séance" in history
+    for code in (">institution</del>", ">aes<", ">cancelled<", ">chair<", ">present<"):
+        assert code not in history
+
+
+def test_a_programme_line_of_a_joint_visit_seats_each_member_on_their_side(app, db, burkina):
+    """The Burkinabè minister travels with Mali's delegation to meet Huawei: three parties, each on its side."""
+    host = make_user(Role.STAFF, name="Awa Traoré")
+    colleague = make_user(Role.STAFF, name="Ibrahim Maïga")
+    minister = make_contact("Zerbo Sabané", "Aminata", honorific="S.E.")
+    huawei = make_org("Huawei Technologies Mali")
+    partner = make_contact("Zhang", "Wei")
+    for contact, organisation, title in ((minister, burkina.organisation_id, "Ministre"), (partner, huawei.id, "DG")):
+        db.session.add(
+            Position(contact_id=contact.id, organisation_id=organisation, title=title, start_date=date(2025, 1, 1))
+        )
+    visit = visits.save_visit(
+        db.session,
+        {
+            "title": "Délégation à Shenzhen",
+            "direction": "outgoing",
+            "purpose": "Rencontrer Huawei",
+            "city": "Bamako",
+            "country_code": "ML",
+            "starts_on": date(2026, 3, 2),
+            "ends_on": date(2026, 3, 4),
+            "status": "planned",
+            "confidentiality": "internal",
+        },
+        host,
+    )
+    visits.add_member(db.session, visit, user_id=colleague.id)
+    visits.add_member(db.session, visit, contact_id=minister.id, role="head")
+    visits.add_member(db.session, visit, contact_id=partner.id)
+    db.session.commit()
+    visit = visits.visit_detail(db.session, visit.id, host)
+    item = visits.add_item(db.session, visit, {"day": date(2026, 3, 3), "activity": "Séance avec Huawei"})
+
+    meeting = visits.meeting_from_item(db.session, visit, item, host)
+    db.session.commit()
+
+    seats = {
+        (("user", p.user_id) if p.user_id else ("contact", p.contact_id)): (
+            p.side,
+            p.institution_id,
+            p.organisation_id,
+            p.role,
+        )
+        for p in db.session.scalars(select(Participant).where(Participant.meeting_id == meeting.id))
+    }
+    ml = host.institution_id
+    assert seats[("user", host.id)][:2] == ("ours", ml)
+    assert seats[("user", colleague.id)] == ("ours", ml, None, "member")
+    assert seats[("contact", minister.id)] == ("ours", burkina.id, burkina.organisation_id, "chair")
+    assert seats[("contact", partner.id)] == ("partner", None, huawei.id, "member")
+    assert meeting.kind == "multilateral"
+    assert meetings.co_owners(db.session, meeting.id) == [ml, burkina.id]

@@ -1,6 +1,12 @@
 """Words shown in the history of a record."""
 
+from functools import cache
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
+
+from crm.core.enums import LabelledEnum
+from crm.db import Base
 
 ACTIONS = {
     "create": _l("created the record"),
@@ -33,6 +39,11 @@ ENTITIES = {
     "visit_member": _l("delegation member"),
     "programme_item": _l("programme item"),
     "calendar_feed": _l("calendar link"),
+    "institution": _l("institution"),
+    "meeting_institution": _l("institution holding the meeting"),
+    "visit_institution": _l("institution holding the visit"),
+    "minutes_approval": _l("approval of the minutes"),
+    "commitment_update": _l("follow-up"),
 }
 
 FIELDS = {
@@ -118,7 +129,15 @@ FIELDS = {
     "visit_id": _l("Visit"),
     "origin_visit_id": _l("From visit"),
     "revoked_at": _l("Revoked"),
+    "sharing": _l("Sharing"),
+    "institution_id": _l("Institution"),
+    "owner_institution_id": _l("Held by"),
+    "code": _l("Code"),
+    "short_name": _l("Short name"),
+    "attachment_id": _l("Attachment"),
 }
+
+YES_NO = {True: _l("yes"), False: _l("no")}
 
 
 def action(code: str) -> str:
@@ -131,3 +150,28 @@ def entity(code: str) -> str:
 
 def field(code: str) -> str:
     return str(FIELDS.get(code, code))
+
+
+@cache
+def _enums() -> dict[tuple[str, str], type[LabelledEnum]]:
+    """(table, column) → the labelled enum the column holds, read from the mapped models."""
+    found: dict[tuple[str, str], type[LabelledEnum]] = {}
+    for mapper in Base.registry.mappers:
+        for column in mapper.columns:
+            enum_class = getattr(column.type, "enum_class", None)
+            if isinstance(enum_class, type) and issubclass(enum_class, LabelledEnum) and column.table.name:
+                found[(column.table.name, column.key)] = enum_class
+    return found
+
+
+def value(entity_type: str, field_name: str, raw: Any) -> Any:
+    """A value as the history shows it: an enum's label in the reader's language, yes or no."""
+    if isinstance(raw, bool):
+        return YES_NO[raw]
+    enum_class = _enums().get((entity_type, field_name))
+    if enum_class is not None and raw is not None:
+        try:
+            return enum_class(raw).label
+        except ValueError:
+            return raw  # a value an older version of the app wrote
+    return raw

@@ -119,8 +119,33 @@ class Signature:
     approved_at: datetime | None = None
 
 
+@dataclass
+class Table:
+    """One side of the table as printed: an institution holding the meeting, or the partner's side."""
+
+    label: str
+    people: list[Any]
+    organisation_id: int | None = None  # the institution's own organisation: not repeated under its people
+
+
+def tables(meeting: Meeting) -> list[Table]:
+    """Who sat where, as the minutes print it: each institution holding the meeting (host first), then the
+    partner's side. Institutions are named, so a joint meeting's minutes say who came for whom."""
+    seated = sorted(meeting.participants, key=lambda p: p.role != ParticipantRole.CHAIR)  # the chair first
+    groups = [
+        Table(
+            holder.institution.short_name,
+            [p for p in seated if p.side == Side.OURS and p.institution_id == holder.institution_id],
+            holder.institution.organisation_id,
+        )
+        for holder in meeting.institutions
+    ]
+    groups.append(Table(_("Partner side"), [p for p in seated if p.side == Side.PARTNER]))
+    return [g for g in groups if g.people] or groups[:1]
+
+
 def signatures(meeting: Meeting, revision: MinutesRevision) -> list[Signature]:
-    """One block per institution holding the meeting (the host first), then the partner's.
+    """One block per institution holding the meeting (the host first), then the partner's if there is one.
 
     Each is signed by that side's chair (or its first participant), with the title held on the meeting day;
     a title that already names the institution is not followed by its name again.
@@ -141,9 +166,11 @@ def signatures(meeting: Meeting, revision: MinutesRevision) -> list[Signature]:
     for holder in meeting.institutions:
         name, title = chair_of([p for p in meeting.participants if p.institution_id == holder.institution_id])
         blocks.append(Signature(name, title, holder.institution.authority, approvals.get(holder.institution_id)))
-    name, title = chair_of([p for p in meeting.participants if p.side == Side.PARTNER])
-    partner = ", ".join(link.organisation.name for link in meeting.organisations) or _("the partner")
-    blocks.append(Signature(name, title, partner))
+    partners = [p for p in meeting.participants if p.side == Side.PARTNER]
+    if partners or meeting.organisations:  # a meeting of the AES institutions alone has no partner to sign
+        name, title = chair_of(partners)
+        partner = ", ".join(link.organisation.name for link in meeting.organisations) or _("the partner")
+        blocks.append(Signature(name, title, partner))
     return blocks
 
 
@@ -177,6 +204,7 @@ def minutes_pdf(
         doc_title=title,
         doc_subject=subject,
         signatures=signatures(meeting, revision),
+        tables=tables(meeting),
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
         qr_png=_qr_png(verify_url) if verify_url else None,

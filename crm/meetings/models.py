@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.core.confidentiality import Confidentiality, Sharing
 from crm.core.enums import LabelledEnum, enum_type
-from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, loaded_name, search_key, utcnow
 from crm.partners.models import Contact, Institution, Organisation
 
 
@@ -162,7 +162,7 @@ class MeetingInstitution(Base):
 
     @property
     def audit_label(self) -> str:
-        return self.audit_name or f"#{self.institution_id}"
+        return self.audit_name or loaded_name(self, ("institution", "short_name")) or f"#{self.institution_id}"
 
 
 class MeetingOrganisation(Base):
@@ -188,7 +188,7 @@ class MeetingOrganisation(Base):
 
     @property
     def audit_label(self) -> str:
-        return self.audit_name or f"#{self.organisation_id}"
+        return self.audit_name or loaded_name(self, ("organisation", "name")) or f"#{self.organisation_id}"
 
 
 class Participant(VersionMixin, Base):
@@ -237,7 +237,8 @@ class Participant(VersionMixin, Base):
 
     @property
     def audit_label(self) -> str:
-        return self.audit_name or f"#{self.user_id or self.contact_id}"
+        name = loaded_name(self, ("user", "name"), ("contact", "full_name"))
+        return self.audit_name or name or f"#{self.user_id or self.contact_id}"
 
 
 class MinutesRevision(VersionMixin, TimestampMixin, Base):
@@ -313,7 +314,7 @@ class MinutesApproval(Base):
 
     @property
     def audit_label(self) -> str:
-        return self.audit_name or f"#{self.institution_id}"
+        return self.audit_name or loaded_name(self, ("institution", "short_name")) or f"#{self.institution_id}"
 
 
 class AgendaItem(Base):

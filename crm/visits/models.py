@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.core.confidentiality import Confidentiality, Sharing
 from crm.core.enums import LabelledEnum, enum_type
-from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, loaded_name, search_key
 from crm.partners.models import Contact, Country, Institution, Organisation
 
 # The zone of a visit's programme, from the host country (the Sahel has no daylight saving).
@@ -190,7 +190,7 @@ class VisitInstitution(Base):
 
     @property
     def audit_label(self) -> str:
-        return self.audit_name or f"#{self.institution_id}"
+        return self.audit_name or loaded_name(self, ("institution", "short_name")) or f"#{self.institution_id}"
 
 
 class VisitMember(VersionMixin, Base):
@@ -236,7 +236,8 @@ class VisitMember(VersionMixin, Base):
 
     @property
     def audit_label(self) -> str:
-        return self.audit_name or f"#{self.user_id or self.contact_id}"
+        name = loaded_name(self, ("user", "name"), ("contact", "display_name"))
+        return self.audit_name or name or f"#{self.user_id or self.contact_id}"
 
 
 class ProgrammeItem(Base):

@@ -82,8 +82,9 @@ def check_editable(session: DbSession, visit: Visit, user: User) -> None:
 def _co_own(session: DbSession, visit: Visit, institution_id: int) -> None:
     if institution_id in co_owners(session, visit.id):
         return
+    name = institutions.get(session, institution_id).short_name
     link = VisitInstitution(visit=visit, institution_id=institution_id)  # in visit.institutions if loaded
-    link.audit_name = institutions.get(session, institution_id).short_name
+    link.audit_name = name
     session.add(link)
     session.flush()
 
@@ -599,11 +600,13 @@ def meeting_from_item(session: DbSession, visit: Visit, item: ProgrammeItem, act
     ends = datetime.combine(item.day, item.ends_at) if item.ends_at else starts + timedelta(hours=1)
     posts = _members_posts(session, visit, item.day)
     partner_orgs = list(dict.fromkeys(org for org, inst in posts.values() if org and inst is None))
+    parties = {visit.owner_institution_id} | {m.institution_id for m in visit.members if m.institution_id}
+    multilateral = len(parties) + len(partner_orgs) > 2
     meeting = meetings.save_meeting(
         session,
         {
             "title": item.activity,
-            "kind": "bilateral",
+            "kind": "multilateral" if multilateral else "bilateral",
             "starts_at": starts,
             "ends_at": ends,
             "timezone": visit.timezone,

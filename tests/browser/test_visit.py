@@ -64,6 +64,7 @@ def test_plan_the_ouagadougou_trip(live_server, page_for):
     )
     page.locator("#report a.button", has_text="engagement").click()
     page.fill("textarea[name=title]", "Proposer un cadre d’échanges réguliers entre les pays de l’AES")
+    page.select_option("select[name=owed_by]", "ours")  # who owes it is asked, never assumed
     page.locator("form.card button.primary").click()
     expect(page.locator("section#report")).to_contain_text("Proposer un cadre d’échanges réguliers")
     shot(page, "visit-3-report-commitment-fr")
