@@ -468,3 +468,14 @@ def test_a_programme_line_of_a_joint_visit_seats_each_member_on_their_side(app, 
     assert seats[("contact", partner.id)] == ("partner", None, huawei.id, "member")
     assert meeting.kind == "multilateral"
     assert meetings.co_owners(db.session, meeting.id) == [ml, burkina.id]
+
+
+def test_the_shared_directory_says_which_institution_changed_a_record(app, db, burkina):
+    orange = make_org("Orange Mali", city="Bamako")
+    editor = app.test_client()
+    open_session(editor, make_user(Role.STAFF, name="Aïcha Kaboré", institution_id=burkina.id))
+    form = {"name": "Orange Mali", "kind": "operator", "country_code": "ML", "city": "Kayes", "version": orange.version}
+    assert editor.post(f"/organisations/{orange.id}/edit", data=form).status_code == 302
+    reader, _u = _client(app, Role.VIEWER, institutions.first_institution(db.session))
+    history = reader.get(f"/organisations/{orange.id}").get_data(as_text=True).split('id="history-title"')[1]
+    assert "<strong>Aïcha Kaboré (MTDPCE)</strong>" in history and "Kayes" in history

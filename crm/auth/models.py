@@ -81,7 +81,8 @@ class User(VersionMixin, TimestampMixin, Base):
 
     @property
     def audit_label(self) -> str:
-        return f"{self.name} <{self.email}>"
+        """Who, as the history names them: the directory is shared, so the institution is said too."""
+        return f"{self.name} ({self.institution.short_name}) <{self.email}>"
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

@@ -240,19 +240,21 @@ def verify_url(reference: str, number: int) -> str:
     return absolute_url("documents.verify_revision", reference=reference, number=number)
 
 
-def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> None:
-    """Approve; once approved by every institution holding it, print the revision once in each language.
+def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> bool:
+    """Approve; once approved by every institution holding it, print the revision once in each language
+    (and return True; False while other institutions have yet to approve their side).
 
     Both PDFs are stored in the approval's own transaction, so approval and documents stand or fall together.
     """
     if not meetings.approve_minutes(session, revision, actor, version):
-        return  # joint minutes: the other institutions have yet to approve their side
+        return False  # joint minutes: the other institutions have yet to approve their side
     meeting = meetings.meeting_detail(session, revision.meeting_id, actor)
     printed = meetings.revision_with_items(session, revision.meeting_id, revision.number)
     if meeting is None or printed is None:  # pragma: no cover - the caller just loaded them
         raise DomainError(_("This meeting no longer exists."))
     for lang in LANGUAGES:
         freeze(session, meeting, printed, actor, lang, verify_url(meeting.reference, printed.number))
+    return True
 
 
 def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:

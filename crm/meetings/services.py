@@ -758,9 +758,11 @@ def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, 
     )
     if actor.institution_id in approved:
         raise DomainError(_("Your institution has already approved these minutes; the others have not yet."))
-    approval = MinutesApproval(revision_id=revision.id, institution_id=actor.institution_id, approved_by_id=actor.id)
+    institution = institutions.get(session, actor.institution_id)
+    # revision=: in revision.approvals if loaded, so the PDF frozen now signs for this institution too
+    approval = MinutesApproval(revision=revision, institution=institution, approved_by=actor, approved_at=utcnow())
     approval.audit_meeting_id = revision.meeting_id
-    approval.audit_name = institutions.get(session, actor.institution_id).short_name
+    approval.audit_name = institution.short_name
     session.add(approval)
     _touch(revision)  # the next approver works from this state: two at once cannot both miss the last step
     if set(holders) <= approved | {actor.institution_id}:

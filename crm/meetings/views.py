@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import calendar
 import io
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
 from flask_babel import get_timezone
@@ -546,14 +548,17 @@ def minutes_item_remove(meeting_id: int, item_id: int):
     )
 
 
-def _lifecycle(meeting_id: int, action, done_message: str):
+def _lifecycle(meeting_id: int, action, done_message: str | Callable[[Any], str]):
     _editable(meeting_id)
     revision = _draft(meeting_id)
     form = VersionForm()
     return form_cycle(
         form,
         lambda: action(revision, form.version.data),
-        done=lambda _none: saved(url_for("meetings.minutes", meeting_id=meeting_id), done_message),
+        done=lambda result: saved(
+            url_for("meetings.minutes", meeting_id=meeting_id),
+            done_message(result) if callable(done_message) else done_message,
+        ),
         page=lambda refusal=None, status=200, **_kw: _minutes_page(
             meeting_id, error=refusal.message if refusal else None, status=status
         ),
@@ -601,7 +606,15 @@ def minutes_approve(meeting_id: int):
     return _lifecycle(
         meeting_id,
         lambda revision, version: printing.approve_and_freeze(db.session, revision, current_user, version),
-        _("Minutes approved. This revision is now locked."),
+        lambda approved: (
+            _("Minutes approved. This revision is now locked.")
+            if approved
+            else _(
+                "Approved for %(institution)s. The minutes are approved once every institution holding the meeting "
+                "has approved its side.",
+                institution=current_user.institution.short_name,
+            )
+        ),
     )
 
 
