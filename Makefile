@@ -42,7 +42,8 @@ lint: setup
 bench: setup
 	@.venv/bin/python -m crm.bench
 
-# Re-extract the strings after changing templates or code, then translate the new entries in both catalogues.
+# Re-extract the strings after changing templates or code, then translate the new French entries
+# (scripts/po_fill.py --missing lists them; English is filled from the msgids).
 translations: setup
 	@.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
 	@.venv/bin/pybabel update -N --no-wrap --ignore-obsolete -i translations/messages.pot -d translations
