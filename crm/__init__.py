@@ -22,6 +22,7 @@ from crm.extensions import db as database  # not `db`: crm.db is the module of m
 from crm.meetings.views import bp as meetings_bp
 from crm.partners.views import bp as partners_bp
 from crm.readmodels.views import bp as aes_bp
+from crm.readmodels.views import home_bp
 from crm.visits.views import bp as visits_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +54,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     app.url_map.converters["int"] = IdConverter  # before the routes: every <int:…> id is bounded
-    blueprints = (auth_bp, partners_bp, meetings_bp, commitments_bp, documents_bp, calendars_bp, visits_bp, aes_bp)
+    blueprints = (
+        home_bp,
+        auth_bp,
+        partners_bp,
+        meetings_bp,
+        commitments_bp,
+        documents_bp,
+        calendars_bp,
+        visits_bp,
+        aes_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     web.init_app(app)

@@ -342,6 +342,23 @@ def _accounts(session: DbSession, codes: dict[str, int]) -> list[str]:
     return lines
 
 
+# Who follows which partner: their news comes to these users' home pages.
+FOLLOWS = {
+    "awa.traore@mcenma.example": ("orange", "huawei"),
+    "ibrahim.maiga@mcenma.example": ("orange",),
+    "salif.ouedraogo@mtdpce.example": ("huawei_bf",),
+    "hadiza.moussa@mcpen.example": ("huawei_ne",),
+}
+
+
+def _follows(session: DbSession, orgs: dict[str, Organisation]) -> None:
+    for email, keys in FOLLOWS.items():
+        user_id = session.scalar(select(User.id).where(User.email == email))
+        if user_id is not None:
+            for key in keys:
+                partners.set_follow(session, user_id, orgs[key].id, follow=True)
+
+
 def load_demo(session: DbSession) -> str:
     """Load everything; running it twice changes nothing. Returns what to print."""
     partners.seed_countries(session)
@@ -383,6 +400,7 @@ def load_demo(session: DbSession) -> str:
     session.flush()
     demo_meetings.load(session, orgs)
     demo_visits.load(session, orgs)
+    _follows(session, orgs)
     path = _credentials_file()
     if new_lines:
         path.parent.mkdir(parents=True, exist_ok=True)

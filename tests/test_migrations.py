@@ -161,6 +161,12 @@ def test_a_single_ministry_database_becomes_one_institution_owning_everything(em
             hashlib.sha256(db.session.get(StoredFile, f.file_id).data).hexdigest() == f.sha256 for f in frozen
         )
         assert db.session.scalar(select(func.count()).select_from(MinutesApproval)) == 1
+        # 0010: each meeting says where its latest minutes stand (the lists and the home page filter on it)
+        latest = {}
+        for row in sorted(dump["tables"]["minutes_revision"], key=lambda r: r["number"]):
+            latest[row["meeting_id"]] = row["status"]
+        stands = {m.id: m.minutes_status for m in db.session.scalars(select(Meeting))}
+        assert latest and stands == {m: latest.get(m) for m in stands}
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         db.session.remove()

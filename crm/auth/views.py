@@ -24,7 +24,7 @@ bp = Blueprint("auth", __name__)
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("partners.organisations")
+    return url_for("home.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -59,7 +59,7 @@ class MinutesStatus(LabelledEnum):
 class Meeting(VersionMixin, TimestampMixin, Base):
     __tablename__ = "meeting"
     __audit__ = True
-    __audit_exclude__ = frozenset({"search", "year", "created_by_id"})
+    __audit_exclude__ = frozenset({"search", "year", "created_by_id", "minutes_status"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
@@ -85,6 +85,9 @@ class Meeting(VersionMixin, TimestampMixin, Base):
     # every institution taking part co-owns it (meeting_institution), the host included.
     owner_institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="RESTRICT"))
     sharing: Mapped[Sharing] = mapped_column(enum_type(Sharing, "sharing"), default=Sharing.INSTITUTION)
+    # Where its latest minutes stand (None: no minutes yet), kept by the minutes services for lists and the
+    # home page; written without bumping the meeting's version (someone editing the meeting is not stale).
+    minutes_status: Mapped[MinutesStatus | None] = mapped_column(enum_type(MinutesStatus, "minutes_status"))
 
     owner_institution: Mapped[Institution] = relationship(lazy="raise")
     institutions: Mapped[list[MeetingInstitution]] = relationship(
@@ -105,11 +108,17 @@ class Meeting(VersionMixin, TimestampMixin, Base):
         Index("ix_meeting_starts", "starts_at", "id"),
         Index("ix_meeting_confidentiality", "confidentiality", "starts_at"),
         Index("ix_meeting_sharing", "sharing", "starts_at"),
+        Index("ix_meeting_minutes_status", "minutes_status", "starts_at"),
     )
 
     @property
     def is_limited(self) -> bool:
         return self.confidentiality.limited
+
+    @property
+    def lacks_minutes(self) -> bool:
+        """Over, not cancelled, and nobody has started its minutes."""
+        return self.minutes_status is None and self.status != MeetingStatus.CANCELLED and self.ends_at < utcnow()
 
     @property
     def local_date(self) -> date:
@@ -226,6 +235,7 @@ class Participant(VersionMixin, Base):
         UniqueConstraint("meeting_id", "user_id"),
         UniqueConstraint("meeting_id", "contact_id"),
         Index("ix_participant_meeting", "meeting_id", "side"),
+        Index("ix_participant_user", "user_id", "meeting_id"),  # the meetings a user takes part in
     )
 
     # Set by the service that adds the person, so that the history names them.

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
@@ -475,6 +475,7 @@ class MeetingFilters:
     date_to: date | None = None
     mine: bool = False
     institution_id: int | None = None  # held by this institution (the AES view links here)
+    minutes: str = ""  # "none" (no minutes yet, the meeting over), or where the minutes stand: draft, submitted…
 
 
 def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
@@ -519,6 +520,12 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
         stmt = stmt.where(is_participant_clause(user, Meeting.id))
     if filters.institution_id:
         stmt = stmt.where(co_owned_clause(filters.institution_id, Meeting.id))
+    if filters.minutes == "none":
+        stmt = stmt.where(
+            Meeting.minutes_status.is_(None), Meeting.ends_at < now, Meeting.status != MeetingStatus.CANCELLED
+        )
+    elif filters.minutes in set(MinutesStatus):
+        stmt = stmt.where(Meeting.minutes_status == filters.minutes)
     return keyset_page(session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past)
 
 
@@ -603,7 +610,19 @@ def start_minutes(session: DbSession, meeting: Meeting) -> MinutesRevision:
     revision.items = []
     session.add(revision)
     session.flush()
+    _minutes_stand(session, revision)
     return revision
+
+
+def _minutes_stand(session: DbSession, revision: MinutesRevision) -> None:
+    """Record on the meeting where its latest minutes stand (lists filter on it, the home page counts it).
+
+    An UPDATE statement rather than a change to the loaded meeting: the meeting's version does not move, so
+    whoever is editing its details at that moment is not told their form is stale."""
+    session.execute(
+        update(Meeting).where(Meeting.id == revision.meeting_id).values(minutes_status=revision.status),
+        execution_options={"synchronize_session": "evaluate"},
+    )
 
 
 def _editable(revision: MinutesRevision, version: int | None) -> None:
@@ -704,6 +723,7 @@ def submit_minutes(session: DbSession, revision: MinutesRevision, actor: User, v
     revision.status = MinutesStatus.SUBMITTED
     revision.submitted_at, revision.submitted_by_id = utcnow(), actor.id
     session.flush()
+    _minutes_stand(session, revision)
 
 
 def save_and_submit(
@@ -738,6 +758,7 @@ def withdraw_minutes(session: DbSession, revision: MinutesRevision, actor: User,
     for approval in session.scalars(select(MinutesApproval).where(MinutesApproval.revision_id == revision.id)):
         session.delete(approval)  # an approval was given to a text that may now change
     session.flush()
+    _minutes_stand(session, revision)
 
 
 def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, version: int | None) -> bool:
@@ -769,6 +790,7 @@ def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, 
         revision.status = MinutesStatus.APPROVED
         revision.approved_at, revision.approved_by_id = utcnow(), actor.id
     session.flush()
+    _minutes_stand(session, revision)
     return revision.status == MinutesStatus.APPROVED
 
 
@@ -792,6 +814,7 @@ def amend_minutes(session: DbSession, meeting: Meeting, actor: User, reason: str
     ]
     session.add(revision)
     session.flush()
+    _minutes_stand(session, revision)
     return revision
 
 

@@ -40,6 +40,7 @@ from crm.meetings.models import (
     MeetingKind,
     MeetingStatus,
     MinutesRevision,
+    MinutesStatus,
     Participant,
     ParticipantRole,
 )
@@ -97,6 +98,7 @@ def meetings():
         date_to=_date_arg("to"),
         mine=args.get("mine") == "1",
         institution_id=int_arg("institution"),
+        minutes=args.get("minutes", "") if args.get("minutes") in MINUTES_FILTERS else "",
     )
     page = services.list_meetings(
         db.session, current_user, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
@@ -109,7 +111,20 @@ def meetings():
         organisation=organisation,
         kinds=MeetingKind,
         statuses=MeetingStatus,
+        minutes_choices=minutes_choices(),
     )
+
+
+MINUTES_FILTERS = ("none", *MinutesStatus)
+
+
+def minutes_choices() -> list[tuple[str, str]]:
+    return [
+        ("none", _("No minutes yet")),
+        (MinutesStatus.DRAFT, _("Minutes in draft")),
+        (MinutesStatus.SUBMITTED, _("Minutes awaiting approval")),
+        (MinutesStatus.APPROVED, _("Minutes approved")),
+    ]
 
 
 @bp.get("/meetings/month")
@@ -548,7 +563,7 @@ def minutes_item_remove(meeting_id: int, item_id: int):
     )
 
 
-def _lifecycle(meeting_id: int, action, done_message: str | Callable[[Any], str]):
+def _lifecycle(meeting_id: int, action, done_message: str | Callable[[Any], str], done_url: str | None = None):
     _editable(meeting_id)
     revision = _draft(meeting_id)
     form = VersionForm()
@@ -556,7 +571,7 @@ def _lifecycle(meeting_id: int, action, done_message: str | Callable[[Any], str]
         form,
         lambda: action(revision, form.version.data),
         done=lambda result: saved(
-            url_for("meetings.minutes", meeting_id=meeting_id),
+            done_url or url_for("meetings.minutes", meeting_id=meeting_id),
             done_message(result) if callable(done_message) else done_message,
         ),
         page=lambda refusal=None, status=200, **_kw: _minutes_page(
@@ -615,6 +630,8 @@ def minutes_approve(meeting_id: int):
                 institution=current_user.institution.short_name,
             )
         ),
+        # approved from the home page: back there, to the next minutes waiting
+        done_url=url_for("home.home") if request.form.get("from") == "home" else None,
     )
 
 

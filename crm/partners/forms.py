@@ -4,8 +4,17 @@ from babel import Locale
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import URL, AnyOf, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, strip_filter, timezone_choices
@@ -73,6 +82,12 @@ class PositionForm(OnceForm):
 
 class ArchiveForm(FlaskForm):
     version = VersionField()
+
+
+class FollowForm(FlaskForm):
+    """Follow ("1") or stop following ("0") a partner."""
+
+    follow = HiddenField(validators=[AnyOf(["0", "1"])])
 
 
 class InstitutionForm(FlaskForm):

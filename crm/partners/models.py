@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.enums import LabelledEnum, enum_type
-from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key
+from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
 
 
 class OrgKind(LabelledEnum):
@@ -234,3 +234,16 @@ class Institution(VersionMixin, TimestampMixin, Base):
     @property
     def audit_label(self) -> str:
         return self.short_name
+
+
+class PartnerFollow(Base):
+    """A user follows a partner: its news comes to their home page. A personal choice, not audited."""
+
+    __tablename__ = "partner_follow"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)

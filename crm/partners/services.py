@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import DomainError, Duplicate
 from crm.pagination import Page, keyset_page
-from crm.partners.models import Contact, Country, Organisation, OrgKind, Position
+from crm.partners.models import Contact, Country, Organisation, OrgKind, PartnerFollow, Position
 
 # The Confederation's members, flagged once when the country list is loaded; everything else reads
 # Country.is_aes (filters, the AES view, templates), so that this list has one home.
@@ -400,3 +400,33 @@ def organisations_by_id(session: DbSession, ids: list[int]) -> list[Organisation
         return []
     found = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
     return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+# --- following a partner ---------------------------------------------------------------------------
+
+
+def follows(session: DbSession, user_id: int, organisation_id: int) -> bool:
+    stmt = select(PartnerFollow.id).where(
+        PartnerFollow.user_id == user_id, PartnerFollow.organisation_id == organisation_id
+    )
+    return session.scalar(stmt) is not None
+
+
+def set_follow(session: DbSession, user_id: int, organisation_id: int, *, follow: bool) -> bool:
+    """Follow or stop following a partner; saying it twice changes nothing. Returns whether the user follows."""
+    if session.get(Organisation, organisation_id) is None:
+        raise DomainError(_("This organisation no longer exists."))
+    existing = session.scalars(
+        select(PartnerFollow).where(PartnerFollow.user_id == user_id, PartnerFollow.organisation_id == organisation_id)
+    ).first()
+    if follow and existing is None:
+        session.add(PartnerFollow(user_id=user_id, organisation_id=organisation_id))
+    elif not follow and existing is not None:
+        session.delete(existing)
+    session.flush()
+    return follow
+
+
+def followed_ids(user_id: int):
+    """The partners a user follows, as a subquery."""
+    return select(PartnerFollow.organisation_id).where(PartnerFollow.user_id == user_id)

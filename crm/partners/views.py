@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from crm.audit import services as audit
 from crm.auth.models import Role
@@ -11,9 +12,16 @@ from crm.extensions import db, htmx
 from crm.forms import DeleteForm, choices, form_data
 from crm.partners import institutions as institution_services
 from crm.partners import services
-from crm.partners.forms import ArchiveForm, ContactForm, InstitutionForm, OrganisationForm, PositionForm
+from crm.partners.forms import (
+    ArchiveForm,
+    ContactForm,
+    FollowForm,
+    InstitutionForm,
+    OrganisationForm,
+    PositionForm,
+)
 from crm.partners.models import Contact, Institution, Organisation, OrgKind, Position, Sector
-from crm.views import back_to, form_cycle, int_arg, render, saved
+from crm.views import back_to, form_cycle, int_arg, redirect_to, render, saved
 
 bp = Blueprint("partners", __name__)
 
@@ -25,7 +33,6 @@ def _countries():
 # --- organisations -----------------------------------------------------------------------------
 
 
-@bp.get("/")
 @bp.get("/organisations")
 @role_required(Role.VIEWER)
 def organisations():
@@ -85,7 +92,23 @@ def organisation(org_id: int):
         units=services.organisation_units(db.session, org_id),
         history=db.session.scalars(audit.history_for("organisation", org_id)).all(),
         archive_form=ArchiveForm(obj=org),
+        following=services.follows(db.session, current_user.id, org_id),
+        follow_form=FollowForm(formdata=None),
     )
+
+
+@bp.post("/organisations/<int:org_id>/follow")
+@role_required(Role.VIEWER)
+def organisation_follow(org_id: int):
+    """One click: follow a partner (its news comes to the home page), or stop."""
+    org = db.get_or_404(Organisation, org_id)
+    form = FollowForm()
+    if not form.validate_on_submit():
+        abort(400)
+    following = services.set_follow(db.session, current_user.id, org.id, follow=form.follow.data == "1")
+    if htmx:
+        return render("partners/_follow.html", org=org, following=following, follow_form=FollowForm(formdata=None))
+    return redirect_to(url_for("partners.organisation", org_id=org.id))
 
 
 @bp.route("/organisations/<int:org_id>/edit", methods=["GET", "POST"])
