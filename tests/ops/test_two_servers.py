@@ -296,7 +296,8 @@ def test_the_letterhead_logo_set_on_one_server_prints_on_the_other(servers):
     on_a = Browser(servers["a"])
     on_a.sign_in(servers["admin"])
     fields = {"country": "République du Mali", "motto": "Un Peuple – Un But – Une Foi", "authority": "Ministère"}
-    fields |= {"unit": "Direction de la coopération", "city": "Bamako", "version": ""}
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', on_a.get("/admin/letterhead").text)[1]
+    fields |= {"unit": "Direction de la coopération", "city": "Bamako", "version": version}
     saved = on_a.post("/admin/letterhead", fields, {"logo": ("logo.png", LOGO.read_bytes())})
     assert saved.status in (302, 303), saved.text[:500]
     report = f"/organisations/{servers['org_id']}/commitments.pdf"
