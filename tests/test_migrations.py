@@ -167,6 +167,9 @@ def test_a_single_ministry_database_becomes_one_institution_owning_everything(em
             latest[row["meeting_id"]] = row["status"]
         stands = {m.id: m.minutes_status for m in db.session.scalars(select(Meeting))}
         assert latest and stands == {m: latest.get(m) for m in stands}
+        # 0011: a commitment made from a decision remembers the decision's words (its title, then)
+        from_decisions = db.session.scalars(select(Commitment).where(Commitment.origin_item_id.is_not(None))).all()
+        assert from_decisions and all(c.origin_decision == c.title for c in from_decisions)
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         db.session.remove()

@@ -31,6 +31,7 @@ class CommitmentForm(OnceForm):
     priority = SelectField(_l("Priority"), choices=enum_choices(Priority), default=Priority.NORMAL.value)
     origin_meeting_id = HiddenField(filters=[optional_int])
     origin_item_id = HiddenField(filters=[optional_int])
+    origin_decision = HiddenField(filters=[strip_filter], validators=[Length(max=1000)])  # the decision's words
     origin_visit_id = HiddenField(filters=[optional_int])
     version = VersionField()
 

@@ -64,6 +64,8 @@ class Commitment(VersionMixin, TimestampMixin, Base):
     completed_on: Mapped[date | None] = mapped_column(Date)
     origin_meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="RESTRICT"), index=True)
     origin_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_item.id", ondelete="SET NULL"))
+    # The decision's wording when the commitment was made from it (the commitment's own title may differ).
+    origin_decision: Mapped[str] = mapped_column(String(1000), default="")
     origin_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="RESTRICT"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     # Kept by the service from status and due date, so that lists sort "open, soonest due first" on an index.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Any
 
 from flask_babel import gettext as _
@@ -189,6 +190,7 @@ def create_commitment(session: DbSession, data: dict[str, Any], actor: User) -> 
         status=CommitmentStatus.OPEN,
         origin_meeting_id=meeting.id if meeting else None,
         origin_item_id=item.id if item else None,
+        origin_decision=(data.get("origin_decision") or "").strip()[:1000] if item else "",
         origin_visit_id=visit.id if visit else None,
         limited=bool(origin and origin.is_limited),
         owner_institution_id=owner.id,
@@ -431,14 +433,64 @@ def due_between(session: DbSession, user: User, first: date, end: date, limit: i
     )
 
 
-def decided_in(session: DbSession, meeting_id: int, user: User) -> dict[str, Commitment]:
-    """Commitments of a meeting by their text, so each decision in the minutes shows the one made from it."""
-    return {
-        c.title: c
-        for c in session.scalars(
-            select(Commitment).where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
+@dataclass
+class Decided:
+    """The commitment made from a decision; ``was`` its wording then, when it has changed since."""
+
+    commitment: Commitment
+    was: str = ""
+
+
+SIMILAR = 0.5  # how alike a reworded decision and its earlier wording must be to stay the same decision
+
+
+def decided_in(
+    session: DbSession, meeting_id: int, user: User, items: list[AgendaItem]
+) -> dict[tuple[int, int], Decided]:
+    """For each decision of these agenda items, (item id, line) → the commitment made from it.
+
+    A decision keeps its commitment across amendments: the commitment remembers the item it came from (an
+    amended item descends from it) and the decision's wording then. Within an item, the same wording is the
+    same decision; failing that, the most alike remaining wording, when alike enough, is the same decision
+    reworded. Commitments made before decisions were tracked match by their title.
+    """
+    rows = session.execute(
+        select(Commitment, func.coalesce(AgendaItem.origin_id, AgendaItem.id))
+        .outerjoin(AgendaItem, AgendaItem.id == Commitment.origin_item_id)
+        .where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
+        .order_by(Commitment.id)
+    ).all()
+    by_lineage: dict[int | None, list[Commitment]] = {}
+    for commitment, lineage in rows:
+        by_lineage.setdefault(lineage, []).append(commitment)
+    loose = by_lineage.pop(None, [])
+    found: dict[tuple[int, int], Decided] = {}
+    for item in items:
+        pool = list(by_lineage.get(item.lineage, []))
+        waiting = []
+        for line, text in enumerate(item.decision_list):
+            same = next((c for c in pool if (c.origin_decision or c.title) == text), None)
+            same = same or next((c for c in loose if c.title == text), None)
+            if same is None:
+                waiting.append((line, text))
+                continue
+            found[(item.id, line)] = Decided(same)
+            (pool if same in pool else loose).remove(same)
+        pairs = sorted(
+            (
+                (SequenceMatcher(None, text, c.origin_decision or c.title).ratio(), line, c)
+                for line, text in waiting
+                for c in pool
+            ),
+            key=lambda pair: -pair[0],
         )
-    }
+        for ratio, line, commitment in pairs:
+            if ratio < SIMILAR:
+                break
+            if (item.id, line) not in found and commitment in pool:
+                found[(item.id, line)] = Decided(commitment, commitment.origin_decision or commitment.title)
+                pool.remove(commitment)
+    return found
 
 
 def carry_forward(session: DbSession, meeting: Meeting, user: User, limit: int = 25) -> list[Commitment]:

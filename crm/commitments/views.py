@@ -100,6 +100,7 @@ def commitment_new():
             form.origin_item_id.data = int_arg("item")
             form.organisation_id.data = services.first_partner(db.session, origin.id)
             form.title.data = request.args.get("text", "")[:500]
+            form.origin_decision.data = request.args.get("text", "")[:1000] if form.origin_item_id.data else ""
         elif visit_id:
             origin_visit = visits.visible_visit(db.session, visit_id, current_user) or abort(404)
             form.origin_visit_id.data = origin_visit.id
@@ -159,7 +160,7 @@ def commitment(commitment_id: int):
 def commitment_edit(commitment_id: int):
     record = _visible(commitment_id)
     form = CommitmentForm(obj=record)
-    del form.origin_meeting_id, form.origin_item_id, form.origin_visit_id, form.submission
+    del form.origin_meeting_id, form.origin_item_id, form.origin_decision, form.origin_visit_id, form.submission
     services.check_editable(db.session, record, current_user)
     _form_choices(
         form, record.origin_meeting_id, record.contact, owing=services.holding_institutions(db.session, record)

@@ -338,10 +338,18 @@ class AgendaItem(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     discussion: Mapped[str] = mapped_column(Text, default="")
     decisions: Mapped[str] = mapped_column(Text, default="")
+    # The item of an earlier revision this one was copied from at an amendment (the first one's id): its
+    # decisions keep the commitments made from them whatever their wording becomes.
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_item.id", ondelete="SET NULL"))
 
     revision: Mapped[MinutesRevision] = relationship(back_populates="items", lazy="raise")
 
     __table_args__ = (Index("ix_agenda_item_revision", "revision_id", "position"),)
+
+    @property
+    def lineage(self) -> int:
+        """The same for an item and all its amended copies."""
+        return self.origin_id or self.id
 
     @property
     def decision_list(self) -> list[str]:

@@ -809,7 +809,13 @@ def amend_minutes(session: DbSession, meeting: Meeting, actor: User, reason: str
         amendment_reason=_text(reason.strip(), "decisions"),
     )
     revision.items = [
-        AgendaItem(position=item.position, title=item.title, discussion=item.discussion, decisions=item.decisions)
+        AgendaItem(
+            position=item.position,
+            title=item.title,
+            discussion=item.discussion,
+            decisions=item.decisions,
+            origin_id=item.lineage,
+        )
         for item in latest.items
     ]
     session.add(revision)

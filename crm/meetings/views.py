@@ -406,7 +406,7 @@ def _minutes_page(meeting_id: int, revision_number: int | None = None, *, status
         version_form=VersionForm(formdata=None),
         amend_form=extra.pop("amend_form", None) or AmendForm(formdata=None),
         holders=institutions_by_id(services.co_owners(db.session, meeting_id)),
-        decided=commitments.decided_in(db.session, record.id, current_user),
+        decided=commitments.decided_in(db.session, record.id, current_user, revision.items if revision else []),
         status=status,
         **extra,
     )
@@ -501,7 +501,7 @@ def minutes_autosave(meeting_id: int):
             meeting=record,
             revision=revision,
             version=revision.version,
-            decided=commitments.decided_in(db.session, meeting_id, current_user),
+            decided=commitments.decided_in(db.session, meeting_id, current_user, revision.items),
         )
 
     return attempt(

@@ -9,6 +9,8 @@ def test_staff_builds_the_directory_in_french(live_server, page_for):
     base = live_server["url"]
     page = page_for("fr-FR")
     sign_in(page, base, "staff@mcenma.example")
+    expect(page.get_by_role("heading", name="Aujourd’hui")).to_be_visible()  # signing in opens the home page
+    page.get_by_role("link", name="Organisations").click()
     expect(page.get_by_role("heading", name="Organisations")).to_be_visible()
 
     # A new organisation; first without a name: the error shows inline and nothing typed is lost.
@@ -83,6 +85,8 @@ def test_viewer_reads_the_directory_in_english(live_server, page_for):
     page.goto(f"{base}/login")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     sign_in(page, base, "viewer@mcenma.example")
+    expect(page.get_by_role("heading", name="Today")).to_be_visible()
+    page.get_by_role("link", name="Organisations").click()
     expect(page.get_by_role("heading", name="Organisations")).to_be_visible()
     expect(page.get_by_role("link", name="New organisation")).to_have_count(0)  # read-only
     page.select_option("select[name=country]", "GH")

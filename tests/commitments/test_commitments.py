@@ -85,6 +85,57 @@ def test_the_decision_links_to_its_commitment_in_the_minutes(client, db, decisio
     assert f'<a href="/commitments/{made.id}" class="tag light">ML-ENG-2026-0001</a>' in minutes
 
 
+def _approve_and_amend(db, staff, meeting, decisions: str):
+    """Approve the minutes, amend them, and write ``decisions`` in the amended item."""
+    revision = meetings.revision_with_items(db.session, meeting.id)
+    meetings.submit_minutes(db.session, revision, staff, revision.version)
+    meetings.approve_minutes(db.session, revision, make_user(Role.OFFICER), revision.version)
+    amended = meetings.amend_minutes(db.session, meeting, staff, "Précision du libellé")
+    db.session.flush()
+    new_item = amended.items[0]
+    meetings.save_minutes(db.session, amended, "", {new_item.id: {"decisions": decisions}}, amended.version)
+    db.session.commit()
+    return new_item
+
+
+def test_a_reworded_decision_keeps_its_commitment_after_an_amendment(client, db, decision):
+    staff, orange, meeting, item = decision
+    revision = meetings.revision_with_items(db.session, meeting.id)
+    meetings.save_minutes(db.session, revision, "", {item.id: {"decisions": DECISION}}, revision.version)
+    db.session.commit()
+    form = client.get(f"/commitments/new?meeting={meeting.id}&item={item.id}&text={DECISION}").get_data(as_text=True)
+    assert f'name="origin_decision" type="hidden" value="{DECISION}"' in form
+    made = make_commitment(
+        staff,
+        "Obtenir d’Orange Mali son plan d’extension rurale",  # the officer wrote the commitment in their words
+        origin_meeting_id=meeting.id,
+        origin_item_id=item.id,
+        origin_decision=DECISION,
+        organisation_id=orange.id,
+    )
+    reworded = "Orange Mali transmettra son plan d’extension d’ici au 30 juin"
+    _approve_and_amend(db, staff, meeting, f"{reworded}\nL’AGETIC fera un relevé de couverture")
+
+    minutes = client.get(f"/meetings/{meeting.id}/minutes").get_data(as_text=True)
+    linked = minutes.split(f'<span dir="auto">{reworded}</span>')[1].split("</li>")[0]
+    assert f'<a href="/commitments/{made.id}" class="tag light">ML-ENG-2026-0001</a>' in linked
+    assert f'il disait : « <span dir="auto">{DECISION}</span> »' in linked
+    assert minutes.count("En faire un engagement") == 1  # only the new decision invites a commitment
+    assert '<span dir="auto">L’AGETIC fera un relevé de couverture</span>' in minutes.split("En faire un engagement")[0]
+
+
+def test_an_unrelated_new_decision_does_not_take_the_commitment(client, db, decision):
+    staff, _orange, meeting, item = decision
+    revision = meetings.revision_with_items(db.session, meeting.id)
+    meetings.save_minutes(db.session, revision, "", {item.id: {"decisions": DECISION}}, revision.version)
+    db.session.commit()
+    make_commitment(staff, DECISION, origin_meeting_id=meeting.id, origin_item_id=item.id, origin_decision=DECISION)
+    _approve_and_amend(db, staff, meeting, "Le ministère publiera le calendrier des consultations")
+    minutes = client.get(f"/meetings/{meeting.id}/minutes").get_data(as_text=True)
+    assert "ML-ENG-2026-0001" not in minutes.split("Décisions")[1].split("</ul>")[0]
+    assert "En faire un engagement" in minutes
+
+
 def test_an_item_from_another_meeting_is_refused(db):
     staff = make_user(Role.STAFF)
     first, other = make_meeting(staff), make_meeting(staff, "Autre")
