@@ -160,8 +160,27 @@ class Visit(VersionMixin, TimestampMixin, Base):
         return [self.starts_on + timedelta(days=i) for i in range((self.ends_on - self.starts_on).days + 1)]
 
     @property
+    def clashes(self) -> dict[int, list[ProgrammeItem]]:
+        """For each programme line, the other lines of its day at the same time (the page and the PDF flag them)."""
+        found: dict[int, list[ProgrammeItem]] = {}
+        for item in self.items:
+            if item.starts_at is None:
+                continue
+            until = item.until or item.starts_at
+            others = [o for o in self.items if o.id != item.id and o.overlaps(item.day, item.starts_at, until)]
+            if others:
+                found[item.id] = others
+        return found
+
+    @property
     def audit_label(self) -> str:
         return f"{self.reference} {self.title}"
+
+
+def ends_an_hour_later(day: date, starts: time) -> time:
+    """A line given only a start lasts an hour (to the end of the day at most)."""
+    end = datetime.combine(day, starts) + timedelta(hours=1)
+    return end.time() if end.date() == day else time.max
 
 
 class VisitInstitution(Base):
@@ -259,6 +278,24 @@ class ProgrammeItem(Base):
     visit: Mapped[Visit] = relationship(back_populates="items", lazy="raise")
 
     __table_args__ = (Index("ix_programme_item_visit", "visit_id", "day", "position"),)
+
+    @property
+    def until(self) -> time | None:
+        """When the line ends: its end, or an hour after its start."""
+        if self.starts_at is None:
+            return None
+        return self.ends_at or ends_an_hour_later(self.day, self.starts_at)
+
+    def overlaps(self, day: date, starts: time, until: time) -> bool:
+        """Does this line take place on ``day`` at some time between ``starts`` and ``until``?"""
+        mine = self.until
+        return (
+            self.day == day
+            and self.starts_at is not None
+            and mine is not None
+            and starts < mine
+            and self.starts_at < until
+        )
 
     @property
     def audit_owner(self) -> tuple[str, int]:

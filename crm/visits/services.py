@@ -31,6 +31,7 @@ from crm.visits.models import (
     VisitInstitution,
     VisitMember,
     VisitStatus,
+    ends_an_hour_later,
 )
 
 REFERENCE_PREFIX = "MIS"
@@ -517,12 +518,9 @@ def check_item(visit: Visit, data: dict[str, Any], item_id: int | None = None) -
     if not (data.get("activity") or "").strip():
         errors["activity"] = _("Say what happens.")
     if day is not None and starts is not None:
-        until = ends or (datetime.combine(day, starts) + timedelta(hours=1)).time()
+        until = ends or ends_an_hour_later(day, starts)
         for other in visit.items:
-            if other.id == item_id or other.day != day or other.starts_at is None:
-                continue
-            other_end = other.ends_at or (datetime.combine(day, other.starts_at) + timedelta(hours=1)).time()
-            if starts < other_end and other.starts_at < until:
+            if other.id != item_id and other.overlaps(day, starts, until) and other.starts_at is not None:
                 warnings.append(
                     _(
                         "At the same time as “%(activity)s” (%(time)s).",

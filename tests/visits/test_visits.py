@@ -6,6 +6,7 @@ import io
 from datetime import date, time
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from crm.auth.models import Role, User
@@ -225,6 +226,21 @@ def test_a_programme_line_outside_the_visit_is_refused_and_kept_in_the_form(clie
 def test_a_line_at_the_same_time_as_another_is_flagged_as_the_user_types(client, visit, programme):
     check = _check_line(client, visit, day="2025-11-18", starts_at="11:00", activity="Interview")
     assert '<small class="warning">⚠ En même temps que «\u00a0Cérémonie d’ouverture\u00a0» (09:00).</small>' in check
+
+
+def test_a_line_saved_at_the_same_time_as_another_stays_flagged_on_the_page_and_in_the_pdf(client, visit, programme):
+    assert _add_line(client, visit, day="2025-11-18", starts_at="11:00", activity="Interview").status_code == 200
+    flag = "⚠ En même temps que «\u00a0Cérémonie d’ouverture\u00a0» (09:00)."
+    page = client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    interview = page.split('<span dir="auto">Interview</span>')[1].split("</li>")[0]
+    assert flag in interview
+    ceremony = page.split('<span dir="auto">Cérémonie d’ouverture</span>')[1].split("</li>")[0]
+    assert "⚠ En même temps que «\u00a0Interview\u00a0» (11:00)." in ceremony
+    stands = page.split('<span dir="auto">Visite des stands</span>')[1].split("</li>")[0]
+    assert "⚠" not in stands
+    pdf = client.get(f"/visits/{visit.id}/programme.pdf").data
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "En même temps que « Cérémonie d’ouverture » (09:00)" in text.replace("\u00a0", " ")
 
 
 def test_a_day_outside_the_visit_and_an_end_before_the_start_are_flagged_as_the_user_types(client, visit):
