@@ -190,6 +190,26 @@
     if (evt.detail.target && evt.detail.target.id === "notice") evt.detail.target.hidden = false;
   });
 
+  // Pickers: from a search box, the arrow keys move through the options found below it, Escape comes back.
+  function pickerOptions(el) {
+    var picker = el.closest(".picker, form");
+    return picker ? Array.prototype.slice.call(picker.querySelectorAll(".options-list .option, .options-list summary")) : [];
+  }
+  document.addEventListener("keydown", function (evt) {
+    var el = evt.target;
+    if (!(el instanceof HTMLElement) || ["ArrowDown", "ArrowUp", "Escape"].indexOf(evt.key) < 0) return;
+    var options = pickerOptions(el);
+    var index = options.indexOf(el);
+    var isSearch = el.matches("input[type=search]");
+    if (!options.length || (!isSearch && index < 0)) return;
+    var search = el.closest(".picker, form").querySelector("input[type=search]");
+    var next = null;
+    if (evt.key === "Escape") next = search;
+    else if (evt.key === "ArrowDown") next = isSearch ? options[0] : options[index + 1];
+    else next = isSearch ? options[options.length - 1] : index === 0 ? search : options[index - 1];
+    if (next) { evt.preventDefault(); next.focus(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { bind(document); });
   document.addEventListener("htmx:load", function (evt) { bind(evt.detail.elt); });
 })();
