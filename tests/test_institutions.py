@@ -479,3 +479,21 @@ def test_the_shared_directory_says_which_institution_changed_a_record(app, db, b
     reader, _u = _client(app, Role.VIEWER, institutions.first_institution(db.session))
     history = reader.get(f"/organisations/{orange.id}").get_data(as_text=True).split('id="history-title"')[1]
     assert "<strong>Aïcha Kaboré (MTDPCE)</strong>" in history and "Kayes" in history
+
+
+def test_a_new_account_reads_times_in_its_ministrys_time_zone(app, db, niger):
+    from crm.auth import services as auth
+
+    institutions.get(db.session, niger.id).timezone = "Africa/Niamey"
+    user = auth.create_user(
+        db.session,
+        email="m.hama@mcpen.example",
+        name="Mariama Hama",
+        role=Role.STAFF,
+        password="une phrase de passe solide",
+        institution_id=niger.id,
+    )
+    mali = auth.create_user(
+        db.session, email="b@mcenma.example", name="B", role=Role.STAFF, password="une phrase de passe solide"
+    )
+    assert (user.timezone, mali.timezone) == ("Africa/Niamey", "Africa/Bamako")

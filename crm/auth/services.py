@@ -114,6 +114,7 @@ def create_user(
         locale=locale,
         password_hash=hash_password(password),
         institution_id=institution_id,
+        timezone=institutions.get(session, institution_id).timezone,  # their ministry's, until they change it
     )
     user.refresh_search()
     session.add(user)
