@@ -96,6 +96,8 @@ def test_two_ministries_approve_their_sides_and_a_third_sees_nothing_until_share
     mali.goto(f"{meeting_url}/edit")
     mali.select_option("select[name=sharing]", "aes")
     mali.locator("form button.primary").click()
+    expect(mali).to_have_url(meeting_url)  # saved, back on the meeting's page
+    expect(mali.locator("main")).to_contain_text("Rencontre enregistrée.")
     expect(mali.locator("main")).to_contain_text("Partagé avec les autres institutions de l’AES")
 
     # Niger reads it, with nothing to approve or change.
