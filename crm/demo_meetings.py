@@ -202,6 +202,7 @@ def load(session: DbSession, orgs: dict[str, Organisation]) -> int:
                     "due_date": due,
                     "origin_meeting_id": meeting.id,
                     "origin_item_id": item.id,
+                    "origin_decision": text,
                 },
                 officer,
             )

@@ -262,12 +262,13 @@ def _tripartite_minutes(session: DbSession, meeting, orgs: dict[str, Organisatio
         "BF": session.scalar(select(User).where(User.email == "salif.ouedraogo@mtdpce.example")),
         "NE": session.scalar(select(User).where(User.email == "hadiza.moussa@mcpen.example")),
     }
-    for code, title, due in [
-        ("ML", "Désigner le point focal du Mali pour la coordination numérique de l’AES", date(2026, 3, 15)),
-        ("BF", "Désigner le point focal du Burkina Faso pour la coordination numérique de l’AES", date(2026, 3, 15)),
-        ("NE", "Désigner le point focal du Niger pour la coordination numérique de l’AES", date(2026, 3, 15)),
-        ("ML", "Proposer un projet de cadre d’échanges sur la protection des données", date(2026, 6, 30)),
-        ("BF", "Partager l’expérience burkinabè de la continuité numérique de l’État", date(2026, 5, 31)),
+    decided = item.decision_list
+    for code, title, due, decision in [
+        ("ML", "Désigner le point focal du Mali pour la coordination numérique de l’AES", date(2026, 3, 15), 0),
+        ("BF", "Désigner le point focal du Burkina Faso pour la coordination numérique de l’AES", date(2026, 3, 15), 0),
+        ("NE", "Désigner le point focal du Niger pour la coordination numérique de l’AES", date(2026, 3, 15), 0),
+        ("ML", "Proposer un projet de cadre d’échanges sur la protection des données", date(2026, 6, 30), 1),
+        ("BF", "Partager l’expérience burkinabè de la continuité numérique de l’État", date(2026, 5, 31), 2),
     ]:
         author = owing[code]
         if author is None:
@@ -283,6 +284,7 @@ def _tripartite_minutes(session: DbSession, meeting, orgs: dict[str, Organisatio
                 "due_date": due,
                 "origin_meeting_id": meeting.id,
                 "origin_item_id": item.id,
+                "origin_decision": decided[decision],
             },
             author,
         )

@@ -435,9 +435,10 @@ def due_between(session: DbSession, user: User, first: date, end: date, limit: i
 
 @dataclass
 class Decided:
-    """The commitment made from a decision; ``was`` its wording then, when it has changed since."""
+    """The commitments made from a decision (several when it binds several institutions); ``was`` the
+    decision's wording when they were made, when it has changed since."""
 
-    commitment: Commitment
+    commitments: list[Commitment]
     was: str = ""
 
 
@@ -447,9 +448,9 @@ SIMILAR = 0.5  # how alike a reworded decision and its earlier wording must be t
 def decided_in(
     session: DbSession, meeting_id: int, user: User, items: list[AgendaItem]
 ) -> dict[tuple[int, int], Decided]:
-    """For each decision of these agenda items, (item id, line) → the commitment made from it.
+    """For each decision of these agenda items, (item id, line) → the commitments made from it.
 
-    A decision keeps its commitment across amendments: the commitment remembers the item it came from (an
+    A decision keeps its commitments across amendments: a commitment remembers the item it came from (an
     amended item descends from it) and the decision's wording then. Within an item, the same wording is the
     same decision; failing that, the most alike remaining wording, when alike enough, is the same decision
     reworded. Commitments made before decisions were tracked match by their title.
@@ -460,36 +461,35 @@ def decided_in(
         .where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
         .order_by(Commitment.id)
     ).all()
-    by_lineage: dict[int | None, list[Commitment]] = {}
+    by_lineage: dict[int | None, dict[str, list[Commitment]]] = {}
     for commitment, lineage in rows:
-        by_lineage.setdefault(lineage, []).append(commitment)
-    loose = by_lineage.pop(None, [])
+        wording = commitment.origin_decision or commitment.title
+        by_lineage.setdefault(lineage, {}).setdefault(wording, []).append(commitment)
+    loose = by_lineage.pop(None, {})
     found: dict[tuple[int, int], Decided] = {}
     for item in items:
-        pool = list(by_lineage.get(item.lineage, []))
+        pool = dict(by_lineage.get(item.lineage, {}))
         waiting = []
         for line, text in enumerate(item.decision_list):
-            same = next((c for c in pool if (c.origin_decision or c.title) == text), None)
-            same = same or next((c for c in loose if c.title == text), None)
-            if same is None:
+            if text in pool:
+                found[(item.id, line)] = Decided(pool.pop(text))
+            elif text in loose:
+                found[(item.id, line)] = Decided(loose.pop(text))
+            else:
                 waiting.append((line, text))
-                continue
-            found[(item.id, line)] = Decided(same)
-            (pool if same in pool else loose).remove(same)
         pairs = sorted(
             (
-                (SequenceMatcher(None, text, c.origin_decision or c.title).ratio(), line, c)
+                (SequenceMatcher(None, text, wording).ratio(), line, wording)
                 for line, text in waiting
-                for c in pool
+                for wording in pool
             ),
             key=lambda pair: -pair[0],
         )
-        for ratio, line, commitment in pairs:
+        for ratio, line, wording in pairs:
             if ratio < SIMILAR:
                 break
-            if (item.id, line) not in found and commitment in pool:
-                found[(item.id, line)] = Decided(commitment, commitment.origin_decision or commitment.title)
-                pool.remove(commitment)
+            if (item.id, line) not in found and wording in pool:
+                found[(item.id, line)] = Decided(pool.pop(wording), wording)
     return found
 
 
