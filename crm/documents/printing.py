@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -94,12 +96,102 @@ def logo_bytes(session: DbSession, head: Institution) -> bytes | None:
     return file_bytes(session, head.logo_file_id)
 
 
-def _render(template: str, lang: str, logo: bytes | None, qr_png: bytes | None = None, **context) -> bytes:
+def _render(
+    template: str,
+    lang: str,
+    logo: bytes | None,
+    qr_png: bytes | None = None,
+    *,
+    created: datetime | None = None,
+    archival: bool = False,
+    **context,
+) -> bytes:
+    """``created`` is the document's creation date (its metadata); ``archival`` makes it PDF/A-3b."""
+    stamp = (created or utcnow()).replace(microsecond=0).isoformat()
     with force_locale(lang):
         html = render_template(
-            template, lang=lang, logo=LOGO_URL if logo else None, qr=QR_URL if qr_png else None, **context
+            template,
+            lang=lang,
+            logo=LOGO_URL if logo else None,
+            qr=QR_URL if qr_png else None,
+            created=stamp,
+            with_article=lambda name: with_article(name, lang),
+            names_organisation=names_organisation,
+            **context,
         )
-    return renderer().render(html, logo, qr_png)
+    return renderer().render(html, logo, qr_png, archival=archival)
+
+
+# Words an institution's or agency's name may start with, and the article French puts before each
+# ("Pour le Ministère…", "Pour la Direction…", "Pour l’Agence…"); any other name is a proper name ("Pour Orange Mali").
+COMMON_NOUNS = {
+    "ministère": "le",
+    "secrétariat": "le",
+    "cabinet": "le",
+    "conseil": "le",
+    "centre": "le",
+    "bureau": "le",
+    "département": "le",
+    "gouvernement": "le",
+    "haut": "le",
+    "direction": "la",
+    "commission": "la",
+    "cellule": "la",
+    "délégation": "la",
+    "présidence": "la",
+    "primature": "la",
+    "banque": "la",
+    "agence": "l’",
+    "autorité": "l’",
+    "office": "l’",
+    "institut": "l’",
+    "ambassade": "l’",
+    "union": "l’",
+    "organisation": "l’",
+    "ministry": "the",
+    "agency": "the",
+    "authority": "the",
+    "office of": "the",
+}
+
+
+def with_article(name: str, lang: str) -> str:
+    """An organisation's name as it follows "For": with its article when it starts with a common noun."""
+    words = name.split(maxsplit=1)
+    if not words:
+        return name
+    article = COMMON_NOUNS.get(words[0].casefold())
+    if article is None:
+        return name
+    if lang != "fr":
+        return f"the {name}"
+    return f"{article}{name}" if article.endswith("’") else f"{article} {name}"
+
+
+def _folded(text: str) -> list[str]:
+    """The words of a name without accents, case or punctuation, for comparing a title with an organisation."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch if ch.isalnum() else " " for ch in plain if not unicodedata.combining(ch))
+    return plain.split()
+
+
+def names_organisation(title: str, organisation: str) -> bool:
+    """Whether a title already says the organisation: "Directeur général d’Orange Mali" (Orange Mali), or
+    "Ministre de la Communication, de l’Économie numérique…" (Ministère de la Communication, de l’Économie…):
+    the minister of a ministry is titled after it, the first word changed."""
+    title_words, org_words = _folded(title), _folded(organisation)
+    if not title_words or not org_words:
+        return False
+    joined, org = " ".join(title_words), " ".join(org_words)
+    if f" {org} " in f" {joined} ":
+        return True
+    if os.path.commonprefix([title_words[0], org_words[0]])[:5] != org_words[0][:5]:
+        return False  # "Ministre"/"Ministère", "Directeur"/"Direction": the head of what the rest names
+    title_rest, org_rest = title_words[1:], org_words[1:]
+    if len(title_rest) < 2 or len(org_rest) < 2:
+        return False
+    shorter = min(len(title_rest), len(org_rest))
+    return title_rest[:shorter] == org_rest[:shorter]
 
 
 def _qr_png(url: str) -> bytes:
@@ -182,7 +274,8 @@ def minutes_pdf(
     lang: str,
     verify_url: str | None = None,
 ) -> bytes:
-    """The minutes of one revision; anything not approved carries the DRAFT watermark."""
+    """The minutes of one revision; anything not approved carries the DRAFT watermark. An approved revision is
+    printed as PDF/A-3b, created on its approval date (it is printed once, then frozen)."""
     head = letterhead(session, meeting.owner_institution_id)
     draft = revision.status != MinutesStatus.APPROVED
     with force_locale(lang):
@@ -194,6 +287,8 @@ def minutes_pdf(
         "pdf/minutes.html",
         lang,
         logo_bytes(session, head),
+        created=None if draft else revision.approved_at,
+        archival=not draft,  # approved minutes are archived: PDF/A-3b
         meeting=meeting,
         revision=revision,
         letterhead=head,
