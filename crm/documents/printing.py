@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -185,7 +184,7 @@ def names_organisation(title: str, organisation: str) -> bool:
     joined, org = " ".join(title_words), " ".join(org_words)
     if f" {org} " in f" {joined} ":
         return True
-    if os.path.commonprefix([title_words[0], org_words[0]])[:5] != org_words[0][:5]:
+    if title_words[0][:5] != org_words[0][:5]:
         return False  # "Ministre"/"Ministère", "Directeur"/"Direction": the head of what the rest names
     title_rest, org_rest = title_words[1:], org_words[1:]
     if len(title_rest) < 2 or len(org_rest) < 2:
