@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import filetype
 import segno
+from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
@@ -30,8 +33,9 @@ from crm.extensions import real_app
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, ParticipantRole, Side
 from crm.partners import institutions
-from crm.partners.models import Institution, Organisation
-from crm.partners.services import title_on
+from crm.partners.models import Contact, Institution, Organisation, Position
+from crm.partners.services import current_positions, title_on
+from crm.visits.models import MemberRole
 
 LANGUAGES = ("fr", "en")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
@@ -429,6 +433,72 @@ def commitments_report(session: DbSession, org: Organisation, user: User, lang: 
     )
 
 
+@dataclass
+class MemberRow:
+    """A member of the delegation as the programme prints them: who, their title, for whom they travel."""
+
+    member: Any
+    title: str
+    side: str
+
+
+def _load_positions(session: DbSession, contacts: list[Contact]) -> None:
+    """Fill the posts of these contacts (with their organisations), so titles can be read on the visit's days."""
+    if contacts:
+        session.scalars(
+            select(Contact)
+            .options(selectinload(Contact.positions).joinedload(Position.organisation))
+            .where(Contact.id.in_([c.id for c in contacts]))
+        ).all()
+
+
+def member_rows(session: DbSession, visit) -> list[MemberRow]:
+    """Each member with the title held on the visit's first day and the side they travel for: their
+    institution (colleagues, and contacts of the AES ministries), or the organisation of their post."""
+    members = sorted(visit.members, key=lambda m: (m.role != MemberRole.HEAD, m.institution_id or 0, m.id))
+    _load_positions(session, [m.contact for m in members if m.contact is not None])
+    rows = []
+    for m in members:
+        side = m.institution.short_name if m.institution is not None else ""
+        if m.user is not None:
+            title = m.user.unit
+        else:
+            organisation_id = m.institution.organisation_id if m.institution is not None else None
+            title = title_on(m.contact, organisation_id, visit.starts_on) or title_on(m.contact, None, visit.starts_on)
+            if not side:
+                post = next(iter(current_positions(m.contact, visit.starts_on)), None)
+                side = post.organisation.name if post is not None else ""
+        rows.append(MemberRow(m, title, side))
+    return rows
+
+
+# The first word of the title of whoever signs for a ministry: its minister.
+MINISTER_TITLES = ("ministre", "minister")
+
+
+def visit_signatory(session: DbSession, visit, head: Institution) -> Signature:
+    """Who signs the programme for the institution that issues it: its minister in post on the visit's first
+    day (from the directory), or else whoever drew the programme up."""
+    posts = session.scalars(
+        select(Position)
+        .options(joinedload(Position.contact))
+        .where(Position.organisation_id == head.organisation_id)
+        .order_by(Position.start_date.desc().nulls_last(), Position.id)
+    ).all()
+    for post in posts:
+        if post.held_on(visit.starts_on) and post.title.casefold().startswith(MINISTER_TITLES):
+            return Signature(post.contact.display_name, post.title, head.authority)
+    author = session.get(User, visit.created_by_id) if visit.created_by_id else None
+    if author is not None:
+        return Signature(author.name, author.unit, head.authority)
+    return Signature("", "", head.authority)
+
+
+def zone_offset(zone: str, day: date, lang: str) -> str:
+    """A time zone's offset from UTC on a day, as the reader's language writes it ("UTC+01:00", "GMT+01:00")."""
+    return get_timezone_gmt(datetime.combine(day, time(12), ZoneInfo(zone)), locale=lang)
+
+
 def visit_pdf(session: DbSession, visit, lang: str) -> bytes:
     """The visit's programme (and mission order when we travel), from the same letterhead and stylesheet."""
     head = letterhead(session, visit.owner_institution_id)
@@ -440,6 +510,9 @@ def visit_pdf(session: DbSession, visit, lang: str) -> bytes:
         lang,
         logo_bytes(session, head),
         visit=visit,
+        members=member_rows(session, visit),
+        offset=zone_offset(visit.timezone, visit.starts_on, lang),
+        signature=visit_signatory(session, visit, head),
         letterhead=head,
         marking=marking,
         running_head=visit.reference,
