@@ -17,7 +17,8 @@ from crm.auth.models import Role
 from crm.documents.models import FrozenDocument
 from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
 from crm.meetings import services
-from crm.partners.models import Position
+from crm.meetings.models import Participant
+from crm.partners.models import Contact, Position
 from crm.visits import services as visits
 from tests.conftest import (
     ERROR_FR,
@@ -435,3 +436,59 @@ def test_a_viewer_can_print_the_visit_programme(client, login_as, programme_visi
     login_as(Role.VIEWER)
     response = client.get(f"/visits/{programme_visit.id}/programme.pdf")
     assert response.status_code == 200 and "Réunion tripartite des ministres de l’AES" in _text(response.data)
+
+
+# --- what the printed minutes say about people, signatures, commitments and amendments -------------------------
+
+
+def _layout_lines(data: bytes) -> list[str]:
+    """The lines of the PDF as laid out on the page (columns stay apart)."""
+    reader = PdfReader(io.BytesIO(data))
+    return [line for page in reader.pages for line in page.extract_text(extraction_mode="layout").splitlines()]
+
+
+def test_a_title_that_already_names_the_ministry_is_not_followed_by_it(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    text = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert "Ministre de la Transition digitale" in text
+    assert "Ministre de la Transition digitale, Ministère de la Transition digitale" not in text
+    assert "Directeur général, Orange Mali" in text  # a title that does not name it keeps the organisation
+
+
+def test_signature_captions_name_the_ministry_with_its_article_and_the_signatory(client, db, audience, login_as):
+    meeting, _staff = audience
+    chair = db.session.scalars(select(Contact).where(Contact.family_name == "N’Diaye")).one()
+    participant = db.session.scalars(select(Participant).where(Participant.contact_id == chair.id)).one()
+    services.update_participant(db.session, participant, "chair", "present")
+    db.session.commit()
+    login_as(Role.VIEWER)
+    fr = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert "Pour le Ministère" in fr and "Pour Ministère" not in fr
+    assert "Pour Orange Mali, Ministère de la Transition digitale M. Leyti N’Diaye Directeur général" in fr
+    en = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
+    assert "For the Ministère" in en and "For Orange Mali" in en
+
+
+def test_the_commitments_table_separates_our_officer_from_the_partner_contact(client, db, audience, login_as):
+    meeting, staff = audience
+    leyti = db.session.scalars(select(Contact).where(Contact.family_name == "N’Diaye")).one()
+    make_commitment(staff, "Partager la carte de couverture", origin_meeting_id=meeting.id, contact_id=leyti.id)
+    login_as(Role.VIEWER)
+    data = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    text = _text(data)
+    assert "Chargé(e) de suivi" in text and "Contact partenaire" in text
+    row = next(line for line in _layout_lines(data) if "Partager la carte" in line)
+    officer, contact = row.index("Ibrahim Maïga"), row.index("M. Leyti")
+    assert contact - officer > len("Ibrahim Maïga")  # two columns on one line, not one cell of two names
+
+
+def test_an_amended_revision_says_which_revision_it_amends_and_why(client, frozen):
+    meeting, _document, _first = frozen
+    reason = "Correction du nom de l’opérateur"
+    assert client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": reason}).status_code == 302
+    fr = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert f"Modifie version 1 — Motif de l’amendement : {reason}" in fr
+    en = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
+    assert f"Amends revision 1 — Amended because: {reason}" in en
+    assert "Modifie" not in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?rev=1").data)
