@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import socket
+import subprocess
 import threading
 from datetime import date, datetime, time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from pypdf import PdfReader
@@ -492,3 +495,92 @@ def test_an_amended_revision_says_which_revision_it_amends_and_why(client, froze
     en = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
     assert f"Amends revision 1 — Amended because: {reason}" in en
     assert "Modifie" not in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?rev=1").data)
+
+
+# --- approved minutes are archived as tagged PDF/A-3b ------------------------------------------------------------
+
+PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
+XMP = "{http://ns.adobe.com/xap/1.0/}"
+
+
+def _xmp(reader: PdfReader) -> ElementTree.Element:
+    return ElementTree.fromstring(reader.trailer["/Root"]["/Metadata"].get_object().get_data())
+
+
+def _pdfa_claim(reader: PdfReader) -> dict[str, str]:
+    """The PDF/A identification the file declares in its XMP metadata (part, conformance)."""
+    claim = {}
+    for element in _xmp(reader).iter():
+        for name, value in element.attrib.items():
+            if name.startswith(PDFAID):
+                claim[name.removeprefix(PDFAID)] = value
+        if element.tag.startswith(PDFAID) and element.text:
+            claim[element.tag.removeprefix(PDFAID)] = element.text
+    return claim
+
+
+def _unembedded_fonts(reader: PdfReader) -> list[str]:
+    missing = []
+    for page in reader.pages:
+        for ref in (page["/Resources"].get("/Font") or {}).values():
+            font = ref.get_object()
+            for part in [font, *(f.get_object() for f in font.get("/DescendantFonts", []))]:
+                descriptor = part.get("/FontDescriptor")
+                if descriptor is None:
+                    continue
+                if not {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor.get_object().keys()):
+                    missing.append(str(part["/BaseFont"]))
+    return missing
+
+
+def test_approved_minutes_are_archived_as_pdf_a_3b(db, frozen):
+    meeting, _document, first = frozen
+    reader = PdfReader(io.BytesIO(first))
+    assert _pdfa_claim(reader) == {"part": "3", "conformance": "B"}
+    intent = reader.trailer["/Root"]["/OutputIntents"][0].get_object()
+    assert intent["/S"] == "/GTS_PDFA1" and intent["/DestOutputProfile"].get_object().get_data()
+    approved = services.revision_with_items(db.session, meeting.id, 1).approved_at
+    created = next(e.text for e in _xmp(reader).iter(f"{XMP}CreateDate"))
+    assert created == approved.replace(microsecond=0).isoformat()  # created on the day it was approved
+    assert reader.metadata["/CreationDate"].startswith("D:" + approved.strftime("%Y%m%d%H%M%S"))
+    assert "/ID" in reader.trailer and not reader.is_encrypted
+    assert _unembedded_fonts(reader) == []
+
+
+def test_approved_minutes_are_tagged_for_screen_readers(frozen):
+    _meeting, _document, first = frozen
+    catalog = PdfReader(io.BytesIO(first)).trailer["/Root"]
+    assert catalog["/MarkInfo"]["/Marked"] and catalog["/Lang"] == "fr"
+    tree = catalog["/StructTreeRoot"].get_object()
+    tags: set[str] = set()
+
+    def walk(node, depth=0):
+        node = node.get_object()
+        if depth > 40 or not hasattr(node, "get"):
+            return
+        if "/S" in node:
+            tags.add(str(node["/S"]))
+        kids = node.get("/K")
+        for kid in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+            walk(kid, depth + 1)
+
+    walk(tree)
+    assert {"/H1", "/H2", "/Table", "/TH", "/TD", "/L", "/LI", "/P"} <= tags, tags
+
+
+@pytest.mark.skipif(not shutil.which("qpdf"), reason="qpdf not installed (scripts/setup.sh --test installs it)")
+def test_qpdf_finds_no_error_in_the_approved_minutes(tmp_path, frozen):
+    _meeting, _document, first = frozen
+    path = tmp_path / "approved.pdf"
+    path.write_bytes(first)
+    check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No syntax or stream encoding errors found" in check.stdout
+
+
+def test_a_draft_is_tagged_but_does_not_claim_to_be_an_archive(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    reader = PdfReader(io.BytesIO(client.get(f"/meetings/{meeting.id}/minutes.pdf").data))
+    assert "/StructTreeRoot" in reader.trailer["/Root"]
+    assert "/Metadata" not in reader.trailer["/Root"] or not _pdfa_claim(reader)
