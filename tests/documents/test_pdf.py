@@ -21,6 +21,7 @@ from crm.documents.models import FrozenDocument
 from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
 from crm.meetings import services
 from crm.meetings.models import Participant
+from crm.partners import institutions
 from crm.partners.models import Contact, Position
 from crm.visits import services as visits
 from tests.conftest import (
@@ -439,6 +440,71 @@ def test_a_viewer_can_print_the_visit_programme(client, login_as, programme_visi
     login_as(Role.VIEWER)
     response = client.get(f"/visits/{programme_visit.id}/programme.pdf")
     assert response.status_code == 200 and "Réunion tripartite des ministres de l’AES" in _text(response.data)
+
+
+def _delegation(db, visit):
+    """The minister heading the visit holds a post at her ministry; one of our officers joins the delegation."""
+    aminata = db.session.scalars(select(Contact).where(Contact.family_name == "Zerbo Sabané")).one()
+    ministry = make_org("Ministère de la Transition digitale, des Postes", country="BF", kind="ministry")
+    db.session.add(
+        Position(
+            contact_id=aminata.id,
+            organisation_id=ministry.id,
+            title="Ministre de la Transition digitale",
+            start_date=date(2025, 1, 1),
+        )
+    )
+    colleague = make_user(Role.STAFF, name="Awa Traoré", unit="Direction de la coopération")
+    visits.add_member(db.session, visit, user_id=colleague.id, role="member")
+    db.session.commit()
+
+
+def test_the_programme_says_the_time_zone_of_its_times(client, login_as, programme_visit):
+    login_as(Role.VIEWER)
+    fr = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf").data)
+    assert "Fuseau horaire Africa/Bamako (UTC+00:00) : toutes les heures de ce programme sont des heures locales." in fr
+    assert "Arrivée (UTC+00:00)" in fr and "Heure (UTC+00:00) Activité Lieu 15:00" in fr
+    en = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf?lang=en").data)
+    assert "Africa/Bamako (GMT+00:00): every time in this programme is local time." in en
+    assert "Time (GMT+00:00)" in en
+
+
+def test_the_programme_shows_each_members_title_and_side(client, db, login_as, programme_visit):
+    _delegation(db, programme_visit)
+    login_as(Role.VIEWER)
+    data = client.get(f"/visits/{programme_visit.id}/programme.pdf").data
+    text = _text(data)
+    assert "Nom Côté Rôle" in text
+    assert "S.E. Aminata Zerbo Sabané Ministre de la Transition digitale" in text
+    assert "Awa Traoré Direction de la coopération" in text
+    lines = _layout_lines(data)
+    assert "Ministère de la" in next(line for line in lines if "Aminata" in line)  # her side: her ministry
+    assert "MCENMA" in next(line for line in lines if "Awa Traoré" in line)  # his: our institution
+
+
+def test_the_programme_is_signed_by_the_minister_of_the_issuing_ministry(client, db, login_as, programme_visit):
+    officer = login_as(Role.VIEWER)
+    ours = institutions.get(db.session, officer.institution_id)
+    minister = make_contact("Ag Ilyène", "Alhamdou", honorific="S.E.")
+    db.session.add(
+        Position(
+            contact_id=minister.id,
+            organisation_id=ours.organisation_id,
+            title="Ministre de la Communication",
+            start_date=date(2024, 7, 1),
+        )
+    )
+    db.session.commit()
+    fr = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf").data)
+    assert f"Pour le {ours.authority} S.E. Alhamdou Ag Ilyène Ministre de la Communication ML-MIS" in fr
+    en = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf?lang=en").data)
+    assert f"For the {ours.authority} S.E. Alhamdou Ag Ilyène" in en
+
+
+def test_without_a_minister_in_the_directory_the_programme_names_who_drew_it_up(client, login_as, programme_visit):
+    login_as(Role.VIEWER)
+    text = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf").data)
+    assert "Pour le Ministère de la Communication" in text and "Test Officer" in text
 
 
 # --- what the printed minutes say about people, signatures, commitments and amendments -------------------------
