@@ -286,6 +286,7 @@ def minutes_pdf(
         marking = meeting.confidentiality.label.upper()
         title = f"{_('Minutes')} — {meeting.title}"
         subject = f"{meeting.reference} — {meeting.kind.label}"
+        sides, signed = tables(meeting), signatures(meeting, revision)  # "Partner side" in the document's language
     return _render(
         "pdf/minutes.html",
         lang,
@@ -301,8 +302,8 @@ def minutes_pdf(
         footer=f"{running_head} · {verify_url}" if verify_url else running_head,
         doc_title=title,
         doc_subject=subject,
-        signatures=signatures(meeting, revision),
-        tables=tables(meeting),
+        signatures=signed,
+        tables=sides,
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
         qr_png=_qr_png(verify_url) if verify_url else None,

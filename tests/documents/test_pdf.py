@@ -537,6 +537,7 @@ def test_signature_captions_name_the_ministry_with_its_article_and_the_signatory
     assert "Pour Orange Mali, Ministère de la Transition digitale M. Leyti N’Diaye Directeur général" in fr
     en = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
     assert "For the Ministère" in en and "For Orange Mali" in en
+    assert "Partner side" in en and "Côté partenaire" not in en
 
 
 def test_the_commitments_table_separates_our_officer_from_the_partner_contact(client, db, audience, login_as):
