@@ -6,14 +6,17 @@ no file://, no http(s)://, no ``..``, no redirects. Fonts and the stylesheet are
 
 from __future__ import annotations
 
+import io
 import mimetypes
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import filetype
 from weasyprint import CSS, HTML
+from weasyprint.css import ColorProfile
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -22,6 +25,20 @@ ORIGIN = "https://crm.invalid"
 STATIC_PREFIX = f"{ORIGIN}/static/"
 LOGO_URL = f"{ORIGIN}/letterhead/logo"
 QR_URL = f"{ORIGIN}/qr.png"
+
+
+# What an approved document is archived as. WeasyPrint writes one variant at a time: PDF/A-3b (archival)
+# is declared; the structure tags PDF/UA asks for are written too (pdf_tags), without claiming PDF/UA.
+# The sRGB output intent PDF/A needs is given as our own profile: WeasyPrint's built-in "srgb" leaves its
+# ICC file open (a ResourceWarning on every document).
+ARCHIVAL_VARIANT = "pdf/a-3b"
+SRGB = "--srgb"
+SRGB_ICC = (files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+
+
+def _srgb() -> dict[str, ColorProfile]:
+    """A fresh profile per document: WeasyPrint writes the document's PDF reference into it."""
+    return {SRGB: ColorProfile(io.BytesIO(SRGB_ICC), "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))}
 
 
 class RenderTimeout(Exception):
@@ -70,14 +87,29 @@ class PdfRenderer:
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf")
 
-    def _render(self, html: str, logo: bytes | None, qr_png: bytes | None) -> bytes:
+    def _render(self, html: str, logo: bytes | None, qr_png: bytes | None, archival: bool) -> bytes:
         fetcher = LocalOnlyFetcher(self.static_folder, logo, qr_png)
         document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=fetcher)
-        return document.write_pdf(stylesheets=[self.css], font_config=self.fonts)
+        if not archival:
+            return document.write_pdf(stylesheets=[self.css], font_config=self.fonts, pdf_tags=True)
+        return document.write_pdf(
+            stylesheets=[self.css],
+            font_config=self.fonts,
+            pdf_tags=True,
+            pdf_variant=ARCHIVAL_VARIANT,
+            color_profiles=_srgb(),
+            output_intent=SRGB,
+        )
 
-    def render(self, html: str, logo: bytes | None = None, qr_png: bytes | None = None) -> bytes:
-        """The PDF of ``html`` (already escaped by Jinja), or RenderTimeout past the limit."""
-        future = self._pool.submit(self._render, html, logo, qr_png)
+    def render(
+        self, html: str, logo: bytes | None = None, qr_png: bytes | None = None, *, archival: bool = False
+    ) -> bytes:
+        """The PDF of ``html`` (already escaped by Jinja), or RenderTimeout past the limit.
+
+        Every document is tagged (headings, lists, tables reach screen readers); an ``archival`` one is also
+        PDF/A-3b: XMP metadata with its creation date, fonts embedded, an sRGB output intent.
+        """
+        future = self._pool.submit(self._render, html, logo, qr_png, archival)
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import filetype
 import segno
+from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
@@ -29,8 +33,9 @@ from crm.extensions import real_app
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, ParticipantRole, Side
 from crm.partners import institutions
-from crm.partners.models import Institution, Organisation
-from crm.partners.services import title_on
+from crm.partners.models import Contact, Institution, Organisation, Position
+from crm.partners.services import current_positions, title_on
+from crm.visits.models import MemberRole
 
 LANGUAGES = ("fr", "en")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
@@ -94,12 +99,102 @@ def logo_bytes(session: DbSession, head: Institution) -> bytes | None:
     return file_bytes(session, head.logo_file_id)
 
 
-def _render(template: str, lang: str, logo: bytes | None, qr_png: bytes | None = None, **context) -> bytes:
+def _render(
+    template: str,
+    lang: str,
+    logo: bytes | None,
+    qr_png: bytes | None = None,
+    *,
+    created: datetime | None = None,
+    archival: bool = False,
+    **context,
+) -> bytes:
+    """``created`` is the document's creation date (its metadata); ``archival`` makes it PDF/A-3b."""
+    stamp = (created or utcnow()).replace(microsecond=0).isoformat()
     with force_locale(lang):
         html = render_template(
-            template, lang=lang, logo=LOGO_URL if logo else None, qr=QR_URL if qr_png else None, **context
+            template,
+            lang=lang,
+            logo=LOGO_URL if logo else None,
+            qr=QR_URL if qr_png else None,
+            created=stamp,
+            with_article=lambda name: with_article(name, lang),
+            names_organisation=names_organisation,
+            **context,
         )
-    return renderer().render(html, logo, qr_png)
+    return renderer().render(html, logo, qr_png, archival=archival)
+
+
+# Words an institution's or agency's name may start with, and the article French puts before each
+# ("Pour le Ministère…", "Pour la Direction…", "Pour l’Agence…"); any other name is a proper name ("Pour Orange Mali").
+COMMON_NOUNS = {
+    "ministère": "le",
+    "secrétariat": "le",
+    "cabinet": "le",
+    "conseil": "le",
+    "centre": "le",
+    "bureau": "le",
+    "département": "le",
+    "gouvernement": "le",
+    "haut": "le",
+    "direction": "la",
+    "commission": "la",
+    "cellule": "la",
+    "délégation": "la",
+    "présidence": "la",
+    "primature": "la",
+    "banque": "la",
+    "agence": "l’",
+    "autorité": "l’",
+    "office": "l’",
+    "institut": "l’",
+    "ambassade": "l’",
+    "union": "l’",
+    "organisation": "l’",
+    "ministry": "the",
+    "agency": "the",
+    "authority": "the",
+    "office of": "the",
+}
+
+
+def with_article(name: str, lang: str) -> str:
+    """An organisation's name as it follows "For": with its article when it starts with a common noun."""
+    words = name.split(maxsplit=1)
+    if not words:
+        return name
+    article = COMMON_NOUNS.get(words[0].casefold())
+    if article is None:
+        return name
+    if lang != "fr":
+        return f"the {name}"
+    return f"{article}{name}" if article.endswith("’") else f"{article} {name}"
+
+
+def _folded(text: str) -> list[str]:
+    """The words of a name without accents, case or punctuation, for comparing a title with an organisation."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch if ch.isalnum() else " " for ch in plain if not unicodedata.combining(ch))
+    return plain.split()
+
+
+def names_organisation(title: str, organisation: str) -> bool:
+    """Whether a title already says the organisation: "Directeur général d’Orange Mali" (Orange Mali), or
+    "Ministre de la Communication, de l’Économie numérique…" (Ministère de la Communication, de l’Économie…):
+    the minister of a ministry is titled after it, the first word changed."""
+    title_words, org_words = _folded(title), _folded(organisation)
+    if not title_words or not org_words:
+        return False
+    joined, org = " ".join(title_words), " ".join(org_words)
+    if f" {org} " in f" {joined} ":
+        return True
+    if title_words[0][:5] != org_words[0][:5]:
+        return False  # "Ministre"/"Ministère", "Directeur"/"Direction": the head of what the rest names
+    title_rest, org_rest = title_words[1:], org_words[1:]
+    if len(title_rest) < 2 or len(org_rest) < 2:
+        return False
+    shorter = min(len(title_rest), len(org_rest))
+    return title_rest[:shorter] == org_rest[:shorter]
 
 
 def _qr_png(url: str) -> bytes:
@@ -182,7 +277,8 @@ def minutes_pdf(
     lang: str,
     verify_url: str | None = None,
 ) -> bytes:
-    """The minutes of one revision; anything not approved carries the DRAFT watermark."""
+    """The minutes of one revision; anything not approved carries the DRAFT watermark. An approved revision is
+    printed as PDF/A-3b, created on its approval date (it is printed once, then frozen)."""
     head = letterhead(session, meeting.owner_institution_id)
     draft = revision.status != MinutesStatus.APPROVED
     with force_locale(lang):
@@ -190,10 +286,13 @@ def minutes_pdf(
         marking = meeting.confidentiality.label.upper()
         title = f"{_('Minutes')} — {meeting.title}"
         subject = f"{meeting.reference} — {meeting.kind.label}"
+        sides, signed = tables(meeting), signatures(meeting, revision)  # "Partner side" in the document's language
     return _render(
         "pdf/minutes.html",
         lang,
         logo_bytes(session, head),
+        created=None if draft else revision.approved_at,
+        archival=not draft,  # approved minutes are archived: PDF/A-3b
         meeting=meeting,
         revision=revision,
         letterhead=head,
@@ -203,8 +302,8 @@ def minutes_pdf(
         footer=f"{running_head} · {verify_url}" if verify_url else running_head,
         doc_title=title,
         doc_subject=subject,
-        signatures=signatures(meeting, revision),
-        tables=tables(meeting),
+        signatures=signed,
+        tables=sides,
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
         qr_png=_qr_png(verify_url) if verify_url else None,
@@ -335,6 +434,72 @@ def commitments_report(session: DbSession, org: Organisation, user: User, lang: 
     )
 
 
+@dataclass
+class MemberRow:
+    """A member of the delegation as the programme prints them: who, their title, for whom they travel."""
+
+    member: Any
+    title: str
+    side: str
+
+
+def _load_positions(session: DbSession, contacts: list[Contact]) -> None:
+    """Fill the posts of these contacts (with their organisations), so titles can be read on the visit's days."""
+    if contacts:
+        session.scalars(
+            select(Contact)
+            .options(selectinload(Contact.positions).joinedload(Position.organisation))
+            .where(Contact.id.in_([c.id for c in contacts]))
+        ).all()
+
+
+def member_rows(session: DbSession, visit) -> list[MemberRow]:
+    """Each member with the title held on the visit's first day and the side they travel for: their
+    institution (colleagues, and contacts of the AES ministries), or the organisation of their post."""
+    members = sorted(visit.members, key=lambda m: (m.role != MemberRole.HEAD, m.institution_id or 0, m.id))
+    _load_positions(session, [m.contact for m in members if m.contact is not None])
+    rows = []
+    for m in members:
+        side = m.institution.short_name if m.institution is not None else ""
+        if m.user is not None:
+            title = m.user.unit
+        else:
+            organisation_id = m.institution.organisation_id if m.institution is not None else None
+            title = title_on(m.contact, organisation_id, visit.starts_on) or title_on(m.contact, None, visit.starts_on)
+            if not side:
+                post = next(iter(current_positions(m.contact, visit.starts_on)), None)
+                side = post.organisation.name if post is not None else ""
+        rows.append(MemberRow(m, title, side))
+    return rows
+
+
+# The first word of the title of whoever signs for a ministry: its minister.
+MINISTER_TITLES = ("ministre", "minister")
+
+
+def visit_signatory(session: DbSession, visit, head: Institution) -> Signature:
+    """Who signs the programme for the institution that issues it: its minister in post on the visit's first
+    day (from the directory), or else whoever drew the programme up."""
+    posts = session.scalars(
+        select(Position)
+        .options(joinedload(Position.contact))
+        .where(Position.organisation_id == head.organisation_id)
+        .order_by(Position.start_date.desc().nulls_last(), Position.id)
+    ).all()
+    for post in posts:
+        if post.held_on(visit.starts_on) and post.title.casefold().startswith(MINISTER_TITLES):
+            return Signature(post.contact.display_name, post.title, head.authority)
+    author = session.get(User, visit.created_by_id) if visit.created_by_id else None
+    if author is not None:
+        return Signature(author.name, author.unit, head.authority)
+    return Signature("", "", head.authority)
+
+
+def zone_offset(zone: str, day: date, lang: str) -> str:
+    """A time zone's offset from UTC on a day, as the reader's language writes it ("UTC+01:00", "GMT+01:00")."""
+    return get_timezone_gmt(datetime.combine(day, time(12), ZoneInfo(zone)), locale=lang)
+
+
 def visit_pdf(session: DbSession, visit, lang: str) -> bytes:
     """The visit's programme (and mission order when we travel), from the same letterhead and stylesheet."""
     head = letterhead(session, visit.owner_institution_id)
@@ -346,6 +511,9 @@ def visit_pdf(session: DbSession, visit, lang: str) -> bytes:
         lang,
         logo_bytes(session, head),
         visit=visit,
+        members=member_rows(session, visit),
+        offset=zone_offset(visit.timezone, visit.starts_on, lang),
+        signature=visit_signatory(session, visit, head),
         letterhead=head,
         marking=marking,
         running_head=visit.reference,

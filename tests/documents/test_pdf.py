@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import socket
+import subprocess
 import threading
 from datetime import date, datetime, time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from pypdf import PdfReader
@@ -17,7 +20,9 @@ from crm.auth.models import Role
 from crm.documents.models import FrozenDocument
 from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
 from crm.meetings import services
-from crm.partners.models import Position
+from crm.meetings.models import Participant
+from crm.partners import institutions
+from crm.partners.models import Contact, Position
 from crm.visits import services as visits
 from tests.conftest import (
     ERROR_FR,
@@ -435,3 +440,214 @@ def test_a_viewer_can_print_the_visit_programme(client, login_as, programme_visi
     login_as(Role.VIEWER)
     response = client.get(f"/visits/{programme_visit.id}/programme.pdf")
     assert response.status_code == 200 and "Réunion tripartite des ministres de l’AES" in _text(response.data)
+
+
+def _delegation(db, visit):
+    """The minister heading the visit holds a post at her ministry; one of our officers joins the delegation."""
+    aminata = db.session.scalars(select(Contact).where(Contact.family_name == "Zerbo Sabané")).one()
+    ministry = make_org("Ministère de la Transition digitale, des Postes", country="BF", kind="ministry")
+    db.session.add(
+        Position(
+            contact_id=aminata.id,
+            organisation_id=ministry.id,
+            title="Ministre de la Transition digitale",
+            start_date=date(2025, 1, 1),
+        )
+    )
+    colleague = make_user(Role.STAFF, name="Awa Traoré", unit="Direction de la coopération")
+    visits.add_member(db.session, visit, user_id=colleague.id, role="member")
+    db.session.commit()
+
+
+def test_the_programme_says_the_time_zone_of_its_times(client, login_as, programme_visit):
+    login_as(Role.VIEWER)
+    fr = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf").data)
+    assert "Fuseau horaire Africa/Bamako (UTC+00:00) : toutes les heures de ce programme sont des heures locales." in fr
+    assert "Arrivée (UTC+00:00)" in fr and "Heure (UTC+00:00) Activité Lieu 15:00" in fr
+    en = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf?lang=en").data)
+    assert "Africa/Bamako (GMT+00:00): every time in this programme is local time." in en
+    assert "Time (GMT+00:00)" in en
+
+
+def test_the_programme_shows_each_members_title_and_side(client, db, login_as, programme_visit):
+    _delegation(db, programme_visit)
+    login_as(Role.VIEWER)
+    data = client.get(f"/visits/{programme_visit.id}/programme.pdf").data
+    text = _text(data)
+    assert "Nom Côté Rôle" in text
+    assert "S.E. Aminata Zerbo Sabané Ministre de la Transition digitale" in text
+    assert "Awa Traoré Direction de la coopération" in text
+    lines = _layout_lines(data)
+    assert "Ministère de la" in next(line for line in lines if "Aminata" in line)  # her side: her ministry
+    assert "MCENMA" in next(line for line in lines if "Awa Traoré" in line)  # his: our institution
+
+
+def test_the_programme_is_signed_by_the_minister_of_the_issuing_ministry(client, db, login_as, programme_visit):
+    officer = login_as(Role.VIEWER)
+    ours = institutions.get(db.session, officer.institution_id)
+    minister = make_contact("Ag Ilyène", "Alhamdou", honorific="S.E.")
+    db.session.add(
+        Position(
+            contact_id=minister.id,
+            organisation_id=ours.organisation_id,
+            title="Ministre de la Communication",
+            start_date=date(2024, 7, 1),
+        )
+    )
+    db.session.commit()
+    fr = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf").data)
+    assert f"Pour le {ours.authority} S.E. Alhamdou Ag Ilyène Ministre de la Communication ML-MIS" in fr
+    en = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf?lang=en").data)
+    assert f"For the {ours.authority} S.E. Alhamdou Ag Ilyène" in en
+
+
+def test_without_a_minister_in_the_directory_the_programme_names_who_drew_it_up(client, login_as, programme_visit):
+    login_as(Role.VIEWER)
+    text = _text(client.get(f"/visits/{programme_visit.id}/programme.pdf").data)
+    assert "Pour le Ministère de la Communication" in text and "Test Officer" in text
+
+
+# --- what the printed minutes say about people, signatures, commitments and amendments -------------------------
+
+
+def _layout_lines(data: bytes) -> list[str]:
+    """The lines of the PDF as laid out on the page (columns stay apart)."""
+    reader = PdfReader(io.BytesIO(data))
+    return [line for page in reader.pages for line in page.extract_text(extraction_mode="layout").splitlines()]
+
+
+def test_a_title_that_already_names_the_ministry_is_not_followed_by_it(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    text = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert "Ministre de la Transition digitale" in text
+    assert "Ministre de la Transition digitale, Ministère de la Transition digitale" not in text
+    assert "Directeur général, Orange Mali" in text  # a title that does not name it keeps the organisation
+
+
+def test_signature_captions_name_the_ministry_with_its_article_and_the_signatory(client, db, audience, login_as):
+    meeting, _staff = audience
+    chair = db.session.scalars(select(Contact).where(Contact.family_name == "N’Diaye")).one()
+    participant = db.session.scalars(select(Participant).where(Participant.contact_id == chair.id)).one()
+    services.update_participant(db.session, participant, "chair", "present")
+    db.session.commit()
+    login_as(Role.VIEWER)
+    fr = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert "Pour le Ministère" in fr and "Pour Ministère" not in fr
+    assert "Pour Orange Mali, Ministère de la Transition digitale M. Leyti N’Diaye Directeur général" in fr
+    en = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
+    assert "For the Ministère" in en and "For Orange Mali" in en
+    assert "Partner side" in en and "Côté partenaire" not in en
+
+
+def test_the_commitments_table_separates_our_officer_from_the_partner_contact(client, db, audience, login_as):
+    meeting, staff = audience
+    leyti = db.session.scalars(select(Contact).where(Contact.family_name == "N’Diaye")).one()
+    make_commitment(staff, "Partager la carte de couverture", origin_meeting_id=meeting.id, contact_id=leyti.id)
+    login_as(Role.VIEWER)
+    data = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    text = _text(data)
+    assert "Chargé(e) de suivi" in text and "Contact partenaire" in text
+    row = next(line for line in _layout_lines(data) if "Partager la carte" in line)
+    officer, contact = row.index("Ibrahim Maïga"), row.index("M. Leyti")
+    assert contact - officer > len("Ibrahim Maïga")  # two columns on one line, not one cell of two names
+
+
+def test_an_amended_revision_says_which_revision_it_amends_and_why(client, frozen):
+    meeting, _document, _first = frozen
+    reason = "Correction du nom de l’opérateur"
+    assert client.post(f"/meetings/{meeting.id}/minutes/amend", data={"reason": reason}).status_code == 302
+    fr = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert f"Modifie version 1 — Motif de l’amendement : {reason}" in fr
+    en = _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data)
+    assert f"Amends revision 1 — Amended because: {reason}" in en
+    assert "Modifie" not in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?rev=1").data)
+
+
+# --- approved minutes are archived as tagged PDF/A-3b ------------------------------------------------------------
+
+PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
+XMP = "{http://ns.adobe.com/xap/1.0/}"
+
+
+def _xmp(reader: PdfReader) -> ElementTree.Element:
+    return ElementTree.fromstring(reader.trailer["/Root"]["/Metadata"].get_object().get_data())
+
+
+def _pdfa_claim(reader: PdfReader) -> dict[str, str]:
+    """The PDF/A identification the file declares in its XMP metadata (part, conformance)."""
+    claim = {}
+    for element in _xmp(reader).iter():
+        for name, value in element.attrib.items():
+            if name.startswith(PDFAID):
+                claim[name.removeprefix(PDFAID)] = value
+        if element.tag.startswith(PDFAID) and element.text:
+            claim[element.tag.removeprefix(PDFAID)] = element.text
+    return claim
+
+
+def _unembedded_fonts(reader: PdfReader) -> list[str]:
+    missing = []
+    for page in reader.pages:
+        for ref in (page["/Resources"].get("/Font") or {}).values():
+            font = ref.get_object()
+            for part in [font, *(f.get_object() for f in font.get("/DescendantFonts", []))]:
+                descriptor = part.get("/FontDescriptor")
+                if descriptor is None:
+                    continue
+                if not {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor.get_object().keys()):
+                    missing.append(str(part["/BaseFont"]))
+    return missing
+
+
+def test_approved_minutes_are_archived_as_pdf_a_3b(db, frozen):
+    meeting, _document, first = frozen
+    reader = PdfReader(io.BytesIO(first))
+    assert _pdfa_claim(reader) == {"part": "3", "conformance": "B"}
+    intent = reader.trailer["/Root"]["/OutputIntents"][0].get_object()
+    assert intent["/S"] == "/GTS_PDFA1" and intent["/DestOutputProfile"].get_object().get_data()
+    approved = services.revision_with_items(db.session, meeting.id, 1).approved_at
+    created = next(e.text for e in _xmp(reader).iter(f"{XMP}CreateDate"))
+    assert created == approved.replace(microsecond=0).isoformat()  # created on the day it was approved
+    assert reader.metadata["/CreationDate"].startswith("D:" + approved.strftime("%Y%m%d%H%M%S"))
+    assert "/ID" in reader.trailer and not reader.is_encrypted
+    assert _unembedded_fonts(reader) == []
+
+
+def test_approved_minutes_are_tagged_for_screen_readers(frozen):
+    _meeting, _document, first = frozen
+    catalog = PdfReader(io.BytesIO(first)).trailer["/Root"]
+    assert catalog["/MarkInfo"]["/Marked"] and catalog["/Lang"] == "fr"
+    tree = catalog["/StructTreeRoot"].get_object()
+    tags: set[str] = set()
+
+    def walk(node, depth=0):
+        node = node.get_object()
+        if depth > 40 or not hasattr(node, "get"):
+            return
+        if "/S" in node:
+            tags.add(str(node["/S"]))
+        kids = node.get("/K")
+        for kid in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+            walk(kid, depth + 1)
+
+    walk(tree)
+    assert {"/H1", "/H2", "/Table", "/TH", "/TD", "/L", "/LI", "/P"} <= tags, tags
+
+
+@pytest.mark.skipif(not shutil.which("qpdf"), reason="qpdf not installed (scripts/setup.sh --test installs it)")
+def test_qpdf_finds_no_error_in_the_approved_minutes(tmp_path, frozen):
+    _meeting, _document, first = frozen
+    path = tmp_path / "approved.pdf"
+    path.write_bytes(first)
+    check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No syntax or stream encoding errors found" in check.stdout
+
+
+def test_a_draft_is_tagged_but_does_not_claim_to_be_an_archive(client, audience, login_as):
+    meeting, _staff = audience
+    login_as(Role.VIEWER)
+    reader = PdfReader(io.BytesIO(client.get(f"/meetings/{meeting.id}/minutes.pdf").data))
+    assert "/StructTreeRoot" in reader.trailer["/Root"]
+    assert "/Metadata" not in reader.trailer["/Root"] or not _pdfa_claim(reader)
