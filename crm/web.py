@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -198,6 +198,16 @@ def _local_time(moment, zone: str, fmt: str = "short") -> str:
     return babel_datetime(moment, fmt, tzinfo=ZoneInfo(zone), locale=str(get_locale() or "fr"))
 
 
+def _machine_time(value) -> str:
+    """The value of a <time datetime>: a moment in UTC to the second, a day, or a time of day."""
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value.isoformat() if value else ""
+
+
 def _css_string(value) -> str:
     """A quoted CSS string (for print margin boxes): no way out of the quotes."""
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -248,6 +258,7 @@ def init_app(app: Flask) -> None:
     )
 
     app.jinja_env.filters["css_string"] = _css_string
+    app.jinja_env.filters["iso"] = _machine_time
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
 
@@ -261,10 +272,11 @@ def _unauthorized():
 
 
 # A small mark in the tab, inline so that it costs no request; /favicon.ico for clients that ask anyway.
-FAVICON_SVG = (
-    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E"
-    "%3Crect width='32' height='32' rx='6' fill='%231f4e79'/%3E"
-    "%3Cpath d='M7 24 13 8h6l6 16h-4.5l-1.2-3.6h-6.6L11.5 24zm6-7h4.4L15.2 10z' fill='%23fff'/%3E%3C/svg%3E"
+FAVICON_SVG = (  # spaces written %20: a URL holds none
+    "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%20viewBox='0%200%2032%2032'%3E"
+    "%3Crect%20width='32'%20height='32'%20rx='6'%20fill='%231f4e79'/%3E"
+    "%3Cpath%20d='M7%2024%2013%208h6l6%2016h-4.5l-1.2-3.6h-6.6L11.5%2024zm6-7h4.4L15.2%2010z'%20fill='%23fff'/%3E"
+    "%3C/svg%3E"
 )
 
 
