@@ -21,8 +21,10 @@ from tests.browser.conftest import shot, sign_in
 from tests.conftest import _make_app
 
 AXE = Path(__file__).resolve().parents[1] / "tools" / "node_modules" / "axe-core" / "axe.min.js"
-RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-         "rules": {"target-size": {"enabled": True}}}
+RULES = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "rules": {"target-size": {"enabled": True}},
+}
 WIDTHS = (360, 1280)
 
 
