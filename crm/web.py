@@ -206,6 +206,7 @@ def _handle_500(exc: Exception):
 # English and "23/11/2026 18:05" in French for "short", without seconds for "medium".
 _ENGLISH_MOMENT = {"short": "d MMM y, HH:mm", "medium": "d MMM y, HH:mm"}
 _FRENCH_MOMENT = {"medium": "d MMM y, HH:mm"}
+_ENGLISH_DAY = {"short": "d MMM y"}  # 23 Nov 2026: no day/month order to guess
 
 
 def format_locale() -> Locale:
@@ -223,7 +224,8 @@ def format_day(day, fmt: str = "medium") -> str:
     if isinstance(day, datetime):
         day = day.replace(tzinfo=UTC) if day.tzinfo is None else day
         day = day.astimezone(get_timezone())
-    return babel_date(day, fmt, locale=format_locale())
+    locale = format_locale()
+    return babel_date(day, _ENGLISH_DAY.get(fmt, fmt) if locale.language == "en" else fmt, locale=locale)
 
 
 def format_moment(moment, fmt: str = "medium") -> str:
