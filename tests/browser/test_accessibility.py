@@ -98,3 +98,28 @@ def test_main_pages_pass_axe_and_fit_a_phone(demo_server, browser, lang):
             shot(page, f"a11y-{name}-{lang}-{width}")
         context.close()
     assert problems == [], f"{len(problems)} problems:\n" + "\n".join(problems)
+
+
+def test_picking_partners_on_a_phone_leaves_buttons_big_enough_to_touch(demo_server, browser):
+    _set_locale(demo_server, "fr")
+    base = demo_server["url"]
+    context = browser.new_context(locale="fr-FR", viewport={"width": 360, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    sign_in(page, base, demo_server["email"])
+    page.goto(f"{base}/meetings/new")
+    page.fill("#org-search", "Hua")
+    options = page.locator("[data-pick]")
+    options.first.wait_for()
+    assert _violations(page) == []  # the list of matches
+
+    options.first.click()
+    options.first.click()
+
+    remove = page.get_by_role("button", name="Retirer")
+    assert remove.count() == 2
+    for box in (remove.nth(i).bounding_box() for i in range(2)):
+        assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
+    assert _violations(page) == []
+    assert _sideways(page) == ""
+    shot(page, "a11y-picked-partners-fr-360")
+    context.close()
