@@ -66,4 +66,10 @@ def main_pages(session) -> dict[str, str]:
         "week": "/calendar/week",
         "month": "/meetings/month",
         "account": "/account",
+        # The rest of the menu: the AES view, a partner's record, and an administrator's pages.
+        "aes": "/aes",
+        "partner-record": f"/organisations/{org}/record",
+        "users": "/admin/users",
+        "institutions": "/admin/institutions",
+        "letterhead": "/admin/letterhead",
     }
