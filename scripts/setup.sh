@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 packages=(python3-venv python3-pip libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core shared-mime-info)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium poppler-utils nodejs openjdk-17-jre-headless)
+  packages+=(chromium poppler-utils qpdf)
+  packages+=(nodejs openjdk-17-jre-headless)  # the validators: npm for axe-core and vnu.jar, java to run vnu.jar
   # Debian's nodejs comes without npm (NodeSource's includes it): ask for it only when it is missing.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
