@@ -89,6 +89,7 @@ def test_main_pages_pass_axe_and_fit_a_phone(demo_server, browser, lang):
         page.goto(f"{base}/login")
         problems += [f"{lang} {width}px login: {v}" for v in _violations(page)]
         problems += [f"{lang} {width}px login: runs off the screen: {n}" for n in [_sideways(page)] if n]
+        shot(page, f"a11y-login-{lang}-{width}")
         sign_in(page, base, demo_server["email"])
         for name, path in demo_server["paths"].items():
             response = page.goto(base + path)
