@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
 from flask import (
     Flask,
@@ -22,7 +23,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -125,10 +126,16 @@ def _headers(response):
 # --- error pages: the app's own, in the reader's language, for every status ---------------------
 
 
-def error_page(status: int, message: str):
-    """Full page for a normal request; for htmx, a sentence shown in the notice bar (the form stays)."""
+def error_page(status: int, message: str, kind: str = ""):
+    """Full page for a normal request; for htmx, a sentence shown in the notice bar (the form stays).
+
+    ``kind="session"`` marks a refusal because the session ended (header ``X-Session-Ended``): the page shows
+    its own sentence for it, in the page's language (the server may no longer know the user's).
+    """
     if htmx:
         response = make_response(render_template("errors/_message.html", status=status, message=message), status)
+        if kind == "session":
+            response.headers["X-Session-Ended"] = "1"
         response.headers["HX-Retarget"] = "#notice"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
@@ -169,14 +176,15 @@ def _handle_refusal(exc: DomainError):
     return error_page(exc.status, exc.message)
 
 
-def _handle_csrf(exc: CSRFError):
-    return error_page(
-        400,
-        _(
-            "Your session expired or the form was too old. Nothing was lost: "
-            "copy your text if needed, reload and send again."
-        ),
+def session_expired_message() -> str:
+    return _(
+        "Your session expired or the form was too old. Nothing was lost: "
+        "copy your text if needed, reload and send again."
     )
+
+
+def _handle_csrf(exc: CSRFError):
+    return error_page(400, session_expired_message(), kind="session")
 
 
 def _handle_busy(exc: Exception):
@@ -193,9 +201,55 @@ def _handle_500(exc: Exception):
     return error_page(500, ERROR_MESSAGES[500]())
 
 
+# Dates and times: French as CLDR writes it; English the British way ("23 Nov 2026, 18:05", never
+# "11/23/26, 6:05 PM"), with the 24-hour clock the rest of the page uses. A moment is "23 Nov 2026, 18:05" in
+# English and "23/11/2026 18:05" in French for "short", without seconds for "medium".
+_ENGLISH_MOMENT = {"short": "d MMM y, HH:mm", "medium": "d MMM y, HH:mm"}
+_FRENCH_MOMENT = {"medium": "d MMM y, HH:mm"}
+_ENGLISH_DAY = {"short": "d MMM y"}  # 23 Nov 2026: no day/month order to guess
+
+
+def format_locale() -> Locale:
+    language = str(get_locale() or "fr")
+    return Locale("en", "GB") if language == "en" else Locale.parse(language)
+
+
+def _moment_pattern(fmt: str, locale: Locale) -> str:
+    return (_ENGLISH_MOMENT if locale.language == "en" else _FRENCH_MOMENT).get(fmt, fmt)
+
+
+def format_day(day, fmt: str = "medium") -> str:
+    if not day:
+        return ""
+    if isinstance(day, datetime):
+        day = day.replace(tzinfo=UTC) if day.tzinfo is None else day
+        day = day.astimezone(get_timezone())
+    locale = format_locale()
+    return babel_date(day, _ENGLISH_DAY.get(fmt, fmt) if locale.language == "en" else fmt, locale=locale)
+
+
+def format_moment(moment, fmt: str = "medium") -> str:
+    """A moment in the reader's time zone."""
+    if not moment:
+        return ""
+    locale = format_locale()
+    return babel_datetime(moment, _moment_pattern(fmt, locale), tzinfo=get_timezone(), locale=locale)
+
+
 def _local_time(moment, zone: str, fmt: str = "short") -> str:
     """A moment shown in a given zone (the meeting's), whatever the reader's zone."""
-    return babel_datetime(moment, fmt, tzinfo=ZoneInfo(zone), locale=str(get_locale() or "fr"))
+    locale = format_locale()
+    return babel_datetime(moment, _moment_pattern(fmt, locale), tzinfo=ZoneInfo(zone), locale=locale)
+
+
+def _machine_time(value) -> str:
+    """The value of a <time datetime>: a moment in UTC to the second, a day, or a time of day."""
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value.isoformat() if value else ""
 
 
 def _css_string(value) -> str:
@@ -238,6 +292,8 @@ def init_app(app: Flask) -> None:
         can=can,
         Role=Role,
         language_names=_language_names,
+        signed_out_message=ERROR_MESSAGES[401],
+        session_expired_message=session_expired_message,
         audit_action=audit_labels.action,
         audit_entity=audit_labels.entity,
         audit_field=audit_labels.field,
@@ -248,23 +304,25 @@ def init_app(app: Flask) -> None:
     )
 
     app.jinja_env.filters["css_string"] = _css_string
-    app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
-    app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
+    app.jinja_env.filters["iso"] = _machine_time
+    app.jinja_env.filters["date"] = format_day
+    app.jinja_env.filters["datetime"] = format_moment
 
 
 @login_manager.unauthorized_handler
 def _unauthorized():
     if htmx:
         # Leave the page (and whatever the user typed) in place; the notice bar says what to do.
-        return error_page(401, ERROR_MESSAGES[401]())
+        return error_page(401, ERROR_MESSAGES[401](), kind="session")
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
 
 
 # A small mark in the tab, inline so that it costs no request; /favicon.ico for clients that ask anyway.
-FAVICON_SVG = (
-    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E"
-    "%3Crect width='32' height='32' rx='6' fill='%231f4e79'/%3E"
-    "%3Cpath d='M7 24 13 8h6l6 16h-4.5l-1.2-3.6h-6.6L11.5 24zm6-7h4.4L15.2 10z' fill='%23fff'/%3E%3C/svg%3E"
+FAVICON_SVG = (  # spaces written %20: a URL holds none
+    "data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%20viewBox='0%200%2032%2032'%3E"
+    "%3Crect%20width='32'%20height='32'%20rx='6'%20fill='%231f4e79'/%3E"
+    "%3Cpath%20d='M7%2024%2013%208h6l6%2016h-4.5l-1.2-3.6h-6.6L11.5%2024zm6-7h4.4L15.2%2010z'%20fill='%23fff'/%3E"
+    "%3C/svg%3E"
 )
 
 

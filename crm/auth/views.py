@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 from crm.audit import services as audit
 from crm.auth import services
-from crm.auth.forms import LoginForm, PasswordChangeForm, PreferencesForm, UserCreateForm, UserEditForm
+from crm.auth.forms import LANGUAGES, LoginForm, PasswordChangeForm, PreferencesForm, UserCreateForm, UserEditForm
 from crm.auth.models import Role
 from crm.auth.permissions import public, role_required
 from crm.errors import DomainError
@@ -19,6 +19,7 @@ from crm.partners import institutions
 from crm.views import form_cycle, render, saved
 
 bp = Blueprint("auth", __name__)
+LANGUAGE_CODES = tuple(code for code, _label in LANGUAGES)
 
 
 def _safe_next(target: str | None) -> str:
@@ -50,8 +51,9 @@ def login():
         else:
             lang = session.get("lang")
             session.clear()  # a new session identifier at every sign-in
-            if lang and not result.user.locale:
-                session["lang"] = lang
+            if lang in LANGUAGE_CODES and lang != result.user.locale:
+                # The language chosen on the sign-in page becomes the account's.
+                services.update_preferences(db.session, result.user, locale=lang, timezone=result.user.timezone)
             result.user.session_token = result.token
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")))
@@ -80,11 +82,23 @@ def logout():
 @bp.get("/language/<code>")
 @public
 def set_language(code: str):
-    """Language switch for visitors who are not signed in (signed-in users set it in their account)."""
-    if code not in ("fr", "en"):
+    """Language switch for visitors who are not signed in: kept for this browser, and saved to the account
+    at sign-in."""
+    if code not in LANGUAGE_CODES:
         abort(404)
     session["lang"] = code
     return redirect(_safe_next(request.args.get("next")) if request.args.get("next") else url_for("auth.login"))
+
+
+@bp.post("/language")
+@role_required(Role.VIEWER)
+def switch_language():
+    """The switch in the header of a signed-in user: saved as the account's language, back to the same page."""
+    code = request.form.get("lang", "")
+    if code not in LANGUAGE_CODES:
+        abort(400)
+    services.update_preferences(db.session, current_user, locale=code, timezone=current_user.timezone)
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -20,11 +20,19 @@
 
   document.addEventListener("htmx:responseError", function (evt) {
     // The server answers errors with a short translated sentence; show it, keep the form as it is.
+    // A session that ended is said in the page's own language (signed out, the server only knows the
+    // browser's): the page carries those sentences, rendered with it.
     var text = "";
+    var xhr = evt.detail.xhr;
     try {
-      var doc = new DOMParser().parseFromString(evt.detail.xhr.responseText, "text/html");
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
       var p = doc.querySelector(".error-message");
-      text = p ? p.textContent : "";
+      if (xhr.getResponseHeader("X-Session-Ended")) {
+        var own = xhr.status === 401 ? document.body.dataset.msgSignedOut : document.body.dataset.msgStale;
+        text = own || p.textContent;
+      } else {
+        text = p ? p.textContent : "";
+      }
     } catch (e) { text = ""; }
     show(text || document.body.dataset.msgError);
   });
