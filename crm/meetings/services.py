@@ -47,6 +47,11 @@ signals = Namespace()
 meeting_saved = signals.signal("meeting-saved")
 # An agenda item is about to be removed (sender: the item): a receiver may refuse with a DomainError.
 item_removing = signals.signal("agenda-item-removing")
+# Minutes were submitted for approval, or fully approved (sender: the revision; actor=): people are told.
+minutes_submitted = signals.signal("minutes-submitted")
+minutes_approved = signals.signal("minutes-approved")
+# A person joined a planned meeting (sender: the participant): they are invited.
+participant_added = signals.signal("participant-added")
 
 
 # --- who may see what -------------------------------------------------------------------------
@@ -232,7 +237,7 @@ def save_meeting(
         )
     meeting.refresh_search([o.name for o in orgs] if creating else _org_names(session, meeting.id))
     session.flush()
-    meeting_saved.send(meeting, session=session)
+    meeting_saved.send(meeting, session=session, actor=actor, invite_contacts=bool(data.get("invite_contacts")))
     return meeting
 
 
@@ -382,6 +387,7 @@ def add_participant(
     session.flush()
     if institution_id is not None:
         _co_own(session, meeting, institution_id)
+    participant_added.send(participant, session=session, meeting=meeting)
     return participant
 
 
@@ -724,6 +730,7 @@ def submit_minutes(session: DbSession, revision: MinutesRevision, actor: User, v
     revision.submitted_at, revision.submitted_by_id = utcnow(), actor.id
     session.flush()
     _minutes_stand(session, revision)
+    minutes_submitted.send(revision, session=session, actor=actor)
 
 
 def save_and_submit(
@@ -791,6 +798,8 @@ def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, 
         revision.approved_at, revision.approved_by_id = utcnow(), actor.id
     session.flush()
     _minutes_stand(session, revision)
+    if revision.status == MinutesStatus.APPROVED:
+        minutes_approved.send(revision, session=session, actor=actor)
     return revision.status == MinutesStatus.APPROVED
 
 
