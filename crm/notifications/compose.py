@@ -109,7 +109,6 @@ def email_message(
     msg["To"] = formataddr((recipient_name, recipient)) if recipient_name else recipient
     msg["Subject"] = subject
     msg["Message-ID"] = message_id
-    msg["Content-Language"] = locale
     msg["Auto-Submitted"] = "auto-generated"
     if unsubscribe:
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
@@ -118,4 +117,5 @@ def email_message(
     msg.add_alternative(html, subtype="html")
     if ics:
         msg.add_alternative(ics, subtype="calendar", params={"method": ics_method})
+    msg["Content-Language"] = locale  # after the parts: set_content() moves Content-* headers into them
     return msg
