@@ -22,7 +22,7 @@ def _submitted_minutes(author, title="Audience avec le DG d’Orange Mali", **me
 
 
 def test_minutes_submitted_reach_the_officers_who_approve_them_in_their_language(app, smtp):
-    officer = make_user(Role.OFFICER, email="officer@mcenma.example", name="Awa Traoré", locale="en")
+    make_user(Role.OFFICER, email="officer@mcenma.example", name="Awa Traoré", locale="en")
     author = make_user(Role.STAFF, email="author@mcenma.example", name="Moussa Keita")
     make_user(Role.STAFF, email="other-staff@mcenma.example")  # staff do not approve
     meeting, _revision = _submitted_minutes(author)
