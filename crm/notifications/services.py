@@ -118,6 +118,7 @@ def enqueue(
     recipient_name: str = "",
     ics: str | None = None,
     ics_method: str = "",
+    due: datetime | None = None,
 ) -> OutboxMessage:
     """One e-mail in the outbox (called inside force_locale(locale)); the sender delivers it after commit."""
     unsubscribe = compose.unsubscribe_url(user.id, kind.value) if user is not None and kind not in ALWAYS else ""
@@ -136,7 +137,7 @@ def enqueue(
         unsubscribe_url=unsubscribe,
         message_id=compose.new_message_id(),
         status=OutboxStatus.QUEUED,
-        next_attempt_at=utcnow(),
+        next_attempt_at=due or utcnow(),
         last_error="",
     )
     session.add(message)
@@ -151,6 +152,7 @@ def tell(
     path: str,
     *,
     mail_too: bool = True,
+    due: datetime | None = None,
 ) -> None:
     """The bell and (unless the user turned the kind off) an e-mail, both in the user's language."""
     locale = compose.locale_of(user)
@@ -159,7 +161,14 @@ def tell(
         session.add(Notification(user_id=user.id, kind=kind, text=mail.subject[:500], path=path))
         if mail_too and _wants_mail(session, user, kind):
             enqueue(
-                session, kind=kind, recipient=user.email, recipient_name=user.name, mail=mail, locale=locale, user=user
+                session,
+                kind=kind,
+                recipient=user.email,
+                recipient_name=user.name,
+                mail=mail,
+                locale=locale,
+                user=user,
+                due=due,
             )
 
 
@@ -646,6 +655,7 @@ def enqueue_digests(session: DbSession, now: datetime) -> int:
                 mail=mail,
                 locale=locale,
                 user=user,
+                due=now,
             )
             sent += 1
     return sent
@@ -655,7 +665,7 @@ def escalation_steps(priority: str) -> tuple[int, ...]:
     return tuple(current_app.config["CRM_ESCALATION_DAYS"].get(priority, (7, 30)))
 
 
-def enqueue_escalations(session: DbSession, today: date) -> int:
+def enqueue_escalations(session: DbSession, today: date, now: datetime | None = None) -> int:
     """Overdue commitments owed by us: first step to the responsible officer, later ones to their institution's
     officers too; each step once (a key per commitment and step)."""
     first = min(min(steps) for steps in current_app.config["CRM_ESCALATION_DAYS"].values())
@@ -701,7 +711,7 @@ def enqueue_escalations(session: DbSession, today: date) -> int:
             people += [o for o in officers if _sees_commitment(session, commitment.id, o)]
         for user in people:
             build = partial(_escalation_mail, commitment, responsible, user, late)
-            tell(session, user, Kind.ESCALATION, build, _commitment_path(commitment.id))
+            tell(session, user, Kind.ESCALATION, build, _commitment_path(commitment.id), due=now)
             told += 1
     return told
 
@@ -725,5 +735,5 @@ def _escalation_mail(commitment: Commitment, responsible: User, user: User, late
 def enqueue_scheduled(session: DbSession, now: datetime | None = None) -> tuple[int, int]:
     now = now or datetime.now(UTC)
     digests = enqueue_digests(session, now)
-    escalations = enqueue_escalations(session, now.astimezone(compose.zone_of(None)).date())
+    escalations = enqueue_escalations(session, now.astimezone(compose.zone_of(None)).date(), now)
     return digests, escalations

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -81,12 +82,16 @@ def unsubscribe(token: str):
     if found is None or found[1] not in set(Kind):
         abort(404)
     user_id, kind = found
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
     done = False
     if request.method == "POST":
         if not services.unsubscribe(db.session, user_id, kind):
             abort(404)
         done = True
-    return render("notifications/unsubscribe.html", kind=Kind(kind), done=done, token=token)
+    with force_locale(compose.locale_of(user)):  # the reader of the e-mail, signed in or not
+        return render("notifications/unsubscribe.html", kind=Kind(kind), done=done, token=token)
 
 
 @bp.get("/outbox")
