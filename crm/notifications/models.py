@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -73,20 +73,24 @@ class OutboxMessage(Base):
 
 
 class Notification(Base):
-    """One line of the bell: written in the recipient's language when it happened."""
+    """One line of the bell's list."""
 
     __tablename__ = "notification"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kind: Mapped[Kind] = mapped_column(enum_type(Kind, "kind", 30))
-    text: Mapped[str] = mapped_column(String(500))
+    # The line in each language of the app ({"fr": …, "en": …}): shown in the reader's language of the day.
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
     path: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # The bell's count is one COUNT on this index (user, unread).
     __table_args__ = (Index("ix_notification_unread", "user_id", "read_at", "id"),)
+
+    def text_in(self, locale: str) -> str:
+        return self.texts.get(locale) or next(iter(self.texts.values()), "")
 
 
 class NotificationPreference(VersionMixin, Base):

@@ -144,6 +144,15 @@ def enqueue(
     return message
 
 
+def in_every_language(say: Callable[[str], str]) -> dict[str, str]:
+    """A bell's line in each language of the app: shown in the reader's language of the day."""
+    texts = {}
+    for locale in current_app.config["CRM_LANGUAGES"]:
+        with force_locale(locale):
+            texts[locale] = say(locale)[:500]
+    return texts
+
+
 def tell(
     session: DbSession,
     user: User,
@@ -158,7 +167,8 @@ def tell(
     locale = compose.locale_of(user)
     with force_locale(locale):
         mail = build(locale)
-        session.add(Notification(user_id=user.id, kind=kind, text=mail.subject[:500], path=path))
+        texts = in_every_language(lambda other: mail.subject if other == locale else build(other).subject)
+        session.add(Notification(user_id=user.id, kind=kind, texts=texts, path=path))
         if mail_too and _wants_mail(session, user, kind):
             enqueue(
                 session,
@@ -367,6 +377,15 @@ def _invitation_ics(
     return cal.to_ical().decode()
 
 
+def _invitation_words(invitation: MeetingInvitation, method: str, meeting: Meeting) -> tuple[str, str]:
+    """The subject and first sentence of an invitation (inside force_locale)."""
+    if method == "CANCEL":
+        return _("Cancelled: %(meeting)s", meeting=meeting_name(meeting)), _("This meeting is cancelled:")
+    if invitation.sequence:
+        return _("Updated invitation: %(meeting)s", meeting=meeting_name(meeting)), _("This meeting has changed:")
+    return _("Invitation: %(meeting)s", meeting=meeting_name(meeting)), _("You are invited to this meeting:")
+
+
 def _invite(
     session: DbSession, meeting: Meeting, invitation: MeetingInvitation, people: list[Invitee], method: str
 ) -> None:
@@ -375,15 +394,7 @@ def _invite(
         locale = compose.locale_of(who.user)
         with force_locale(locale):
             when = compose.when(meeting.starts_at, who.user, locale)
-            if method == "CANCEL":
-                subject = _("Cancelled: %(meeting)s", meeting=meeting_name(meeting))
-                intro = _("This meeting is cancelled:")
-            elif invitation.sequence:
-                subject = _("Updated invitation: %(meeting)s", meeting=meeting_name(meeting))
-                intro = _("This meeting has changed:")
-            else:
-                subject = _("Invitation: %(meeting)s", meeting=meeting_name(meeting))
-                intro = _("You are invited to this meeting:")
+            subject, intro = _invitation_words(invitation, method, meeting)
             lines = [meeting_name(meeting), when]
             if meeting.place and not meeting.is_limited:
                 lines.append(meeting.place)
@@ -397,7 +408,10 @@ def _invite(
             if who.user is not None:
                 session.add(
                     Notification(
-                        user_id=who.user.id, kind=Kind.INVITATION, text=subject, path=_meeting_path(meeting.id)
+                        user_id=who.user.id,
+                        kind=Kind.INVITATION,
+                        texts=in_every_language(lambda _locale: _invitation_words(invitation, method, meeting)[0]),
+                        path=_meeting_path(meeting.id),
                     )
                 )
             enqueue(

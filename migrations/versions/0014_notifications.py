@@ -46,7 +46,7 @@ def upgrade():
             ),
             nullable=False,
         ),
-        sa.Column("text", sa.String(length=500), nullable=False),
+        sa.Column("texts", sa.JSON(), nullable=False),
         sa.Column("path", sa.String(length=300), nullable=False),
         sa.Column("created_at", crm.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("read_at", crm.db.UTCDateTime(timezone=True), nullable=True),
