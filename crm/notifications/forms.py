@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 
 from crm.core.enums import LabelledEnum
-from crm.forms import enum_choices
+from crm.forms import SelectChoice, enum_choices
 from crm.notifications.models import DigestFrequency, Kind
 from crm.partners.forms import MultiCheckboxField
 
@@ -26,6 +26,6 @@ class PreferencesForm(FlaskForm):
     )
     digest = SelectField(_l("Digest of my follow-ups"), choices=enum_choices(DigestFrequency))
     digest_hour = SelectField(
-        _l("At (my time zone)"), choices=[(str(h), f"{h:02d}:00") for h in range(24)], default="7"
+        _l("At (my time zone)"), choices=[SelectChoice(str(h), f"{h:02d}:00") for h in range(24)], default="7"
     )
     digest_weekday = SelectField(_l("On (weekly digest)"), choices=enum_choices(Weekday), default="0")
