@@ -52,6 +52,8 @@ minutes_submitted = signals.signal("minutes-submitted")
 minutes_approved = signals.signal("minutes-approved")
 # A person joined a planned meeting (sender: the participant): they are invited.
 participant_added = signals.signal("participant-added")
+# A person is about to leave a meeting (sender: the participant): their invitation is withdrawn.
+participant_removing = signals.signal("participant-removing")
 
 
 # --- who may see what -------------------------------------------------------------------------
@@ -402,6 +404,7 @@ def remove_participant(session: DbSession, meeting: Meeting, participant: Partic
     if meeting.is_limited and participant.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted meeting: you would lose access to it."))
     institution_id = participant.institution_id
+    participant_removing.send(participant, session=session, meeting=meeting)
     session.delete(participant)
     session.flush()
     if institution_id is not None and institution_id != meeting.owner_institution_id:

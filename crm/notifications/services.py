@@ -477,13 +477,25 @@ def _participant_added(participant: Participant, session: DbSession, meeting: Me
     invitation = _invitation(session, meeting)
     if invitation is None or invitation.cancelled or meeting.status != MeetingStatus.PLANNED:
         return
-    people = invitees(session, meeting, invitation)
-    if participant.user_id is not None:
-        people = [i for i in people if i.user is not None and i.user.id == participant.user_id]
-    else:
-        contact = session.get(Contact, participant.contact_id)
-        people = [i for i in people if i.user is None and contact is not None and i.email == contact.email]
+    people = [i for i in invitees(session, meeting, invitation) if _is(i, participant, session)]
     _invite(session, meeting, invitation, people, "REQUEST")
+
+
+@meetings.participant_removing.connect
+def _participant_removing(participant: Participant, session: DbSession, meeting: Meeting, **_extra: Any) -> None:
+    """Someone taken off a planned meeting they were invited to receives a cancellation for themselves."""
+    invitation = _invitation(session, meeting)
+    if invitation is None or invitation.cancelled or meeting.status != MeetingStatus.PLANNED:
+        return
+    people = [i for i in invitees(session, meeting, invitation) if _is(i, participant, session)]
+    _invite(session, meeting, invitation, people, "CANCEL")
+
+
+def _is(invitee: Invitee, participant: Participant, session: DbSession) -> bool:
+    if participant.user_id is not None:
+        return invitee.user is not None and invitee.user.id == participant.user_id
+    contact = session.get(Contact, participant.contact_id)
+    return invitee.user is None and contact is not None and invitee.email == contact.email
 
 
 # --- the bell ----------------------------------------------------------------------------------

@@ -127,3 +127,16 @@ def test_a_confidential_meeting_invitation_says_only_its_reference(app, smtp):
         assert "secrète" not in text
     _cal, event = _calendar(invitation)
     assert str(event["SUMMARY"]) == meeting.reference
+
+
+def test_a_participant_taken_off_a_planned_meeting_receives_a_cancellation(app, smtp):
+    organiser = make_user(Role.OFFICER)
+    guest = make_user(Role.STAFF, email="guest@mcenma.example")
+    meeting = make_meeting(organiser, "Atelier", starts=datetime(2027, 2, 10, 9, 0), status="planned")
+    participant = meetings.add_participant(_db.session, meeting, user_id=guest.id)
+    _db.session.commit()
+    meetings.remove_participant(_db.session, meeting, participant, organiser)
+    _db.session.commit()
+    deliver()
+    methods = [_calendar(m)[0]["METHOD"] for m in smtp.inbox.to("guest@mcenma.example")]
+    assert methods == ["REQUEST", "CANCEL"]
