@@ -433,6 +433,8 @@ def _invitation(session: DbSession, meeting: Meeting) -> MeetingInvitation | Non
 
 @meetings.meeting_saved.connect
 def _meeting_saved(meeting: Meeting, session: DbSession, invite_contacts: bool = False, **_extra: Any) -> None:
+    if meeting.ends_at <= utcnow():
+        return  # a meeting already over (typed afterwards, or its record corrected): nobody is invited to it
     invitation = _invitation(session, meeting)
     if invitation is None:
         if meeting.status != MeetingStatus.PLANNED:
@@ -475,7 +477,12 @@ def _meeting_saved(meeting: Meeting, session: DbSession, invite_contacts: bool =
 @meetings.participant_added.connect
 def _participant_added(participant: Participant, session: DbSession, meeting: Meeting, **_extra: Any) -> None:
     invitation = _invitation(session, meeting)
-    if invitation is None or invitation.cancelled or meeting.status != MeetingStatus.PLANNED:
+    if (
+        invitation is None
+        or invitation.cancelled
+        or meeting.status != MeetingStatus.PLANNED
+        or meeting.ends_at <= utcnow()
+    ):
         return
     people = [i for i in invitees(session, meeting, invitation) if _is(i, participant, session)]
     _invite(session, meeting, invitation, people, "REQUEST")
@@ -485,7 +492,12 @@ def _participant_added(participant: Participant, session: DbSession, meeting: Me
 def _participant_removing(participant: Participant, session: DbSession, meeting: Meeting, **_extra: Any) -> None:
     """Someone taken off a planned meeting they were invited to receives a cancellation for themselves."""
     invitation = _invitation(session, meeting)
-    if invitation is None or invitation.cancelled or meeting.status != MeetingStatus.PLANNED:
+    if (
+        invitation is None
+        or invitation.cancelled
+        or meeting.status != MeetingStatus.PLANNED
+        or meeting.ends_at <= utcnow()
+    ):
         return
     people = [i for i in invitees(session, meeting, invitation) if _is(i, participant, session)]
     _invite(session, meeting, invitation, people, "CANCEL")

@@ -140,3 +140,13 @@ def test_a_participant_taken_off_a_planned_meeting_receives_a_cancellation(app, 
     deliver()
     methods = [_calendar(m)[0]["METHOD"] for m in smtp.inbox.to("guest@mcenma.example")]
     assert methods == ["REQUEST", "CANCEL"]
+
+
+def test_a_meeting_already_over_invites_nobody(app, smtp):
+    organiser = make_user(Role.OFFICER)
+    guest = make_user(Role.STAFF, email="guest@mcenma.example")
+    meeting = make_meeting(organiser, "Séance passée", starts=datetime(2025, 2, 10, 9, 0), status="planned")
+    meetings.add_participant(_db.session, meeting, user_id=guest.id)
+    _db.session.commit()
+    deliver()
+    assert smtp.inbox.to("guest@mcenma.example") == []
