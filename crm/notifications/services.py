@@ -707,28 +707,34 @@ def enqueue_escalations(session: DbSession, today: date, now: datetime | None = 
     """Overdue commitments owed by us: first step to the responsible officer, later ones to their institution's
     officers too; each step once (a key per commitment and step)."""
     first = min(min(steps) for steps in current_app.config["CRM_ESCALATION_DAYS"].values())
-    rows = session.scalars(
-        select(Commitment)
+    rows = session.execute(
+        select(Commitment.id, Commitment.due_date, Commitment.priority)
         .where(
             Commitment.closed.is_(False),
-            Commitment.due_date.is_not(None),
-            Commitment.due_date <= today - timedelta(days=first),
+            Commitment.due_key <= today - timedelta(days=first),  # on the list index (closed, due_key, id)
             Commitment.responsible_id.is_not(None),
         )
         .order_by(Commitment.id)
     ).all()
+    due: dict[str, tuple[int, int, int]] = {}  # key → (commitment id, step, days late)
+    for row in rows:
+        late = (today - row.due_date).days
+        reached = [i for i, days in enumerate(escalation_steps(row.priority.value)) if late >= days]
+        if reached:
+            due[f"escalation:{row.id}:{reached[-1]}"] = (row.id, reached[-1], late)
+    keys = list(due)
+    done: set[str] = set()
+    for start in range(0, len(keys), 500):  # what earlier passes did, in one query per 500
+        done.update(
+            session.scalars(select(NotificationMark.key).where(NotificationMark.key.in_(keys[start : start + 500])))
+        )
     told = 0
-    for commitment in rows:
-        assert commitment.due_date is not None
-        late = (today - commitment.due_date).days
-        steps = escalation_steps(commitment.priority.value)
-        reached = [i for i, days in enumerate(steps) if late >= days]
-        if not reached:
+    for key in (k for k in keys if k not in done):
+        commitment_id, step, late = due[key]
+        if not _mark(session, key):
             continue
-        step = reached[-1]
-        key = f"escalation:{commitment.id}:{step}"
-        if _marked(session, key) or not _mark(session, key):
-            continue
+        commitment = session.get(Commitment, commitment_id)
+        assert commitment is not None and commitment.due_date is not None
         for earlier in range(step):  # a step skipped (the sender was down) is not sent late after a later one
             _mark(session, f"escalation:{commitment.id}:{earlier}")
         responsible = session.get(User, commitment.responsible_id)
