@@ -21,9 +21,7 @@ class Weekday(LabelledEnum):
 
 
 class PreferencesForm(FlaskForm):
-    kinds = MultiCheckboxField(
-        _l("E-mails I receive"), choices=enum_choices(Kind, exclude=(Kind.INVITATION, Kind.DIGEST))
-    )
+    kinds = MultiCheckboxField(_l("E-mails I receive"), choices=enum_choices(Kind, exclude=(Kind.DIGEST,)))
     digest = SelectField(_l("Digest of my follow-ups"), choices=enum_choices(DigestFrequency))
     digest_hour = SelectField(
         _l("At (my time zone)"), choices=[SelectChoice(str(h), f"{h:02d}:00") for h in range(24)], default="7"

@@ -51,8 +51,8 @@ from crm.partners.models import Contact
 from crm.visits.models import Visit, VisitMember
 
 APPROVERS = (Role.OFFICER, Role.ADMIN, Role.INSTALLATION_ADMIN)
-# Kinds a user cannot turn off by e-mail: an invitation is the meeting itself.
-ALWAYS = frozenset({Kind.INVITATION})
+# Kinds a user cannot turn off by e-mail (none: every e-mail to a user carries its unsubscribe link).
+ALWAYS: frozenset[Kind] = frozenset()
 
 
 # --- preferences -------------------------------------------------------------------------------
@@ -70,7 +70,8 @@ def save_preferences(
     session: DbSession, user: User, *, kinds: Iterable[str], digest: str, hour: int, weekday: int
 ) -> NotificationPreference:
     wanted = {Kind(k) for k in kinds if k in set(Kind)}
-    muted = sorted(k.value for k in Kind if k not in wanted and k not in ALWAYS)
+    # The digest is turned on and off by its frequency, invitations always go: neither is a box to tick.
+    muted = sorted(k.value for k in Kind if k not in wanted and k not in ALWAYS and k != Kind.DIGEST)
     prefs = session.get(NotificationPreference, user.id)
     if prefs is None:
         prefs = NotificationPreference(user_id=user.id)
@@ -414,6 +415,8 @@ def _invite(
                         path=_meeting_path(meeting.id),
                     )
                 )
+            if who.user is not None and not _wants_mail(session, who.user, Kind.INVITATION):
+                continue
             enqueue(
                 session,
                 kind=Kind.INVITATION,

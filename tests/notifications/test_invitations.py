@@ -53,6 +53,7 @@ def test_a_planned_meeting_invites_its_participants_then_updates_then_cancels(ap
     [invitation] = smtp.inbox.to("guest@mcenma.example")
     assert invitation["Subject"] == f"Invitation: {meeting.reference} — Atelier fibre"
     assert invitation.get_content_type() == "multipart/alternative"
+    assert invitation["List-Unsubscribe"].startswith("<https://crm.example.org/notifications/unsubscribe/")
     calendar, event = _calendar(invitation)
     assert calendar["METHOD"] == "REQUEST"
     uid = str(event["UID"])
@@ -150,3 +151,20 @@ def test_a_meeting_already_over_invites_nobody(app, smtp):
     _db.session.commit()
     deliver()
     assert smtp.inbox.to("guest@mcenma.example") == []
+
+
+def test_a_user_who_turned_invitations_off_gets_them_on_the_bell_only(app, smtp):
+    from crm.notifications import services
+    from crm.notifications.models import Kind
+
+    organiser = make_user(Role.OFFICER)
+    guest = make_user(Role.STAFF, email="guest@mcenma.example")
+    services.save_preferences(
+        _db.session, guest, kinds=[k.value for k in Kind if k != Kind.INVITATION], digest="off", hour=7, weekday=0
+    )
+    meeting = make_meeting(organiser, "Atelier", starts=datetime(2027, 2, 10, 9, 0), status="planned")
+    meetings.add_participant(_db.session, meeting, user_id=guest.id)
+    _db.session.commit()
+    deliver()
+    assert smtp.inbox.to("guest@mcenma.example") == []
+    assert services.unread_count(_db.session, guest.id) == 1

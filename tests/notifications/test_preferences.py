@@ -31,6 +31,7 @@ def test_a_user_turns_a_kind_off_and_chooses_a_weekly_digest(app, client, smtp, 
     prefs = services.preferences(_db.session, me.id)
     assert (prefs.digest.value, prefs.digest_hour, prefs.digest_weekday) == ("weekly", 8, 2)
     assert "minutes_submitted" in prefs.muted_kinds()
+    assert services.digest_key(me, prefs, datetime(2026, 3, 4, 8, 0, tzinfo=UTC)) == f"digest:{me.id}:2026-W10"
 
     author = make_user(Role.STAFF)
     meeting = make_meeting(author)
