@@ -65,9 +65,14 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+# Requests a page makes by itself (the bell's refresh every minute): they must not keep an idle session alive.
+PASSIVE_ENDPOINTS = frozenset({"notifications.bell"})
+
+
 @login_manager.user_loader
 def _load_user(token: str):
-    user = auth_services.load_session_user(db.session, token)
+    passive = has_request_context() and request.endpoint in PASSIVE_ENDPOINTS
+    user = auth_services.load_session_user(db.session, token, touch=not passive)
     if user is not None:
         user.session_token = token
     return user

@@ -50,3 +50,24 @@ def test_nobody_reads_or_marks_another_users_notifications(app, client, login_as
     client.post(f"/notifications/{row.id}/read")
     assert services.unread_count(db.session, other.id) == 1
     assert "couverture" not in client.get("/notifications").get_data(as_text=True)
+
+
+def test_the_bells_refresh_does_not_keep_an_idle_session_alive(app, client, login_as):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from crm.auth.models import UserSession
+    from crm.db import utcnow
+    from crm.extensions import db
+
+    me = login_as(Role.STAFF)
+    earlier = utcnow() - timedelta(minutes=30)
+    db.session.execute(update(UserSession).where(UserSession.user_id == me.id).values(last_seen_at=earlier))
+    db.session.commit()
+    assert client.get("/notifications/bell").status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(db.select(UserSession.last_seen_at).where(UserSession.user_id == me.id)) == earlier
+    client.get("/notifications")  # a page the user opened is activity
+    db.session.expire_all()
+    assert db.session.scalar(db.select(UserSession.last_seen_at).where(UserSession.user_id == me.id)) > earlier
