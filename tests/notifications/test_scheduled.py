@@ -9,7 +9,7 @@ from crm.extensions import db as _db
 from crm.notifications import services
 from crm.notifications.cli import one_pass
 from crm.notifications.models import Kind
-from tests.conftest import make_commitment, make_user
+from tests.conftest import make_commitment, make_meeting, make_user
 from tests.notifications.conftest import deliver, outbox, parts
 
 
@@ -139,3 +139,25 @@ def test_a_closed_commitment_is_not_escalated(app, smtp):
     commitments.change_status(_db.session, commitment, "done", "Fait.", boss, commitment.version)
     _db.session.commit()
     assert services.enqueue_escalations(_db.session, date(2026, 3, 1) + timedelta(days=40)) == 0
+
+
+def test_a_confidential_commitment_is_named_by_its_reference_in_digests_and_escalations(app, smtp):
+    officer = make_user(Role.OFFICER, email="chief@mcenma.example", locale="en", timezone="Africa/Bamako")
+    meeting = make_meeting(officer, "Négociation secrète", confidentiality="confidential")
+    commitment = make_commitment(
+        officer,
+        "Payer la rançon secrète",
+        responsible_id=officer.id,
+        due_date=date(2026, 2, 1),
+        origin_meeting_id=meeting.id,
+    )
+    assert commitment.limited
+    one_pass(datetime(2026, 3, 2, 7, 0, tzinfo=UTC))  # digest at 07:00 in Bamako, and 29 days overdue
+    received = smtp.inbox.to("chief@mcenma.example")
+    assert {m["Subject"].split(":")[0] for m in received} >= {"Overdue by 29 days", "Your follow-ups for March 2, 2026"}
+    for message in received:
+        for text in [message["Subject"], *parts(message).values()]:
+            assert "secrète" not in text
+        assert commitment.reference in parts(message)["text/plain"]
+        html = parts(message)["text/html"]
+        assert "<img" not in html and "src=" not in html and "<link" not in html  # nothing fetched from afar
