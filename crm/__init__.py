@@ -20,6 +20,7 @@ from crm.documents.views import bp as documents_bp
 from crm.extensions import babel, compress, csrf, htmx, login_manager, migrate
 from crm.extensions import db as database  # not `db`: crm.db is the module of models' base
 from crm.meetings.views import bp as meetings_bp
+from crm.notifications.views import bp as notifications_bp
 from crm.partners.views import bp as partners_bp
 from crm.readmodels.views import bp as aes_bp
 from crm.readmodels.views import home_bp
@@ -64,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         calendars_bp,
         visits_bp,
         aes_bp,
+        notifications_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

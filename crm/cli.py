@@ -74,5 +74,8 @@ def seed_demo(if_empty: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from crm.notifications.cli import group as notifications
+
+    app.cli.add_command(notifications)
     app.cli.add_command(users)
     app.cli.add_command(seed_demo)

@@ -98,4 +98,39 @@ def load_config(instance_path: Path) -> dict:
         "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],  # static files are streamed; gzip for old browsers
         "COMPRESS_MIN_SIZE": 300,
         "COMPRESS_CACHE_BACKEND": None,
+        # E-mail (crm/notifications): with no host, messages wait in the outbox until one is configured.
+        "CRM_SMTP_HOST": os.environ.get("CRM_SMTP_HOST", ""),
+        "CRM_SMTP_PORT": int(os.environ.get("CRM_SMTP_PORT", "587")),
+        "CRM_SMTP_USER": os.environ.get("CRM_SMTP_USER", ""),
+        "CRM_SMTP_PASSWORD": os.environ.get("CRM_SMTP_PASSWORD", ""),
+        # starttls (the default), ssl (implicit TLS, port 465) or none (a relay on localhost)
+        "CRM_SMTP_TLS": os.environ.get("CRM_SMTP_TLS", "starttls").strip().lower(),
+        "CRM_SMTP_TIMEOUT": float(os.environ.get("CRM_SMTP_TIMEOUT", "30")),
+        "CRM_MAIL_FROM": os.environ.get("CRM_MAIL_FROM", "Partenariats AES <noreply@localhost>"),
+        "CRM_MAIL_BATCH": int(os.environ.get("CRM_MAIL_BATCH", "50")),
+        "CRM_MAIL_MAX_ATTEMPTS": int(os.environ.get("CRM_MAIL_MAX_ATTEMPTS", "8")),
+        # A sender killed mid-batch: the messages it claimed are taken up again after this many seconds.
+        "CRM_MAIL_LEASE_SECONDS": int(os.environ.get("CRM_MAIL_LEASE_SECONDS", "300")),
+        "CRM_WORKER_INTERVAL": float(os.environ.get("CRM_WORKER_INTERVAL", "60")),
+        # Digests list the commitments due within this many days.
+        "CRM_DIGEST_DUE_DAYS": int(os.environ.get("CRM_DIGEST_DUE_DAYS", "7")),
+        # Overdue commitments are escalated after these many days, per priority: "high:3,14;normal:7,30;low:7,30"
+        "CRM_ESCALATION_DAYS": parse_escalation(os.environ.get("CRM_ESCALATION_DAYS", "")),
     }
+
+
+DEFAULT_ESCALATION: tuple[int, ...] = (7, 30)
+
+
+def parse_escalation(value: str) -> dict[str, tuple[int, ...]]:
+    """Days overdue of each escalation step, per priority; every priority defaults to 7 then 30 days."""
+    steps: dict[str, tuple[int, ...]] = {
+        "low": DEFAULT_ESCALATION,
+        "normal": DEFAULT_ESCALATION,
+        "high": DEFAULT_ESCALATION,
+    }
+    for part in value.split(";"):
+        name, _sep, days = part.partition(":")
+        if name.strip() in steps and days.strip():
+            steps[name.strip()] = tuple(sorted(int(d) for d in days.split(",") if d.strip()))
+    return steps

@@ -15,6 +15,7 @@ from flask import (
     Flask,
     abort,
     current_app,
+    g,
     has_request_context,
     make_response,
     redirect,
@@ -39,6 +40,7 @@ from crm.auth.permissions import can, public
 from crm.cycle import Busy, OutOfRange
 from crm.errors import DomainError
 from crm.extensions import db, htmx, login_manager
+from crm.notifications import services as notification_services
 from crm.partners import services as partner_services
 
 CSP = (
@@ -64,9 +66,14 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+# Requests a page makes by itself (the bell's refresh every minute): they must not keep an idle session alive.
+PASSIVE_ENDPOINTS = frozenset({"notifications.bell"})
+
+
 @login_manager.user_loader
 def _load_user(token: str):
-    user = auth_services.load_session_user(db.session, token)
+    passive = has_request_context() and request.endpoint in PASSIVE_ENDPOINTS
+    user = auth_services.load_session_user(db.session, token, touch=not passive)
     if user is not None:
         user.session_token = token
     return user
@@ -301,12 +308,22 @@ def init_app(app: Flask) -> None:
         title_on=partner_services.title_on,
         local_time=_local_time,
         favicon_data_uri=FAVICON_SVG,
+        unread_notifications=_unread_notifications,
     )
 
     app.jinja_env.filters["css_string"] = _css_string
     app.jinja_env.filters["iso"] = _machine_time
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["datetime"] = format_moment
+
+
+def _unread_notifications() -> int:
+    """The bell's count: one COUNT on an index, once per page (and once a minute from the bell itself)."""
+    if not current_user.is_authenticated:
+        return 0
+    if "unread_notifications" not in g:
+        g.unread_notifications = notification_services.unread_count(db.session, current_user.id)
+    return int(g.unread_notifications)
 
 
 @login_manager.unauthorized_handler

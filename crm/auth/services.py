@@ -228,8 +228,10 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def load_session_user(session: DbSession, token: str) -> User | None:
-    """The user behind a session cookie, if that session is still alive (idle and absolute limits)."""
+def load_session_user(session: DbSession, token: str, *, touch: bool = True) -> User | None:
+    """The user behind a session cookie, if that session is still alive (idle and absolute limits).
+
+    ``touch=False`` for requests the page makes by itself (the bell's refresh): they are not activity."""
     now = utcnow()
     row = session.execute(
         select(UserSession, User)
@@ -247,7 +249,7 @@ def load_session_user(session: DbSession, token: str) -> User | None:
     )
     if expired or not user.active:
         return None
-    if (now - user_session.last_seen_at).total_seconds() > 60:
+    if touch and (now - user_session.last_seen_at).total_seconds() > 60:
         # Touched at most once a minute, in a short transaction of its own (so that reads stay reads): one of
         # the two documented commits outside the unit of work (crm/cycle.py). A busy database skips it.
         try:

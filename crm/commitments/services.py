@@ -7,6 +7,7 @@ from datetime import date
 from difflib import SequenceMatcher
 from typing import Any
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -33,6 +34,11 @@ from crm.visits import services as visits
 from crm.visits.models import Visit
 
 REFERENCE_PREFIX = "ENG"
+
+# What other domains hear about: a commitment was given to a (new) responsible officer (sender: the commitment;
+# actor=, previous_id=).
+signals = Namespace()
+responsible_changed = signals.signal("commitment-responsible-changed")
 ACTIVE = (CommitmentStatus.OPEN, CommitmentStatus.IN_PROGRESS, CommitmentStatus.BLOCKED)
 
 
@@ -204,6 +210,8 @@ def create_commitment(session: DbSession, data: dict[str, Any], actor: User) -> 
     session.flush()
     session.add(CommitmentUpdate(commitment_id=commitment.id, author_id=actor.id, new_status=commitment.status))
     session.flush()
+    if commitment.responsible_id is not None:
+        responsible_changed.send(commitment, session=session, actor=actor, previous_id=None)
     return commitment
 
 
@@ -260,9 +268,12 @@ def update_commitment(
     data = {**data, "institution_id": _owing_institution(session, data, actor, meeting, visit)}
     if meeting is None and visit is None and Sharing.parse(data.get("sharing")):
         commitment.sharing = Sharing(data["sharing"])
+    previous_id = commitment.responsible_id
     _apply(commitment, data)
     commitment.refresh_keys()
     session.flush()
+    if commitment.responsible_id is not None and commitment.responsible_id != previous_id:
+        responsible_changed.send(commitment, session=session, actor=actor, previous_id=previous_id)
 
 
 def _apply(commitment: Commitment, data: dict[str, Any]) -> None:
@@ -343,6 +354,7 @@ def reassign(session: DbSession, from_user_id: int, to_user_id: int, actor: User
             kept.append(commitment)
             continue
         commitment.responsible_id = to_user_id
+        responsible_changed.send(commitment, session=session, actor=actor, previous_id=from_user_id)
         session.add(
             CommitmentUpdate(
                 commitment_id=commitment.id,

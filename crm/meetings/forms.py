@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from crm.core.confidentiality import Confidentiality, Sharing
@@ -26,6 +26,8 @@ class MeetingForm(OnceForm):
     status = SelectField(_l("Status"), choices=enum_choices(MeetingStatus))
     organisation_ids = SelectMultipleField(_l("Organisations"), coerce=int, validate_choice=False)
     notes = TextAreaField(_l("Preparation notes"), filters=[strip_filter], validators=[Length(max=10_000)])
+    # Participants who are users always receive an invitation by e-mail; partner contacts only when ticked.
+    invite_contacts = BooleanField(_l("Also send the invitation to the partner contacts' e-mail addresses"))
     version = VersionField()
 
     def __init__(self, *args, **kwargs):

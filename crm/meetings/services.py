@@ -47,6 +47,13 @@ signals = Namespace()
 meeting_saved = signals.signal("meeting-saved")
 # An agenda item is about to be removed (sender: the item): a receiver may refuse with a DomainError.
 item_removing = signals.signal("agenda-item-removing")
+# Minutes were submitted for approval, or fully approved (sender: the revision; actor=): people are told.
+minutes_submitted = signals.signal("minutes-submitted")
+minutes_approved = signals.signal("minutes-approved")
+# A person joined a planned meeting (sender: the participant): they are invited.
+participant_added = signals.signal("participant-added")
+# A person is about to leave a meeting (sender: the participant): their invitation is withdrawn.
+participant_removing = signals.signal("participant-removing")
 
 
 # --- who may see what -------------------------------------------------------------------------
@@ -232,7 +239,7 @@ def save_meeting(
         )
     meeting.refresh_search([o.name for o in orgs] if creating else _org_names(session, meeting.id))
     session.flush()
-    meeting_saved.send(meeting, session=session)
+    meeting_saved.send(meeting, session=session, actor=actor, invite_contacts=bool(data.get("invite_contacts")))
     return meeting
 
 
@@ -382,6 +389,7 @@ def add_participant(
     session.flush()
     if institution_id is not None:
         _co_own(session, meeting, institution_id)
+    participant_added.send(participant, session=session, meeting=meeting)
     return participant
 
 
@@ -396,6 +404,7 @@ def remove_participant(session: DbSession, meeting: Meeting, participant: Partic
     if meeting.is_limited and participant.user_id == actor.id and not actor.can(Role.ADMIN):
         raise DomainError(_("You cannot remove yourself from a restricted meeting: you would lose access to it."))
     institution_id = participant.institution_id
+    participant_removing.send(participant, session=session, meeting=meeting)
     session.delete(participant)
     session.flush()
     if institution_id is not None and institution_id != meeting.owner_institution_id:
@@ -724,6 +733,7 @@ def submit_minutes(session: DbSession, revision: MinutesRevision, actor: User, v
     revision.submitted_at, revision.submitted_by_id = utcnow(), actor.id
     session.flush()
     _minutes_stand(session, revision)
+    minutes_submitted.send(revision, session=session, actor=actor)
 
 
 def save_and_submit(
@@ -791,6 +801,8 @@ def approve_minutes(session: DbSession, revision: MinutesRevision, actor: User, 
         revision.approved_at, revision.approved_by_id = utcnow(), actor.id
     session.flush()
     _minutes_stand(session, revision)
+    if revision.status == MinutesStatus.APPROVED:
+        minutes_approved.send(revision, session=session, actor=actor)
     return revision.status == MinutesStatus.APPROVED
 
 
