@@ -1,6 +1,6 @@
 """notifications: the outbox of e-mails, the bell, preferences, marks of scheduled messages, invitations
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-23
 """
@@ -11,7 +11,7 @@ from alembic import op
 import crm.db
 
 # revision identifiers, used by Alembic.
-revision = "0014"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
