@@ -24,6 +24,7 @@ def test_moving_between_months_shows_one_month_at_a_time(live_server, page_for):
 
     target = _month_after(date.today(), 2)
     page.locator("a[rel=next]").click()
+    expect(page).to_have_url(f"{base}/meetings/month?m={_month_after(date.today(), 1).strftime('%Y-%m')}")
     page.locator("a[rel=next]").click()
     expect(page).to_have_url(f"{base}/meetings/month?m={target.strftime('%Y-%m')}")
     expect(page.locator("h1")).to_have_count(1)
