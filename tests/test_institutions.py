@@ -32,7 +32,8 @@ OWNED_IDS = {"meeting_id", "participant_id", "item_id", "attachment_id", "commit
 # What differs from one request to the next without telling anything: the error's reference, tokens, and the
 # address the language switch returns to (the one asked for).
 VARYING = re.compile(
-    r"Référence de l’erreur : [0-9a-f]+|\"X-CSRFToken\": \"[^\"]+\"|value=\"[\w.-]{40,}\"|name=\"next\" value=\"[^\"]*\""
+    r"Référence de l’erreur : [0-9a-f]+|\"X-CSRFToken\": \"[^\"]+\"|value=\"[\w.-]{40,}\""
+    r"|name=\"next\" value=\"[^\"]*\""
 )
 
 
