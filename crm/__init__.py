@@ -23,6 +23,8 @@ from crm.meetings.views import bp as meetings_bp
 from crm.partners.views import bp as partners_bp
 from crm.readmodels.views import bp as aes_bp
 from crm.readmodels.views import home_bp
+from crm.search import services as search
+from crm.search.views import bp as search_bp
 from crm.visits.views import bp as visits_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     database.init_app(app)
     audit.install_listener(FlaskSession)
+    search.install_listener(FlaskSession)  # the search index, rewritten in each flush's transaction
     migrate.init_app(app, database, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -64,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         calendars_bp,
         visits_bp,
         aes_bp,
+        search_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
