@@ -23,12 +23,14 @@ from sqlalchemy import (
     DDL,
     Boolean,
     ColumnElement,
+    Double,
     Index,
     Integer,
     Select,
     String,
     Text,
     UniqueConstraint,
+    cast,
     column,
     event,
     func,
@@ -139,7 +141,8 @@ def matches(session: DbSession, words: list[str]) -> tuple[ColumnElement[bool], 
     if _dialect(session) == "postgresql":
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
         vector = pg_vector()
-        return vector.op("@@")(tsquery), -func.ts_rank(vector, tsquery), None
+        # As a double: the score goes into the next page's cursor and must compare equal when it comes back.
+        return vector.op("@@")(tsquery), -cast(func.ts_rank(vector, tsquery), Double()), None
     expression = " AND ".join(f'"{w}"*' for w in words)
     return literal_column(FTS_TABLE).op("MATCH")(expression), _fts.c.rank, _fts
 
