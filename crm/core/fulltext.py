@@ -126,7 +126,7 @@ _fts = table(FTS_TABLE, column("rowid"), column("rank"))
 
 def pg_vector() -> ColumnElement[Any]:
     """The indexed expression, written as in PG_VECTOR (literals inline, so that the index is used)."""
-    simple = literal_column("'simple'::regconfig")
+    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
     title = func.setweight(func.to_tsvector(simple, SearchEntry.title_key), literal_column("'A'"))
     rest = func.setweight(func.to_tsvector(simple, SearchEntry.terms), literal_column("'B'"))
     return title.op("||")(rest)

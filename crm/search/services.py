@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import and_, delete, event, exists, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, event, exists, func, insert, or_, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -457,18 +457,27 @@ def live(session: DbSession, user: User, q: str, limit: int = 8) -> Results:
 
 
 def overview(session: DbSession, user: User, q: str, per_kind: int = 5) -> Results:
-    """The full page: the best of each kind, and whether there is more of it."""
+    """The full page: the best of each kind, and whether there is more of it (one query, numbered by kind)."""
     words = query_words(q)
     groups: dict[str, list[Hit]] = {}
     more: dict[str, bool] = {}
     if words:
-        for kind in KINDS:
-            stmt, score = _query(session, user, words, [kind])
-            rows = list(session.execute(stmt.order_by(SearchEntry.archived, score, SearchEntry.id).limit(per_kind + 1)))
-            if rows:
-                groups[kind] = [_hit(row, words) for row in rows[:per_kind]]
-                more[kind] = len(rows) > per_kind
-    return Results(words=words, groups=groups, more=more)
+        stmt, score = _query(session, user, words, list(KINDS))
+        place = func.row_number().over(
+            partition_by=SearchEntry.kind, order_by=(SearchEntry.archived, score, SearchEntry.id)
+        )
+        numbered = stmt.add_columns(place.label("place")).subquery()
+        rows = session.execute(
+            select(numbered).where(numbered.c.place <= per_kind + 1).order_by(numbered.c.kind, numbered.c.place)
+        )
+        for row in rows:
+            if row.place > per_kind:
+                more[row.kind] = True
+            else:
+                groups.setdefault(row.kind, []).append(_hit(row, words))
+                more.setdefault(row.kind, False)
+    ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
+    return Results(words=words, groups=ordered, more=more)
 
 
 class BadCursor(ValueError):
@@ -499,7 +508,7 @@ def one_kind(session: DbSession, user: User, q: str, kind: str, *, cursor: str |
     stmt, score = _query(session, user, words, [kind])
     if cursor:
         archived, last_score, last_id = _decode(cursor)
-        stmt = stmt.where(tuple_(SearchEntry.archived, score, SearchEntry.id) > tuple_(archived, last_score, last_id))
+        stmt = stmt.where(tuple_(SearchEntry.archived, score, SearchEntry.id) > (archived, last_score, last_id))
     rows = list(session.execute(stmt.order_by(SearchEntry.archived, score, SearchEntry.id).limit(size + 1)))
     next_cursor = None
     if len(rows) > size:
