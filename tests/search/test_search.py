@@ -243,3 +243,30 @@ def test_odd_input_is_never_an_error(client, login_as, q):
     login_as(Role.VIEWER)
     assert client.get("/search", query_string={"q": q}).status_code == 200
     assert client.get("/search/live", query_string={"q": q}).status_code == 200
+
+
+def test_a_renamed_partner_is_found_under_its_new_name_on_its_meetings_and_people(db):
+    user = make_user(Role.STAFF)
+    org = make_org("Telecel Faso", country="BF")
+    make_meeting(user, "Audience", orgs=[org])
+    contact = make_contact("Ouédraogo", "Issa")
+    partners.save_position(db.session, contact, {"organisation_id": org.id, "title": "Directeur général"})
+    db.session.commit()
+    assert set(_found(db, user, "telecel")) == {"organisation", "meeting", "contact"}
+    partners.save_organisation(
+        db.session, {"name": "Moov Africa Burkina", "country_code": "BF", "kind": "operator"}, org, org.version
+    )
+    db.session.commit()
+    assert _found(db, user, "telecel") == {}
+    assert set(_found(db, user, "moov")) == {"organisation", "meeting", "contact"}
+
+
+def test_a_deleted_file_leaves_the_index(db):
+    user = make_user(Role.STAFF)
+    meeting = make_meeting(user, "Audience")
+    attachment = documents.store(db.session, meeting, io.BytesIO(b"%PDF-1.4"), "Offre-ZTE.pdf", "", user, max_bytes=99)
+    db.session.commit()
+    assert _found(db, user, "zte") == {"attachment": ["Offre-ZTE.pdf"]}
+    documents.delete_attachment(db.session, attachment)
+    db.session.commit()
+    assert _found(db, user, "zte") == {}
