@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import and_, delete, event, exists, func, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, event, exists, func, insert, inspect, or_, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -315,8 +315,8 @@ def _renamed(session: Session) -> list[int]:
     renamed = []
     for obj in session.dirty:
         if isinstance(obj, Organisation) and session.is_modified(obj, include_collections=False):
-            state = obj.__dict__.get("_sa_instance_state")
-            if state is not None and any(state.attrs[key].history.has_changes() for key in ("name", "acronym")):
+            state = inspect(obj)
+            if any(state.attrs[key].history.has_changes() for key in ("name", "acronym")):
                 renamed.append(obj.id)
     return renamed
 
