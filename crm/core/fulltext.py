@@ -136,33 +136,52 @@ def _dialect(session: DbSession) -> str:
     return session.get_bind().dialect.name
 
 
-def matches(session: DbSession, words: list[str]) -> tuple[ColumnElement[bool], ColumnElement[Any], Any]:
-    """(where, score, join): entries holding every word (as a word's start); a lower score ranks first."""
-    if _dialect(session) == "postgresql":
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
-        vector = pg_vector()
-        # As a double: the score goes into the next page's cursor and must compare equal when it comes back.
-        return vector.op("@@")(tsquery), -cast(func.ts_rank(vector, tsquery), Double()), None
-    expression = " AND ".join(f'"{w}"*' for w in words)
-    return literal_column(FTS_TABLE).op("MATCH")(expression), _fts.c.rank, _fts
+def _fts_match(words: list[str]) -> ColumnElement[bool]:
+    return literal_column(FTS_TABLE).op("MATCH")(" AND ".join(f'"{w}"*' for w in words))
+
+
+def _pg_match(words: list[str]) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
+    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
+    vector = pg_vector()
+    # As a double: the score goes into the next page's cursor and must compare equal when it comes back.
+    return vector.op("@@")(tsquery), -cast(func.ts_rank(vector, tsquery), Double())
 
 
 def search_select(session: DbSession, words: list[str], *columns: Any) -> tuple[Select, ColumnElement[Any]]:
-    """SELECT ``columns`` (and the score) of the entries matching ``words``; the caller adds kinds and visibility."""
-    where, score, joined = matches(session, words)
-    stmt = select(*columns, score.label("score"))
-    if joined is not None:
-        stmt = stmt.join(joined, joined.c.rowid == SearchEntry.id)
-    return stmt.where(where), score
+    """SELECT ``columns`` (and the score) of the entries matching ``words``; a lower score ranks first.
+
+    The caller adds kinds and visibility. On SQLite the matches are found first (a materialised CTE), so that
+    the planner never walks every entry of a kind asking FTS5 about each one.
+    """
+    if _dialect(session) == "postgresql":
+        where, score = _pg_match(words)
+        return select(*columns, score.label("score")).where(where), score
+    matched = _matched(words)
+    stmt = select(*columns, matched.c.rank.label("score")).select_from(matched)
+    return stmt.join(SearchEntry, SearchEntry.id == matched.c.entry_id), matched.c.rank
+
+
+def _matched(words: list[str]) -> Any:
+    return (
+        select(_fts.c.rowid.label("entry_id"), _fts.c.rank.label("rank"))
+        .where(_fts_match(words))
+        .cte("matched")
+        .prefix_with("MATERIALIZED")
+    )
 
 
 def matching_ids(session: DbSession, kind: str, q: str) -> Select:
     """The ids of the records of ``kind`` whose entry matches ``q`` (for a list's own search box)."""
     words = query_words(q)
+    stmt = select(SearchEntry.record_id).where(SearchEntry.kind == kind)
     if not words:
-        return select(SearchEntry.record_id).where(SearchEntry.id.is_(None))
-    where, _score, joined = matches(session, words)
-    stmt = select(SearchEntry.record_id).select_from(SearchEntry)
-    if joined is not None:
-        stmt = stmt.join(joined, joined.c.rowid == SearchEntry.id)
-    return stmt.where(where, SearchEntry.kind == kind)
+        return stmt.where(SearchEntry.id.is_(None))
+    if _dialect(session) == "postgresql":
+        return stmt.where(_pg_match(words)[0])
+    matched = _matched(words)
+    return (
+        select(SearchEntry.record_id)
+        .select_from(matched)
+        .join(SearchEntry, SearchEntry.id == matched.c.entry_id)
+        .where(SearchEntry.kind == kind)
+    )
