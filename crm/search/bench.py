@@ -105,6 +105,18 @@ QUERIES = {
 }
 
 
+FILLER = [f"w{i:05d}" for i in range(20_000)]  # a long tail of words, as real prose has
+FILLER_WEIGHTS = [1 / (rank + 1) for rank in range(len(FILLER))]
+
+
+def _prose(rng: random.Random, count: int, named: float) -> str:
+    """``count`` words of filler; each named word (WORDS) comes in with probability ``named`` per text."""
+    words = rng.choices(FILLER, weights=FILLER_WEIGHTS, k=count)
+    words += [w for w in WORDS if rng.random() < named]
+    rng.shuffle(words)
+    return " ".join(words)
+
+
 def _seed(db: Any, n: int) -> None:
     from sqlalchemy import insert
 
@@ -146,7 +158,7 @@ def _seed(db: Any, n: int) -> None:
                     "id": i + 1,
                     "reference": f"AUD-S-{i:06d}",
                     "year": 2020,
-                    "title": f"Réunion {rng.choice(WORDS)} {rng.choice(WORDS)} {i}",
+                    "title": f"Réunion {rng.choice(WORDS)} {i}",
                     "kind": "working",
                     "starts_at": start + timedelta(hours=i * 2),
                     "ends_at": start + timedelta(hours=i * 2 + 1),
@@ -154,7 +166,7 @@ def _seed(db: Any, n: int) -> None:
                     "place": rng.choice(WORDS),
                     "confidentiality": "restricted" if i % 20 == 0 else "internal",
                     "status": "held",
-                    "notes": " ".join(rng.choice(WORDS) for _ in range(30)),
+                    "notes": _prose(rng, 30, 0.01),
                     "search": "",
                     "owner_institution_id": 1,
                     "sharing": "institution",
@@ -174,7 +186,7 @@ def _seed(db: Any, n: int) -> None:
                     "meeting_id": i + 1,
                     "number": 1,
                     "status": "draft",
-                    "summary": " ".join(rng.choice(WORDS) for _ in range(120)),
+                    "summary": _prose(rng, 150, 0.02),
                     "amendment_reason": "",
                     "version": 1,
                 }
@@ -188,7 +200,7 @@ def _seed(db: Any, n: int) -> None:
                 {
                     "reference": f"ENG-S-{i:06d}",
                     "title": f"Suivre {rng.choice(WORDS)} {rng.choice(WORDS)}",
-                    "details": " ".join(rng.choice(WORDS) for _ in range(15)),
+                    "details": _prose(rng, 15, 0.005),
                     "owed_by": "partner",
                     "owner_institution_id": 1,
                     "sharing": "institution",
