@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -540,8 +541,6 @@ def _spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _mark(ch: str) -> bool:
-    import unicodedata
-
     return unicodedata.category(ch).startswith("M")
 
 
