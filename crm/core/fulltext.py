@@ -136,12 +136,20 @@ def _dialect(session: DbSession) -> str:
     return session.get_bind().dialect.name
 
 
+# A word of two letters is matched whole: as a prefix it would match most of the index ("re": réunion,
+# rapport, relance…) while one is still typing.
+PREFIX_FROM = 3
+
+
 def _fts_match(words: list[str]) -> ColumnElement[bool]:
-    return literal_column(FTS_TABLE).op("MATCH")(" AND ".join(f'"{w}"*' for w in words))
+    terms = (f'"{w}"*' if len(w) >= PREFIX_FROM else f'"{w}"' for w in words)
+    return literal_column(FTS_TABLE).op("MATCH")(" AND ".join(terms))
 
 
 def _pg_match(words: list[str]) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
-    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words))
+    tsquery = func.to_tsquery(
+        literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" if len(w) >= PREFIX_FROM else w for w in words)
+    )
     vector = pg_vector()
     # As a double: the score goes into the next page's cursor and must compare equal when it comes back.
     return vector.op("@@")(tsquery), -cast(func.ts_rank(vector, tsquery), Double())

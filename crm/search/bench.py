@@ -101,7 +101,7 @@ QUERIES = {
     "two words": "huawei fibre",
     "a place in minutes": "tillaberi",
     "a rare reference": "AUD-S-004242",
-    "a common prefix": "re",
+    "a common prefix": "reu",
 }
 
 

@@ -270,3 +270,11 @@ def test_a_deleted_file_leaves_the_index(db):
     documents.delete_attachment(db.session, attachment)
     db.session.commit()
     assert _found(db, user, "zte") == {}
+
+
+def test_two_letters_match_a_whole_word_three_its_start(db):
+    user = make_user(Role.STAFF)
+    make_org("Réseau ZTE", country="CN")
+    make_org("RE Partners", country="FR")
+    assert _found(db, user, "re") == {"organisation": ["RE Partners"]}
+    assert sorted(_found(db, user, "res")["organisation"]) == ["Réseau ZTE"]
