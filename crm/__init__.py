@@ -24,6 +24,8 @@ from crm.notifications.views import bp as notifications_bp
 from crm.partners.views import bp as partners_bp
 from crm.readmodels.views import bp as aes_bp
 from crm.readmodels.views import home_bp
+from crm.search import services as search
+from crm.search.views import bp as search_bp
 from crm.visits.views import bp as visits_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     database.init_app(app)
     audit.install_listener(FlaskSession)
+    search.install_listener(FlaskSession)  # the search index, rewritten in each flush's transaction
     migrate.init_app(app, database, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -66,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         visits_bp,
         aes_bp,
         notifications_bp,
+        search_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -258,6 +258,10 @@ def main() -> None:
         _meetings(db, insert)
         _visits(db, insert)
         db.session.commit()
+        from crm.search import services as search  # rows written in bulk: the search index is written after
+
+        search.rebuild(db.session)
+        db.session.commit()
 
         client = app.test_client()
         with client.session_transaction() as session:
@@ -389,3 +393,6 @@ def _pdf_figures(app, db, user) -> None:
 
 if __name__ == "__main__":
     main()
+    from crm.search.bench import search_figures
+
+    search_figures()

@@ -1,4 +1,4 @@
-"""Flask commands: users, seed-demo."""
+"""Flask commands: users, seed-demo, search rebuild."""
 
 from __future__ import annotations
 
@@ -73,9 +73,23 @@ def seed_demo(if_empty: bool) -> None:
     click.echo(report)
 
 
+search = AppGroup("search", help="The search index.")
+
+
+@search.command("rebuild")
+def search_rebuild() -> None:
+    """Write the search index again from every record (after a bulk load or an upgrade)."""
+    from crm.search import services as search_services
+
+    counts = search_services.rebuild(db.session, echo=lambda kind, n: click.echo(f"{kind}: {n}"))
+    db.session.commit()
+    click.echo(f"Search index rebuilt: {sum(counts.values())} records.")
+
+
 def init_app(app: Flask) -> None:
     from crm.notifications.cli import group as notifications
 
     app.cli.add_command(notifications)
     app.cli.add_command(users)
+    app.cli.add_command(search)
     app.cli.add_command(seed_demo)

@@ -96,6 +96,9 @@ def run_migrations_online():
             # Batch migrations rebuild tables (copy, drop, rename): foreign keys are checked once done,
             # not while a table is briefly missing. Set on the driver connection, outside any transaction.
             connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        from crm.core.fulltext import include_name  # the index's FTS5 table and GIN index are not in the models
+
+        conf_args.setdefault("include_name", include_name)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

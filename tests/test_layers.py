@@ -25,6 +25,7 @@ LAYERS = {
     "calendars": 7,
     "readmodels": 7,
     "notifications": 8,
+    "search": 8,
 }
 OUTER = {"web", "views", "cycle", "cli", "demo", "demo_meetings", "demo_visits", "bench", "ops", "__init__"}
 

@@ -19,6 +19,7 @@ from crm.auth.models import Role, User
 from crm.commitments.models import Commitment
 from crm.config import sqlalchemy_url
 from crm.core.confidentiality import Sharing
+from crm.core.fulltext import include_name
 from crm.db import Base
 from crm.documents.models import FrozenDocument, StoredFile
 from crm.extensions import db
@@ -55,7 +56,9 @@ def test_upgrade_from_empty_matches_the_models(empty_database):
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata
+            )
         assert diff == []
         assert db.session.scalar(select(func.count()).select_from(Country)) == 249
         assert set(db.session.scalars(select(Country.code).where(Country.is_aes))) == {"ML", "BF", "NE"}
@@ -171,6 +174,9 @@ def test_a_single_ministry_database_becomes_one_institution_owning_everything(em
         from_decisions = db.session.scalars(select(Commitment).where(Commitment.origin_item_id.is_not(None))).all()
         assert from_decisions and all(c.origin_decision == c.title for c in from_decisions)
         with db.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert (
+                compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata)
+                == []
+            )
         db.session.remove()
         db.engine.dispose()

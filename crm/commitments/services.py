@@ -20,9 +20,9 @@ from crm.commitments.models import (
     OwedBy,
     Priority,
 )
-from crm.core import confidentiality
+from crm.core import confidentiality, fulltext
 from crm.core.confidentiality import Sharing
-from crm.db import DbSession, check_version, like_pattern
+from crm.db import DbSession, check_version
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
@@ -387,7 +387,7 @@ def list_commitments(
     """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
     stmt = with_people(select(Commitment)).where(visible_clause(user))
     if filters.q.strip():
-        stmt = stmt.where(Commitment.search.like(like_pattern(filters.q), escape="\\"))
+        stmt = stmt.where(Commitment.id.in_(fulltext.matching_ids(session, "commitment", filters.q)))
     if filters.status == "active":
         stmt = stmt.where(Commitment.closed.is_(False))
     elif filters.status == "closed":

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
-from crm.core import confidentiality
+from crm.core import confidentiality, fulltext
 from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
 from crm.meetings.models import (
@@ -497,7 +497,7 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
     past = filters.when == "past"
     stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
     if filters.q.strip():
-        stmt = stmt.where(Meeting.search.like(like_pattern(filters.q), escape="\\"))
+        stmt = stmt.where(Meeting.id.in_(fulltext.matching_ids(session, "meeting", filters.q)))
     if filters.organisation_id:
         # One partner has few meetings: start from them rather than from every meeting.
         # A group counts its units and subsidiaries (Huawei Technologies: Huawei Mali, Burkina, Niger).

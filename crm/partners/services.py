@@ -13,7 +13,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
+from crm.core import fulltext
+from crm.db import DbSession, check_version, search_key, utcnow
 from crm.errors import DomainError, Duplicate
 from crm.pagination import Page, keyset_page
 from crm.partners.models import Contact, Country, Organisation, OrgKind, PartnerFollow, Position
@@ -109,7 +110,7 @@ def list_organisations(session: DbSession, filters: OrgFilters, *, cursor: str |
     stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
     stmt = stmt.where(Organisation.archived_at.is_not(None) if filters.archived else Organisation.archived_at.is_(None))
     if filters.q.strip():
-        stmt = stmt.where(Organisation.search.like(like_pattern(filters.q), escape="\\"))
+        stmt = stmt.where(Organisation.id.in_(fulltext.matching_ids(session, "organisation", filters.q)))
     if filters.kind:
         stmt = stmt.where(Organisation.kind == filters.kind)
     country = country_filter(Organisation.country_code, filters.country)
@@ -146,7 +147,7 @@ def list_contacts(session: DbSession, filters: ContactFilters, *, cursor: str | 
     stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
     stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
     if filters.q.strip():
-        stmt = stmt.where(Contact.search.like(like_pattern(filters.q), escape="\\"))
+        stmt = stmt.where(Contact.id.in_(fulltext.matching_ids(session, "contact", filters.q)))
     country = country_filter(Organisation.country_code, filters.country)
     if country is not None or filters.organisation_id:
         held = (

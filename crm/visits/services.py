@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
-from crm.core import confidentiality
+from crm.core import confidentiality, fulltext
 from crm.db import DbSession, check_version, like_pattern, search_key
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
@@ -284,7 +284,7 @@ def list_visits(
     past = filters.when == "past"
     stmt = stmt.where(Visit.ends_on < today if past else Visit.ends_on >= today)
     if filters.q.strip():
-        stmt = stmt.where(Visit.search.like(like_pattern(filters.q), escape="\\"))
+        stmt = stmt.where(Visit.id.in_(fulltext.matching_ids(session, "visit", filters.q)))
     if filters.direction:
         stmt = stmt.where(Visit.direction == filters.direction)
     if filters.status:

@@ -62,7 +62,7 @@ def test_staff_builds_the_directory_in_french(live_server, page_for):
     # Live search, as you type, with no page load: apostrophes and accents do not matter.
     page.get_by_role("link", name="Contacts").first.click()
     page.evaluate("window.__sameDocument = true")
-    page.fill("input[name=q]", "ndiaye")
+    page.fill("main input[name=q]", "ndiaye")
     expect(page.locator("#results tbody tr")).to_have_count(1)
     expect(page.locator("#results")).to_contain_text("Leyti N’Diaye")
     assert page.evaluate("window.__sameDocument") is True
@@ -70,7 +70,7 @@ def test_staff_builds_the_directory_in_french(live_server, page_for):
     shot(page, "fr-04-contacts-live-search")
 
     page.get_by_role("link", name="Organisations").first.click()
-    page.fill("input[name=q]", "huawei")
+    page.fill("main input[name=q]", "huawei")
     expect(page.locator("#results tbody tr")).to_have_count(1)
     page.select_option("select[name=country]", "AES")
     expect(page.locator("#results")).to_contain_text("Huawei Technologies Mali")

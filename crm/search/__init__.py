@@ -1,0 +1,1 @@
+"""One search box over everything: the index, kept in step with every write, and its pages."""
