@@ -24,6 +24,7 @@ LAYERS = {
     "documents": 7,
     "calendars": 7,
     "readmodels": 7,
+    "exchange": 8,
 }
 OUTER = {"web", "views", "cycle", "cli", "demo", "demo_meetings", "demo_visits", "bench", "ops", "__init__"}
 

@@ -110,6 +110,8 @@ def records(app, db):
         "visit_id": visit.id,
         "member_id": member.id,
         "institution_id": target.institution_id,
+        "kind": "organisations",
+        "fmt": "csv",
     }
 
 

@@ -1,0 +1,339 @@
+"""Lists out: every list's current filtered view as CSV or XLSX, streamed, with what the list would show.
+
+The rows come from the list's own query (``list_organisations``, ``list_meetings``…) with the same filters
+and the same visibility clause, read page after page by its keyset (a partitioned query): 100,000 rows never
+sit in memory at once. A cell that a spreadsheet would run as a formula is neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from crm.auth.models import User
+from crm.commitments import services as commitments
+from crm.commitments.models import Commitment
+from crm.db import DbSession
+from crm.meetings import services as meetings
+from crm.pagination import Page
+from crm.partners import services as partners
+from crm.partners.models import Contact
+from crm.visits import services as visits
+
+# Rows read per query: large enough to be quick, small enough that memory stays flat.
+BATCH = 500
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot hold (an XLSX is XML): dropped.
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe; other values pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    header: Any  # a lazy msgid: translated when the file is written, in the reader's language
+    value: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    user: User
+    today: date
+
+
+def _join(parts: Any) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _local(moment: datetime | None, zone: str) -> datetime | None:
+    return meetings.to_local(moment, zone) if moment else None
+
+
+def _org_columns(ctx: ExportContext) -> list[Column]:
+    return [
+        Column(_l("Name"), lambda o: o.name),
+        Column(_l("Acronym"), lambda o: o.acronym),
+        Column(_l("Kind"), lambda o: str(o.kind.label)),
+        Column(_l("Country"), lambda o: o.country.name),
+        Column(_l("Belongs to"), lambda o: o.parent.name if o.parent else ""),
+        Column(_l("Sectors"), lambda o: _join(str(s.label) for s in o.sector_list)),
+        Column(_l("Email"), lambda o: o.email),
+        Column(_l("Phone"), lambda o: o.phone),
+        Column(_l("Website"), lambda o: o.website),
+        Column(_l("Address"), lambda o: o.address),
+        Column(_l("City"), lambda o: o.city),
+        Column(_l("Notes"), lambda o: o.notes),
+    ]
+
+
+def _posts(contact: Contact) -> list:
+    return partners.current_positions(contact)
+
+
+def _contact_columns(ctx: ExportContext) -> list[Column]:
+    return [
+        Column(_l("Honorific"), lambda c: c.honorific),
+        Column(_l("Given name"), lambda c: c.given_name),
+        Column(_l("Family name"), lambda c: c.family_name),
+        Column(_l("Name in own script"), lambda c: c.native_name),
+        Column(_l("Email"), lambda c: c.email),
+        Column(_l("Phone"), lambda c: c.phone),
+        Column(_l("Position"), lambda c: "; ".join(p.title for p in _posts(c))),
+        Column(_l("Organisation"), lambda c: "; ".join(p.organisation.name for p in _posts(c))),
+        Column(_l("Notes"), lambda c: c.notes),
+    ]
+
+
+def _meeting_columns(ctx: ExportContext) -> list[Column]:
+    zone = ctx.user.timezone or "Africa/Bamako"
+    return [
+        Column(_l("Reference"), lambda m: m.reference),
+        Column(_l("Title"), lambda m: m.title),
+        Column(_l("Kind"), lambda m: str(m.kind.label)),
+        Column(_l("Starts"), lambda m: _local(m.starts_at, zone)),
+        Column(_l("Ends"), lambda m: _local(m.ends_at, zone)),
+        Column(_l("Place"), lambda m: m.place),
+        Column(_l("Partners"), lambda m: _join(link.organisation.name for link in m.organisations)),
+        Column(_l("Status"), lambda m: str(m.status.label)),
+        Column(_l("Minutes"), lambda m: str(m.minutes_status.label) if m.minutes_status else ""),
+        Column(_l("Confidentiality"), lambda m: str(m.confidentiality.label)),
+    ]
+
+
+def _owed_by(c: Commitment) -> str:
+    if c.owed_by == "ours" and c.institution:
+        return c.institution.short_name
+    if c.organisation:
+        return c.organisation.acronym or c.organisation.name
+    return str(c.owed_by.label)
+
+
+def _commitment_columns(ctx: ExportContext) -> list[Column]:
+    return [
+        Column(_l("Reference"), lambda c: c.reference),
+        Column(_l("Title"), lambda c: c.title),
+        Column(_l("Owed by"), _owed_by),
+        Column(_l("Organisation"), lambda c: c.organisation.name if c.organisation else ""),
+        Column(_l("Partner contact"), lambda c: c.contact.display_name if c.contact else ""),
+        Column(_l("Responsible"), lambda c: c.responsible.name if c.responsible else ""),
+        Column(_l("Due"), lambda c: c.due_date),
+        Column(_l("Priority"), lambda c: str(c.priority.label)),
+        Column(_l("Status"), lambda c: str(c.status.label)),
+        Column(_l("Overdue"), lambda c: _("Yes") if c.is_overdue(ctx.today) else ""),
+        Column(_l("Completed on"), lambda c: c.completed_on),
+    ]
+
+
+def _visit_columns(ctx: ExportContext) -> list[Column]:
+    return [
+        Column(_l("Reference"), lambda v: v.reference),
+        Column(_l("Title"), lambda v: v.title),
+        Column(_l("Direction"), lambda v: str(v.direction_for(ctx.user.institution_id).label)),
+        Column(_l("Event"), lambda v: v.event.display_name if v.event else ""),
+        Column(_l("City"), lambda v: v.city),
+        Column(_l("Country"), lambda v: v.country.name),
+        Column(_l("Starts on"), lambda v: v.starts_on),
+        Column(_l("Ends on"), lambda v: v.ends_on),
+        Column(_l("Status"), lambda v: str(v.status.label)),
+        Column(_l("Confidentiality"), lambda v: str(v.confidentiality.label)),
+    ]
+
+
+Lister = Callable[[DbSession, ExportContext, Any, str | None, int], Page]
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    name: str  # the file name's stem and the audit's entity
+    title: Any
+    entity: str  # the audit's entity type: the table of the rows
+    columns: Callable[[ExportContext], list[Column]]
+    pages: Lister
+
+
+# Each list is read by its own service, with its own filters and visibility.
+EXPORTS: dict[str, ExportKind] = {
+    "organisations": ExportKind(
+        "organisations",
+        _l("Organisations"),
+        "organisation",
+        _org_columns,
+        lambda s, ctx, f, cursor, size: partners.list_organisations(s, f, cursor=cursor, size=size),
+    ),
+    "contacts": ExportKind(
+        "contacts",
+        _l("Contacts"),
+        "contact",
+        _contact_columns,
+        lambda s, ctx, f, cursor, size: partners.list_contacts(s, f, cursor=cursor, size=size),
+    ),
+    "meetings": ExportKind(
+        "meetings",
+        _l("Meetings"),
+        "meeting",
+        _meeting_columns,
+        lambda s, ctx, f, cursor, size: meetings.list_meetings(s, ctx.user, f, cursor=cursor, size=size),
+    ),
+    "commitments": ExportKind(
+        "commitments",
+        _l("Commitments"),
+        "commitment",
+        _commitment_columns,
+        lambda s, ctx, f, cursor, size: commitments.list_commitments(
+            s, ctx.user, f, cursor=cursor, size=size, today=ctx.today
+        ),
+    ),
+    "visits": ExportKind(
+        "visits",
+        _l("Visits"),
+        "visit",
+        _visit_columns,
+        lambda s, ctx, f, cursor, size: visits.list_visits(s, ctx.user, f, cursor=cursor, size=size, today=ctx.today),
+    ),
+}
+
+
+def headers(kind: ExportKind, ctx: ExportContext) -> list[str]:
+    return [str(column.header) for column in kind.columns(ctx)]
+
+
+# Opens what reading one page needs: a database session and the reader (user, day), in the reader's language.
+Opener = Callable[[], AbstractContextManager[tuple[DbSession, ExportContext]]]
+
+
+def batches(kind: ExportKind, filters: Any, opener: Opener) -> Iterator[list[list[Any]]]:
+    """Every row of the filtered list, in the list's order, one page of the list's own query at a time.
+
+    Each page is read and turned into plain values (text, dates) inside its own short context, closed before
+    the page is handed on: a download cut off half-way leaves no session or context open, and memory holds
+    one page at most.
+    """
+    cursor: str | None = None
+    while True:
+        with opener() as (session, ctx):
+            columns = kind.columns(ctx)
+            page = kind.pages(session, ctx, filters, cursor, BATCH)
+            values = [[column.value(record) for column in columns] for record in page.rows]
+            cursor = page.next_cursor
+            del page
+        yield values
+        if cursor is None:
+            return
+
+
+def rows(kind: ExportKind, filters: Any, opener: Opener) -> Iterator[list[Any]]:
+    for batch in batches(kind, filters, opener):
+        yield from batch
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def _csv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(neutralise(value)) if isinstance(value, str) else str(value)
+
+
+def csv_chunks(header: list[str], body: Iterator[list[list[Any]]]) -> Iterator[bytes]:
+    """UTF-8 with a byte-order mark (so that Excel shows the accents), a chunk per batch of rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(h) for h in header])
+    yield "\ufeff".encode() + buffer.getvalue().encode()
+    for batch in body:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([_csv_text(v) for v in row] for row in batch)
+        if buffer.tell():
+            yield buffer.getvalue().encode()
+
+
+# --- XLSX -----------------------------------------------------------------------------------------
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralise(_ILLEGAL_XML.sub("", value))
+    return value
+
+
+def write_xlsx(title: str, header: list[str], body: Iterator[list[Any]]) -> str:
+    """Write the rows to a temporary XLSX file (openpyxl's write-only mode: rows go to disk as they come,
+    memory stays flat) and return its path; the caller streams it and removes it."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Export")
+    bold = Font(bold=True)
+    cells = []
+    for text in header:
+        cell = WriteOnlyCell(sheet, value=_xlsx_value(text))
+        cell.font = bold
+        cells.append(cell)
+    sheet.append(cells)
+    for row in body:
+        out = []
+        for raw in row:
+            value = _xlsx_value(raw)
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"  # never a formula, whatever the text
+                out.append(cell)
+            elif isinstance(value, datetime):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd hh:mm"
+                out.append(cell)
+            elif isinstance(value, date):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd"
+                out.append(cell)
+            else:
+                out.append(value)
+        sheet.append(out)
+    handle, path = tempfile.mkstemp(prefix="crm-export-", suffix=".xlsx")
+    os.close(handle)
+    try:
+        workbook.save(path)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def file_chunks(path: str, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The file's bytes, then the file is removed (also when the download is cut off)."""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def file_name(kind: ExportKind, today: date, extension: str) -> str:
+    return f"{kind.name}-{today.isoformat()}.{extension}"
