@@ -5,18 +5,24 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, request
+from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.audit import services as audit
 from crm.auth.models import Role, User
 from crm.auth.permissions import role_required
 from crm.commitments.forms import commitment_filters
-from crm.exchange import services
+from crm.db import utcnow
+from crm.errors import DomainError
+from crm.exchange import imports, services
+from crm.exchange.forms import ImportForm, UploadForm
+from crm.exchange.models import ImportUpload
 from crm.extensions import db, real_app
 from crm.meetings.forms import meeting_filters
 from crm.partners.forms import contact_filters, organisation_filters
+from crm.views import redirect_to, render, saved
 from crm.visits.forms import visit_filters
 
 bp = Blueprint("exchange", __name__)
@@ -96,3 +102,113 @@ def export(kind: str, fmt: str):
     response.headers["Content-Disposition"] = disposition
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- imports ----------------------------------------------------------------------------------------
+
+
+def _max_bytes() -> int:
+    return int(current_app.config["CRM_IMPORT_MAX_BYTES"])
+
+
+def _upload_page(form: UploadForm, status: int = 200, error: str | None = None):
+    return render("exchange/upload.html", form=form, error=error, max_mb=_max_bytes() // (1024 * 1024), status=status)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(Role.STAFF)
+def upload():
+    """Step 1: choose the file. It is checked at once (empty, damaged, wrong encoding, too large) and kept."""
+    form = UploadForm()
+    if request.method == "GET":
+        form.kind.data = request.args.get("kind") if request.args.get("kind") in imports.KINDS else "organisations"
+        return _upload_page(form)
+    if not form.validate_on_submit():
+        return _upload_page(form, 422)
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        return _upload_page(form, 422, _("Choose the file to import."))
+    data = sent.stream.read(_max_bytes() + 1)
+    try:
+        imports.read_table(data, sent.filename, _max_bytes())
+    except imports.FileRefused as refused:
+        return _upload_page(form, refused.status, refused.message)
+    stored = imports.store_upload(db.session, current_user.id, form.kind.data, sent.filename, data)
+    return redirect_to(url_for("exchange.mapping", token=stored.token))
+
+
+def _stored(token: str) -> ImportUpload:
+    return imports.find_upload(db.session, token, current_user.id) or abort(404)
+
+
+def _preview(stored: ImportUpload, values: Any) -> tuple[imports.Table, imports.Preview]:
+    table = imports.read_table(stored.data, stored.filename, max(_max_bytes(), stored.size))
+    chosen = [values.get(f"col-{i}", "") for i in range(len(table.headers))]
+    if any(f"col-{i}" in values for i in range(len(table.headers))):
+        mapping = imports.clean_mapping(stored.kind, chosen, len(table.headers))
+    else:
+        mapping = imports.guess_mapping(stored.kind, table.headers)
+    return table, imports.preview(db.session, stored.kind, table, mapping)
+
+
+def _mapping_page(stored: ImportUpload, result: imports.Preview, status: int = 200, error: str | None = None):
+    return render(
+        "exchange/mapping.html",
+        stored=stored,
+        result=result,
+        targets=imports.TARGETS[stored.kind],
+        form=ImportForm(formdata=None),
+        error=error,
+        shown=PREVIEW_ROWS,
+        status=status,
+    )
+
+
+PREVIEW_ROWS = 200
+
+
+@bp.get("/import/<token>")
+@role_required(Role.STAFF)
+def mapping(token: str):
+    """Steps 2 and 3: which column holds what (guessed from French or English headings), and the preview."""
+    stored = _stored(token)
+    _table, result = _preview(stored, request.args)
+    return _mapping_page(stored, result)
+
+
+@bp.post("/import/<token>")
+@role_required(Role.STAFF)
+def run(token: str):
+    """Step 4: import every new row, or nothing."""
+    stored = _stored(token)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    _table, result = _preview(stored, request.form)
+    try:
+        outcome = imports.run_import(db.session, result)
+    except DomainError as refused:  # refused before anything was written
+        return _mapping_page(stored, result, refused.status, refused.message)
+    stored.imported_at = utcnow()
+    stored.created_count = outcome.created
+    audit.record(
+        db.session,
+        "import",
+        entity_type="organisation" if stored.kind == "organisations" else "contact",
+        label=stored.filename,
+        changes={"created": outcome.created, "positions": outcome.posts, "already_there": outcome.skipped},
+    )
+    if stored.kind == "organisations":
+        message = _(
+            "%(created)s organisations imported; %(skipped)s were already in the directory.",
+            created=outcome.created,
+            skipped=outcome.skipped,
+        )
+        return saved(url_for("partners.organisations", sort="recent"), message)
+    message = _(
+        "%(created)s contacts and %(posts)s positions imported; %(skipped)s were already in the directory.",
+        created=outcome.created,
+        posts=outcome.posts,
+        skipped=outcome.skipped,
+    )
+    return saved(url_for("partners.contacts", sort="recent"), message)
