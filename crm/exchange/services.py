@@ -14,7 +14,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from crm.partners.models import Contact
 from crm.visits import services as visits
 
 # Rows read per query: large enough to be quick, small enough that memory stays flat.
-BATCH = 500
+BATCH = 1000
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -53,10 +53,26 @@ class Column:
     value: Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExportContext:
     user: User
     today: date
+    # Labels of coded values (kinds, statuses…) and country names, translated once per export, not per cell.
+    _labels: dict[Any, str] = field(default_factory=dict)
+
+    def label(self, member: Any) -> str:
+        if member is None:
+            return ""
+        key = (type(member), member)  # coded values are strings: two enums may share a value
+        if key not in self._labels:
+            self._labels[key] = str(member.label)
+        return self._labels[key]
+
+    def country(self, country: Any) -> str:
+        key = ("country", country.code)
+        if key not in self._labels:
+            self._labels[key] = country.name
+        return self._labels[key]
 
 
 def _join(parts: Any) -> str:
@@ -71,10 +87,10 @@ def _org_columns(ctx: ExportContext) -> list[Column]:
     return [
         Column(_l("Name"), lambda o: o.name),
         Column(_l("Acronym"), lambda o: o.acronym),
-        Column(_l("Kind"), lambda o: str(o.kind.label)),
-        Column(_l("Country"), lambda o: o.country.name),
+        Column(_l("Kind"), lambda o: ctx.label(o.kind)),
+        Column(_l("Country"), lambda o: ctx.country(o.country)),
         Column(_l("Belongs to"), lambda o: o.parent.name if o.parent else ""),
-        Column(_l("Sectors"), lambda o: _join(str(s.label) for s in o.sector_list)),
+        Column(_l("Sectors"), lambda o: _join(ctx.label(s) for s in o.sector_list)),
         Column(_l("Email"), lambda o: o.email),
         Column(_l("Phone"), lambda o: o.phone),
         Column(_l("Website"), lambda o: o.website),
@@ -107,37 +123,38 @@ def _meeting_columns(ctx: ExportContext) -> list[Column]:
     return [
         Column(_l("Reference"), lambda m: m.reference),
         Column(_l("Title"), lambda m: m.title),
-        Column(_l("Kind"), lambda m: str(m.kind.label)),
+        Column(_l("Kind"), lambda m: ctx.label(m.kind)),
         Column(_l("Starts"), lambda m: _local(m.starts_at, zone)),
         Column(_l("Ends"), lambda m: _local(m.ends_at, zone)),
         Column(_l("Place"), lambda m: m.place),
         Column(_l("Partners"), lambda m: _join(link.organisation.name for link in m.organisations)),
-        Column(_l("Status"), lambda m: str(m.status.label)),
-        Column(_l("Minutes"), lambda m: str(m.minutes_status.label) if m.minutes_status else ""),
-        Column(_l("Confidentiality"), lambda m: str(m.confidentiality.label)),
+        Column(_l("Status"), lambda m: ctx.label(m.status)),
+        Column(_l("Minutes"), lambda m: ctx.label(m.minutes_status) if m.minutes_status else ""),
+        Column(_l("Confidentiality"), lambda m: ctx.label(m.confidentiality)),
     ]
 
 
-def _owed_by(c: Commitment) -> str:
+def _owed_by(c: Commitment, ctx: ExportContext) -> str:
     if c.owed_by == "ours" and c.institution:
         return c.institution.short_name
     if c.organisation:
         return c.organisation.acronym or c.organisation.name
-    return str(c.owed_by.label)
+    return ctx.label(c.owed_by)
 
 
 def _commitment_columns(ctx: ExportContext) -> list[Column]:
+    yes = _("Yes")
     return [
         Column(_l("Reference"), lambda c: c.reference),
         Column(_l("Title"), lambda c: c.title),
-        Column(_l("Owed by"), _owed_by),
+        Column(_l("Owed by"), lambda c: _owed_by(c, ctx)),
         Column(_l("Organisation"), lambda c: c.organisation.name if c.organisation else ""),
         Column(_l("Partner contact"), lambda c: c.contact.display_name if c.contact else ""),
         Column(_l("Responsible"), lambda c: c.responsible.name if c.responsible else ""),
         Column(_l("Due"), lambda c: c.due_date),
-        Column(_l("Priority"), lambda c: str(c.priority.label)),
-        Column(_l("Status"), lambda c: str(c.status.label)),
-        Column(_l("Overdue"), lambda c: _("Yes") if c.is_overdue(ctx.today) else ""),
+        Column(_l("Priority"), lambda c: ctx.label(c.priority)),
+        Column(_l("Status"), lambda c: ctx.label(c.status)),
+        Column(_l("Overdue"), lambda c: yes if c.is_overdue(ctx.today) else ""),
         Column(_l("Completed on"), lambda c: c.completed_on),
     ]
 
@@ -146,14 +163,14 @@ def _visit_columns(ctx: ExportContext) -> list[Column]:
     return [
         Column(_l("Reference"), lambda v: v.reference),
         Column(_l("Title"), lambda v: v.title),
-        Column(_l("Direction"), lambda v: str(v.direction_for(ctx.user.institution_id).label)),
+        Column(_l("Direction"), lambda v: ctx.label(v.direction_for(ctx.user.institution_id))),
         Column(_l("Event"), lambda v: v.event.display_name if v.event else ""),
         Column(_l("City"), lambda v: v.city),
-        Column(_l("Country"), lambda v: v.country.name),
+        Column(_l("Country"), lambda v: ctx.country(v.country)),
         Column(_l("Starts on"), lambda v: v.starts_on),
         Column(_l("Ends on"), lambda v: v.ends_on),
-        Column(_l("Status"), lambda v: str(v.status.label)),
-        Column(_l("Confidentiality"), lambda v: str(v.confidentiality.label)),
+        Column(_l("Status"), lambda v: ctx.label(v.status)),
+        Column(_l("Confidentiality"), lambda v: ctx.label(v.confidentiality)),
     ]
 
 
