@@ -151,11 +151,18 @@ def _preview(stored: ImportUpload, values: Any) -> tuple[imports.Table, imports.
     return table, imports.preview(db.session, stored.kind, table, mapping)
 
 
-def _mapping_page(stored: ImportUpload, result: imports.Preview, status: int = 200, error: str | None = None):
+def _mapping_page(
+    stored: ImportUpload,
+    table: imports.Table,
+    result: imports.Preview,
+    status: int = 200,
+    error: str | None = None,
+):
     return render(
         "exchange/mapping.html",
         stored=stored,
         result=result,
+        first_row=table.rows[0],
         targets=imports.TARGETS[stored.kind],
         form=ImportForm(formdata=None),
         error=error,
@@ -172,8 +179,8 @@ PREVIEW_ROWS = 200
 def mapping(token: str):
     """Steps 2 and 3: which column holds what (guessed from French or English headings), and the preview."""
     stored = _stored(token)
-    _table, result = _preview(stored, request.args)
-    return _mapping_page(stored, result)
+    table, result = _preview(stored, request.args)
+    return _mapping_page(stored, table, result)
 
 
 @bp.post("/import/<token>")
@@ -184,11 +191,11 @@ def run(token: str):
     form = ImportForm()
     if not form.validate_on_submit():
         abort(400)
-    _table, result = _preview(stored, request.form)
+    table, result = _preview(stored, request.form)
     try:
         outcome = imports.run_import(db.session, result)
     except DomainError as refused:  # refused before anything was written
-        return _mapping_page(stored, result, refused.status, refused.message)
+        return _mapping_page(stored, table, result, refused.status, refused.message)
     stored.imported_at = utcnow()
     stored.created_count = outcome.created
     audit.record(
