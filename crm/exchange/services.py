@@ -36,6 +36,8 @@ BATCH = 1000
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet cell holds at most this many characters.
+XLSX_MAX_TEXT = 32_767
 # Characters XML 1.0 cannot hold (an XLSX is XML): dropped.
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -298,44 +300,44 @@ def _xlsx_value(value: Any) -> Any:
 
 
 def write_xlsx(title: str, header: list[str], body: Iterator[list[Any]]) -> str:
-    """Write the rows to a temporary XLSX file (openpyxl's write-only mode: rows go to disk as they come,
-    memory stays flat) and return its path; the caller streams it and removes it."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    """Write the rows to a temporary XLSX file and return its path; the caller streams it and removes it.
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Export")
-    bold = Font(bold=True)
-    cells = []
-    for text in header:
-        cell = WriteOnlyCell(sheet, value=_xlsx_value(text))
-        cell.font = bold
-        cells.append(cell)
-    sheet.append(cells)
-    for row in body:
-        out = []
-        for raw in row:
-            value = _xlsx_value(raw)
-            if isinstance(value, str):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # never a formula, whatever the text
-                out.append(cell)
-            elif isinstance(value, datetime):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "yyyy-mm-dd hh:mm"
-                out.append(cell)
-            elif isinstance(value, date):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "yyyy-mm-dd"
-                out.append(cell)
-            else:
-                out.append(value)
-        sheet.append(out)
+    XlsxWriter in constant-memory mode writes each row to disk as it comes, so memory stays flat whatever
+    the number of rows; every text is written as text, never as a formula, a number or a link.
+    """
+    import xlsxwriter
+
     handle, path = tempfile.mkstemp(prefix="crm-export-", suffix=".xlsx")
     os.close(handle)
+    options = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+        "tmpdir": tempfile.gettempdir(),
+    }
     try:
-        workbook.save(path)
+        workbook = xlsxwriter.Workbook(path, options)
+        sheet = workbook.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Export")
+        bold = workbook.add_format({"bold": True})
+        moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        sheet.freeze_panes(1, 0)
+        for col, text in enumerate(header):
+            sheet.write_string(0, col, _xlsx_value(text), bold)
+        for number, row in enumerate(body, 1):
+            for col, value in enumerate(row):
+                if value is None or value == "":
+                    continue
+                if isinstance(value, str):
+                    sheet.write_string(number, col, _xlsx_value(value)[:XLSX_MAX_TEXT])
+                elif isinstance(value, datetime):
+                    sheet.write_datetime(number, col, value, moment)
+                elif isinstance(value, date):
+                    sheet.write_datetime(number, col, datetime.combine(value, datetime.min.time()), day)
+                else:
+                    sheet.write_number(number, col, value)
+        workbook.close()
     except BaseException:
         os.unlink(path)
         raise
