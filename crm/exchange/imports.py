@@ -34,7 +34,7 @@ from crm.partners.models import Contact, Country, Organisation, OrgKind, Positio
 
 MAX_ROWS = 20_000
 # An XLSX is a zip: what it unpacks to is bounded too (a small file can unpack to gigabytes).
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 KEEP_UPLOADS = timedelta(days=1)
 KINDS = ("organisations", "contacts")
 

@@ -318,3 +318,9 @@ def test_the_lists_offer_import_to_staff_only(client, login_as):
     login_as(Role.STAFF)
     assert 'href="/import?kind=organisations"' in html_of(client.get("/organisations"))
     assert 'href="/import?kind=contacts"' in html_of(client.get("/contacts"))
+
+
+def test_an_xlsx_that_unpacks_to_too_much_is_refused(client, staff, db, monkeypatch):
+    """A small workbook can unpack to gigabytes (a zip bomb): what it unpacks to is bounded too."""
+    monkeypatch.setattr(imports, "MAX_UNPACKED_BYTES", 1000)
+    assert "trop volumineux" in _refused(client, db, xlsx_file([["Nom", "Pays"], ["Orange", "ML"]]), 413)
