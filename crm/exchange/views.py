@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, flash, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -137,8 +137,14 @@ def upload():
     return redirect_to(url_for("exchange.mapping", token=stored.token))
 
 
-def _stored(token: str) -> ImportUpload:
-    return imports.find_upload(db.session, token, current_user.id) or abort(404)
+def _stored(token: str) -> ImportUpload | None:
+    return imports.find_upload(db.session, token, current_user.id)
+
+
+def _gone():
+    """An expired upload, or someone else's token: the same answer, and the way to start again."""
+    flash(_("This file is no longer available (files wait one day) or was not sent by you: upload it again."), "error")
+    return redirect_to(url_for("exchange.upload"))
 
 
 def _preview(stored: ImportUpload, values: Any) -> tuple[imports.Table, imports.Preview]:
@@ -179,6 +185,8 @@ PREVIEW_ROWS = 200
 def mapping(token: str):
     """Steps 2 and 3: which column holds what (guessed from French or English headings), and the preview."""
     stored = _stored(token)
+    if stored is None:
+        return _gone()
     table, result = _preview(stored, request.args)
     return _mapping_page(stored, table, result)
 
@@ -188,6 +196,8 @@ def mapping(token: str):
 def run(token: str):
     """Step 4: import every new row, or nothing."""
     stored = _stored(token)
+    if stored is None:
+        return _gone()
     form = ImportForm()
     if not form.validate_on_submit():
         abort(400)

@@ -14,7 +14,7 @@ from crm.auth.models import Role
 from crm.exchange import imports
 from crm.exchange.models import ImportUpload
 from crm.partners.models import Contact, Organisation, Position
-from tests.conftest import error_message, make_contact, make_org, make_user, open_session
+from tests.conftest import make_contact, make_org, make_user, open_session
 
 ORGS_CSV = (
     "Nom;Sigle;Type;Pays;Secteurs;Courriel;Ville\n"
@@ -305,13 +305,15 @@ def test_viewers_cannot_import(client, login_as):
     assert upload(client, csv_file(ORGS_CSV)).status_code == 403
 
 
-def test_another_users_upload_is_a_404(app, client, staff, db):
+def test_another_users_upload_is_like_an_expired_one(app, client, staff, db):
     token = token_of(upload(client, csv_file(ORGS_CSV)))
     other = app.test_client()
     open_session(other, make_user(Role.ADMIN))
-    assert other.get(f"/import/{token}").status_code == 404
-    assert other.post(f"/import/{token}", data={"col-0": "name"}).status_code == 404
-    assert "n’existe pas" in error_message(other.get("/import/not-a-token"))
+    for response in (other.get(f"/import/{token}"), other.post(f"/import/{token}", data={"col-0": "name"})):
+        assert response.status_code == 302 and response.headers["Location"] == "/import"
+    page = other.get("/import/not-a-token", follow_redirects=True)
+    assert "Ce fichier n’est plus disponible" in html_of(page)
+    assert count(db, Organisation) == 1  # the ministry alone
 
 
 def test_the_lists_offer_import_to_staff_only(client, login_as):
