@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import force_locale
@@ -384,6 +385,7 @@ def preview(session: DbSession, kind: str, table: Table, mapping: list[str]) -> 
 
 def _check_organisations(session: DbSession, rows: list[RowCheck]) -> None:
     targets = {t.key: t for t in ORGANISATION_TARGETS}
+    fold = lru_cache(maxsize=4096)(search_key)  # countries, kinds and sectors repeat from row to row
     countries = _countries(session)
     kinds = _lookup(OrgKind)
     sectors = _lookup(Sector)
@@ -393,17 +395,17 @@ def _check_organisations(session: DbSession, rows: list[RowCheck]) -> None:
     for row in rows:
         data = {key: _text(row, target) for key, target in targets.items()}
         country_text = data.pop("country")
-        code = countries.get(search_key(country_text)) if country_text else None
+        code = countries.get(fold(country_text)) if country_text else None
         if country_text and code is None:
             row.errors.append(_("Unknown country “%(value)s”.", value=country_text[:100]))
         kind_text = data.pop("kind")
-        kind = kinds.get(search_key(kind_text)) if kind_text else OrgKind.OTHER
+        kind = kinds.get(fold(kind_text)) if kind_text else OrgKind.OTHER
         if kind is None:
             row.errors.append(_("Unknown kind of organisation “%(value)s”.", value=kind_text[:100]))
         sector_codes = []
         for part in re.split(r"[,;|]", data.pop("sectors")):
             if part.strip():
-                sector = sectors.get(search_key(part))
+                sector = sectors.get(fold(part))
                 if sector is None:
                     row.errors.append(_("Unknown sector “%(value)s”.", value=part.strip()[:100]))
                 else:
