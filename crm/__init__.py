@@ -17,6 +17,7 @@ from crm.commitments.views import bp as commitments_bp
 from crm.config import load_config
 from crm.core.ids import IdConverter
 from crm.documents.views import bp as documents_bp
+from crm.exchange.views import bp as exchange_bp
 from crm.extensions import babel, compress, csrf, htmx, login_manager, migrate
 from crm.extensions import db as database  # not `db`: crm.db is the module of models' base
 from crm.meetings.views import bp as meetings_bp
@@ -70,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         aes_bp,
         notifications_bp,
         search_bp,
+        exchange_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

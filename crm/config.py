@@ -84,6 +84,8 @@ def load_config(instance_path: Path) -> dict:
         "CRM_ATTACHMENTS_DIR": os.environ.get("CRM_ATTACHMENTS_DIR") or str(instance_path / "attachments"),
         # Attachments up to CRM_MAX_UPLOAD_MB; a request a little larger than that is cut off with a 413.
         "CRM_MAX_ATTACHMENT_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # Files imported into the directory (CSV or XLSX), kept on the server between the steps of an import.
+        "CRM_IMPORT_MAX_BYTES": int(os.environ.get("CRM_IMPORT_MAX_MB", "5")) * 1024 * 1024,
         "MAX_CONTENT_LENGTH": (int(os.environ.get("CRM_MAX_UPLOAD_MB", "20")) + 1) * 1024 * 1024,
         "COMPRESS_MIMETYPES": [
             "text/html",

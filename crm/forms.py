@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 from zoneinfo import available_timezones
 
+from flask import abort
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
 from wtforms.fields.choices import SelectChoice
@@ -75,3 +77,28 @@ MAIN_ZONES = ["Africa/Bamako", "Africa/Ouagadougou", "Africa/Niamey", "Africa/Ab
 def timezone_choices() -> list[SelectChoice]:
     others = sorted(z for z in available_timezones() if "/" in z and z not in MAIN_ZONES and not z.startswith("Etc"))
     return choices((z, z.replace("_", " ")) for z in MAIN_ZONES + others)
+
+
+# --- a list's filters, read from its query string (the list and its exports read them the same way) ----
+
+
+def query_id(args: Any, name: str) -> int | None:
+    """An optional id in a query string; anything but a positive id in range is a 400."""
+    value = args.get(name, "")
+    if not value:
+        return None
+    number = parse_id(value)
+    if number is None:
+        abort(400)
+    return number
+
+
+def query_date(args: Any, name: str) -> date | None:
+    """An optional ISO date in a query string; a malformed one is a 400."""
+    value = args.get(name, "")
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        abort(400)

@@ -13,9 +13,9 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from crm.core import submissions
-from crm.core.ids import parse_id
 from crm.errors import REFUSALS, DomainError, Duplicate, Forbidden, StaleEdit, as_refusal
 from crm.extensions import db, htmx
+from crm.forms import query_id
 
 T = TypeVar("T")
 
@@ -163,10 +163,4 @@ def first_error(form: FlaskForm) -> str | None:
 
 def int_arg(name: str) -> int | None:
     """An optional id in the query string; anything but a positive id in range is a 400."""
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    number = parse_id(value)
-    if number is None:
-        abort(400)
-    return number
+    return query_id(request.args, name)

@@ -26,6 +26,7 @@ LAYERS = {
     "readmodels": 7,
     "notifications": 8,
     "search": 8,
+    "exchange": 8,
 }
 OUTER = {"web", "views", "cycle", "cli", "demo", "demo_meetings", "demo_visits", "bench", "ops", "__init__"}
 

@@ -112,6 +112,8 @@ def records(app, db):
         "institution_id": target.institution_id,
         "notification_id": 1,
         "message_id": 1,
+        "kind": "organisations",
+        "fmt": "csv",
     }
 
 

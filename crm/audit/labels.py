@@ -20,6 +20,8 @@ ACTIONS = {
     "access_denied": _l("was refused access"),
     "read_confidential": _l("opened this confidential record"),
     "document_checked": _l("checked a printed document"),
+    "export": _l("exported a list"),
+    "import": _l("imported a file"),
 }
 
 ENTITIES = {

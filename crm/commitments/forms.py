@@ -7,8 +7,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.commitments.models import CommitmentStatus, OwedBy, Priority
+from crm.commitments.services import CommitmentFilters
 from crm.core.confidentiality import Sharing
-from crm.forms import OnceForm, VersionField, enum_choices, optional_int, strip_filter
+from crm.forms import OnceForm, VersionField, enum_choices, optional_int, query_id, strip_filter
 
 
 class CommitmentForm(OnceForm):
@@ -49,3 +50,19 @@ class StatusForm(FlaskForm):
 class ReassignForm(FlaskForm):
     from_user = SelectField(_l("From"), choices=[], coerce=optional_int, validators=[DataRequired()])
     to_user = SelectField(_l("To"), choices=[], coerce=optional_int, validators=[DataRequired()])
+
+
+# --- the list's filters, read from the query string by the list and by its exports alike ---------------
+
+
+def commitment_filters(args) -> CommitmentFilters:
+    status = args.get("status", "active")
+    return CommitmentFilters(
+        q=args.get("q", "")[:200],
+        status=status if status in {"active", "closed", "all", *CommitmentStatus} else "active",
+        owed_by=OwedBy.parse(args.get("owed_by")) or "",
+        organisation_id=query_id(args, "organisation"),
+        responsible_id=query_id(args, "responsible"),
+        overdue=args.get("overdue") == "1",
+        mine=args.get("mine") == "1",
+    )

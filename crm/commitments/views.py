@@ -11,7 +11,7 @@ from crm.auth import services as auth
 from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.commitments import services
-from crm.commitments.forms import CommitmentForm, ReassignForm, StatusForm
+from crm.commitments.forms import CommitmentForm, ReassignForm, StatusForm, commitment_filters
 from crm.commitments.models import Commitment, CommitmentStatus, OwedBy
 from crm.errors import DomainError
 from crm.extensions import db, htmx
@@ -32,16 +32,7 @@ bp = Blueprint("commitments", __name__)
 @role_required(Role.VIEWER)
 def commitments():
     args = request.args
-    status = args.get("status", "active")
-    filters = services.CommitmentFilters(
-        q=args.get("q", "")[:200],
-        status=status if status in {"active", "closed", "all", *CommitmentStatus} else "active",
-        owed_by=OwedBy.parse(args.get("owed_by")) or "",
-        organisation_id=int_arg("organisation"),
-        responsible_id=int_arg("responsible"),
-        overdue=args.get("overdue") == "1",
-        mine=args.get("mine") == "1",
-    )
+    filters = commitment_filters(args)
     page = services.list_commitments(
         db.session,
         current_user,

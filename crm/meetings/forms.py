@@ -6,8 +6,9 @@ from wtforms import BooleanField, DateTimeLocalField, SelectField, SelectMultipl
 from wtforms.validators import DataRequired, Length
 
 from crm.core.confidentiality import Confidentiality, Sharing
-from crm.forms import OnceForm, VersionField, enum_choices, strip_filter, timezone_choices
-from crm.meetings.models import Attendance, MeetingKind, MeetingStatus, ParticipantRole
+from crm.forms import OnceForm, VersionField, enum_choices, query_date, query_id, strip_filter, timezone_choices
+from crm.meetings.models import Attendance, MeetingKind, MeetingStatus, MinutesStatus, ParticipantRole
+from crm.meetings.services import MeetingFilters
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -84,3 +85,24 @@ def parse_person(value: str) -> tuple[int | None, int | None, int | None, str]:
     except ValueError:
         pass
     return None, None, None, "partner"
+
+
+# --- the list's filters, read from the query string by the list and by its exports alike ---------------
+
+MINUTES_FILTERS = ("none", *MinutesStatus)
+
+
+def meeting_filters(args) -> MeetingFilters:
+    return MeetingFilters(
+        when="past" if args.get("when") == "past" else "upcoming",
+        q=args.get("q", "")[:200],
+        organisation_id=query_id(args, "organisation"),
+        country=args.get("country", "")[:3],
+        kind=MeetingKind.parse(args.get("kind")) or "",
+        status=MeetingStatus.parse(args.get("status")) or "",
+        date_from=query_date(args, "from"),
+        date_to=query_date(args, "to"),
+        mine=args.get("mine") == "1",
+        institution_id=query_id(args, "institution"),
+        minutes=args.get("minutes", "") if args.get("minutes") in MINUTES_FILTERS else "",
+    )

@@ -32,6 +32,7 @@ from crm.meetings.forms import (
     ParticipantEditForm,
     ParticipantForm,
     VersionForm,
+    meeting_filters,
     parse_person,
 )
 from crm.meetings.models import (
@@ -51,16 +52,6 @@ from crm.views import attempt, back_to, form_cycle, int_arg, redirect_to, render
 from crm.visits import services as visits
 
 bp = Blueprint("meetings", __name__)
-
-
-def _date_arg(name: str) -> date | None:
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        abort(400)
 
 
 def _visible(meeting_id: int) -> Meeting:
@@ -87,19 +78,7 @@ def _editable(meeting_id: int) -> Meeting:
 @role_required(Role.VIEWER)
 def meetings():
     args = request.args
-    filters = services.MeetingFilters(
-        when="past" if args.get("when") == "past" else "upcoming",
-        q=args.get("q", "")[:200],
-        organisation_id=int_arg("organisation"),
-        country=args.get("country", "")[:3],
-        kind=MeetingKind.parse(args.get("kind")) or "",
-        status=MeetingStatus.parse(args.get("status")) or "",
-        date_from=_date_arg("from"),
-        date_to=_date_arg("to"),
-        mine=args.get("mine") == "1",
-        institution_id=int_arg("institution"),
-        minutes=args.get("minutes", "") if args.get("minutes") in MINUTES_FILTERS else "",
-    )
+    filters = meeting_filters(args)
     page = services.list_meetings(
         db.session, current_user, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
     )
@@ -113,9 +92,6 @@ def meetings():
         statuses=MeetingStatus,
         minutes_choices=minutes_choices(),
     )
-
-
-MINUTES_FILTERS = ("none", *MinutesStatus)
 
 
 def minutes_choices() -> list[tuple[str, str]]:

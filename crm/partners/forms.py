@@ -17,8 +17,18 @@ from wtforms import (
 from wtforms.validators import URL, AnyOf, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, strip_filter, timezone_choices
+from crm.forms import (
+    OnceForm,
+    VersionField,
+    choices,
+    enum_choices,
+    optional_int,
+    query_id,
+    strip_filter,
+    timezone_choices,
+)
 from crm.partners.models import HONORIFICS, LANGUAGE_CODES, OrgKind, Sector
+from crm.partners.services import ContactFilters, OrgFilters
 
 PHONE = Regexp(r"^[0-9+() .\-/]*$", message=_l("Digits, spaces and + ( ) - / only."))
 NOTES_MAX = 10_000
@@ -112,3 +122,27 @@ class InstitutionForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = timezone_choices()
+
+
+# --- the lists' filters, read from the query string by the list and by its exports alike ---------------
+
+
+def organisation_filters(args) -> OrgFilters:
+    return OrgFilters(
+        q=args.get("q", "")[:200],
+        kind=OrgKind.parse(args.get("kind")) or "",
+        country=args.get("country", "")[:3],
+        sector=Sector.parse(args.get("sector")) or "",
+        archived=args.get("archived") == "1",
+        sort=args.get("sort", "name"),
+    )
+
+
+def contact_filters(args) -> ContactFilters:
+    return ContactFilters(
+        q=args.get("q", "")[:200],
+        country=args.get("country", "")[:3],
+        organisation_id=query_id(args, "organisation"),
+        archived=args.get("archived") == "1",
+        sort=args.get("sort", "name"),
+    )

@@ -215,6 +215,25 @@ def _check_parent(session: DbSession, org: Organisation | None, parent_id: int |
         current = current_row.parent_id
 
 
+def organisation_key(name: str, country_code: str | None) -> tuple[str, str]:
+    """What makes two organisations the same one (the 409 on saving, and imports): the folded name, one country."""
+    return search_key(name), (country_code or "")
+
+
+def organisations_by_key(session: DbSession, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The ids of the organisations already in the directory under these keys (``organisation_key``)."""
+    found: dict[tuple[str, str], int] = {}
+    names = sorted({name for name, _country in keys})
+    for start in range(0, len(names), 500):
+        stmt = select(Organisation.name_key, Organisation.country_code, Organisation.id).where(
+            Organisation.name_key.in_(names[start : start + 500])
+        )
+        for name_key, country_code, org_id in session.execute(stmt):
+            if (name_key, country_code) in keys:
+                found[(name_key, country_code)] = org_id
+    return found
+
+
 def _check_duplicate(session: DbSession, org: Organisation) -> None:
     stmt = select(Organisation).where(
         Organisation.name_key == org.name_key, Organisation.country_code == org.country_code

@@ -19,6 +19,8 @@ from crm.partners.forms import (
     InstitutionForm,
     OrganisationForm,
     PositionForm,
+    contact_filters,
+    organisation_filters,
 )
 from crm.partners.models import Contact, Institution, Organisation, OrgKind, Position, Sector
 from crm.views import back_to, form_cycle, int_arg, redirect_to, render, saved
@@ -37,14 +39,7 @@ def _countries():
 @role_required(Role.VIEWER)
 def organisations():
     args = request.args
-    filters = services.OrgFilters(
-        q=args.get("q", "")[:200],
-        kind=OrgKind.parse(args.get("kind")) or "",
-        country=args.get("country", "")[:3],
-        sector=Sector.parse(args.get("sector")) or "",
-        archived=args.get("archived") == "1",
-        sort=args.get("sort", "name"),
-    )
+    filters = organisation_filters(args)
     page = services.list_organisations(
         db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
     )
@@ -159,13 +154,7 @@ def organisation_restore(org_id: int):
 @role_required(Role.VIEWER)
 def contacts():
     args = request.args
-    filters = services.ContactFilters(
-        q=args.get("q", "")[:200],
-        country=args.get("country", "")[:3],
-        organisation_id=int_arg("organisation"),
-        archived=args.get("archived") == "1",
-        sort=args.get("sort", "name"),
-    )
+    filters = contact_filters(args)
     page = services.list_contacts(
         db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
     )

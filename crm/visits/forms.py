@@ -6,8 +6,9 @@ from wtforms import DateField, DateTimeLocalField, SelectField, StringField, Tex
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.core.confidentiality import Confidentiality, Sharing
-from crm.forms import OnceForm, VersionField, enum_choices, optional_int, strip_filter
+from crm.forms import OnceForm, VersionField, enum_choices, optional_int, query_id, strip_filter
 from crm.visits.models import Direction, MemberRole, VisitStatus
+from crm.visits.services import VisitFilters
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -67,3 +68,17 @@ class ItemForm(OnceForm):
 class ReportForm(FlaskForm):
     report = TextAreaField(_l("Report"), validators=[Length(max=50_000)])
     version = VersionField()
+
+
+# --- the list's filters, read from the query string by the list and by its exports alike ---------------
+
+
+def visit_filters(args) -> VisitFilters:
+    return VisitFilters(
+        when="past" if args.get("when") == "past" else "upcoming",
+        q=args.get("q", "")[:200],
+        direction=Direction.parse(args.get("direction")) or "",
+        status=VisitStatus.parse(args.get("status")) or "",
+        event_id=query_id(args, "event"),
+        mine=args.get("mine") == "1",
+    )

@@ -18,7 +18,7 @@ from crm.meetings.forms import AttachmentForm, parse_person
 from crm.partners import services as partners
 from crm.views import attempt, first_error, form_cycle, form_refusal, int_arg, redirect_to, render, saved
 from crm.visits import services
-from crm.visits.forms import EventForm, ItemForm, MemberEditForm, MemberForm, ReportForm, VisitForm
+from crm.visits.forms import EventForm, ItemForm, MemberEditForm, MemberForm, ReportForm, VisitForm, visit_filters
 from crm.visits.models import Direction, Event, MemberRole, Visit, VisitMember, VisitStatus
 
 bp = Blueprint("visits", __name__)
@@ -77,14 +77,7 @@ def event(event_id: int):
 @role_required(Role.VIEWER)
 def visits():
     args = request.args
-    filters = services.VisitFilters(
-        when="past" if args.get("when") == "past" else "upcoming",
-        q=args.get("q", "")[:200],
-        direction=Direction.parse(args.get("direction")) or "",
-        status=VisitStatus.parse(args.get("status")) or "",
-        event_id=int_arg("event"),
-        mine=args.get("mine") == "1",
-    )
+    filters = visit_filters(args)
     page = services.list_visits(
         db.session,
         current_user,
