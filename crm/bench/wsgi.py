@@ -1,0 +1,67 @@
+"""The app as `make bench` serves it: the production app and gunicorn settings, plus two bench-only probes.
+
+- every response carries ``X-Bench-SQL``: the SQL statements the request ran (counted on the engine);
+- the HTML of the first minutes PDF rendered is written to $CRM_BENCH_DIR/minutes.html, so that the floor
+  renders exactly the same document with WeasyPrint alone;
+- $CRM_BENCH_DIR/static/ is served under /bench-static/ by the app's own static-file layer (WhiteNoise), the
+  reference an approved-PDF download is compared with.
+
+Nothing here is imported by the app itself: production never counts statements.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import event
+
+from crm import create_app
+from crm.extensions import db
+
+BENCH_DIR = Path(os.environ["CRM_BENCH_DIR"])
+_count = [0]
+
+
+def _counted(*_args) -> None:
+    _count[0] += 1
+
+
+class SqlHeader:
+    """Outermost WSGI layer: one sync worker serves one request at a time, so a process-wide counter is exact."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        _count[0] = 0
+
+        def counted_start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("X-Bench-SQL", str(_count[0]))], exc_info)
+
+        return self.application(environ, counted_start)
+
+
+def _keep_pdf_html() -> None:
+    from crm.documents.pdf import PdfRenderer
+
+    render = PdfRenderer.render
+
+    def render_and_keep(self, html, logo=None, qr_png=None):
+        target = BENCH_DIR / "minutes.html"
+        if not target.exists():  # the bench asks for the draft before any other PDF
+            target.write_text(html, encoding="utf-8")
+        return render(self, html, logo, qr_png)
+
+    PdfRenderer.render = render_and_keep  # type: ignore[method-assign]
+
+
+app = create_app()
+with app.app_context():
+    event.listen(db.engine, "before_cursor_execute", _counted)
+static = app.extensions.get("crm_static")
+if static is not None and (BENCH_DIR / "static").is_dir():
+    static.add_files(str(BENCH_DIR / "static"), prefix="bench-static/")
+if os.environ.get("CRM_BENCH_KEEP_HTML"):
+    _keep_pdf_html()
+app.wsgi_app = SqlHeader(app.wsgi_app)  # type: ignore[method-assign]
