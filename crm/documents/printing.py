@@ -356,6 +356,32 @@ def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: Use
     return True
 
 
+@dataclass
+class Download:
+    """What the download of a revision's PDF needs, read in one statement: no meeting, no participants."""
+
+    meeting_id: int
+    reference: str
+    revision_id: int
+    number: int
+    approved: bool
+
+
+def download(session: DbSession, meeting_id: int, number: int | None, user: User) -> Download | None:
+    """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
+    stmt = (
+        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
+        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
+        .where(Meeting.id == meeting_id, meetings.visible_clause(user))
+    )
+    if number is not None:
+        stmt = stmt.where(MinutesRevision.number == number)
+    row = session.execute(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return Download(row[0], row[1], row[2], row[3], row[4] == MinutesStatus.APPROVED)
+
+
 def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:
     return file_bytes(session, document.file_id) or b""
 

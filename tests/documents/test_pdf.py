@@ -174,6 +174,21 @@ def test_approval_freezes_the_pdf_served_from_then_on(client, frozen):
     assert "PROJET" not in text and "/verify/ML-AUD-2026-0001/1" in text
 
 
+def test_a_browser_holding_the_approved_copy_is_told_it_is_unchanged(client, frozen):
+    meeting, document, _first = frozen
+    again = client.get(f"/meetings/{meeting.id}/minutes.pdf")
+    assert again.headers["ETag"] == f'"{document.sha256}"' and again.headers["Last-Modified"]
+    unchanged = client.get(f"/meetings/{meeting.id}/minutes.pdf", headers={"If-None-Match": again.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+
+
+def test_the_approved_copy_is_served_without_loading_the_meeting(client, frozen, count_queries):
+    meeting, _document, first = frozen
+    with count_queries() as statements:
+        assert client.get(f"/meetings/{meeting.id}/minutes.pdf").data == first
+    assert statements() <= 6  # the user, the revision, its frozen document, its bytes: no participants, no items
+
+
 def test_the_approved_copy_is_authentic_and_its_fingerprint_is_not_shown(client, frozen):
     _meeting, document, first = frozen
     ok = _verify(client, first)
