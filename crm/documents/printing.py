@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -99,17 +101,16 @@ def logo_bytes(session: DbSession, head: Institution) -> bytes | None:
     return file_bytes(session, head.logo_file_id)
 
 
-def _render(
+def _html(
     template: str,
     lang: str,
     logo: bytes | None,
     qr_png: bytes | None = None,
     *,
     created: datetime | None = None,
-    archival: bool = False,
     **context,
-) -> bytes:
-    """``created`` is the document's creation date (its metadata); ``archival`` makes it PDF/A-3b."""
+) -> tuple[str, str]:
+    """The document's HTML and the creation date stamped in it (its metadata)."""
     stamp = (created or utcnow()).replace(microsecond=0).isoformat()
     with force_locale(lang):
         html = render_template(
@@ -122,6 +123,21 @@ def _render(
             names_organisation=names_organisation,
             **context,
         )
+    return html, stamp
+
+
+def _render(
+    template: str,
+    lang: str,
+    logo: bytes | None,
+    qr_png: bytes | None = None,
+    *,
+    created: datetime | None = None,
+    archival: bool = False,
+    **context,
+) -> bytes:
+    """``created`` is the document's creation date (its metadata); ``archival`` makes it PDF/A-3b."""
+    html, _stamp = _html(template, lang, logo, qr_png, created=created, **context)
     return renderer().render(html, logo, qr_png, archival=archival)
 
 
@@ -195,6 +211,33 @@ def names_organisation(title: str, organisation: str) -> bool:
         return False
     shorter = min(len(title_rest), len(org_rest))
     return title_rest[:shorter] == org_rest[:shorter]
+
+
+# Draft minutes PDFs kept per worker, by revision, its version and the language. The HTML's digest is kept with
+# each: what the revision's version does not count (a participant added, a commitment closed, a new letterhead)
+# changes the HTML, hence a fresh render; an unchanged draft is served without rendering (~1–2 s saved).
+DRAFTS_KEPT = 32
+
+
+def _drafts() -> OrderedDict[tuple[int, int, str], tuple[str, bytes]]:
+    return real_app().extensions.setdefault("crm_pdf_drafts", OrderedDict())
+
+
+def _cached_draft(key: tuple[int, int, str], html: str, stamp: str, logo: bytes | None) -> bytes:
+    """The draft's PDF, rendered again only if its HTML changed (its creation date aside: a kept draft keeps the
+    date it was first printed)."""
+    digest = hashlib.sha256(html.replace(stamp, "").encode() + hashlib.sha256(logo or b"").digest()).hexdigest()
+    drafts = _drafts()
+    kept = drafts.get(key)
+    if kept is not None and kept[0] == digest:
+        drafts.move_to_end(key)
+        return kept[1]
+    data = renderer().render(html, logo, None)
+    drafts[key] = (digest, data)
+    drafts.move_to_end(key)
+    while len(drafts) > DRAFTS_KEPT:
+        drafts.popitem(last=False)
+    return data
 
 
 def _qr_png(url: str) -> bytes:
@@ -287,12 +330,14 @@ def minutes_pdf(
         title = f"{_('Minutes')} — {meeting.title}"
         subject = f"{meeting.reference} — {meeting.kind.label}"
         sides, signed = tables(meeting), signatures(meeting, revision)  # "Partner side" in the document's language
-    return _render(
+    logo = logo_bytes(session, head)
+    qr_png = _qr_png(verify_url) if verify_url else None
+    html, stamp = _html(
         "pdf/minutes.html",
         lang,
-        logo_bytes(session, head),
+        logo,
+        qr_png,
         created=None if draft else revision.approved_at,
-        archival=not draft,  # approved minutes are archived: PDF/A-3b
         meeting=meeting,
         revision=revision,
         letterhead=head,
@@ -306,8 +351,10 @@ def minutes_pdf(
         tables=sides,
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
-        qr_png=_qr_png(verify_url) if verify_url else None,
     )
+    if draft:
+        return _cached_draft((revision.id, revision.version, lang), html, stamp, logo)
+    return renderer().render(html, logo, qr_png, archival=True)  # approved minutes are archived: PDF/A-3b
 
 
 def frozen(session: DbSession, revision_id: int, lang: str) -> FrozenDocument | None:

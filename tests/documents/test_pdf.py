@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from crm.auth.models import Role
 from crm.documents.models import FrozenDocument
-from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
+from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher, PdfRenderer
 from crm.meetings import services
 from crm.meetings.models import Participant
 from crm.partners import institutions
@@ -128,6 +128,20 @@ def test_the_minutes_show_every_section_and_every_script(client, audience, login
     assert {"Noto-Sans", "Noto-Sans-NKo", "Noto-Naskh-Arabic"} <= fonts, fonts
     meta = PdfReader(io.BytesIO(response.data)).metadata
     assert meeting.title in meta.title and meta.author and "ML-AUD-2026-0001" in meta.subject
+
+
+def test_an_unchanged_draft_is_not_rendered_again_and_a_change_is(app, client, audience, login_as, monkeypatch):
+    meeting, staff = audience
+    login_as(Role.VIEWER)
+    first = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    renders = []
+    render = PdfRenderer.render
+    monkeypatch.setattr(PdfRenderer, "render", lambda self, *a: renders.append(1) or render(self, *a))
+    assert client.get(f"/meetings/{meeting.id}/minutes.pdf").data == first and renders == []
+    assert "DRAFT" in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data) and len(renders) == 1
+    make_commitment(staff, "Transmettre la note sur le roaming", origin_meeting_id=meeting.id)  # not the minutes
+    assert "Transmettre la note sur le roaming" in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert len(renders) == 2
 
 
 def test_english_on_request(client, audience, login_as):
