@@ -127,7 +127,11 @@ class Server:
         self.log.close()
 
 
-def _memory(pid: int) -> tuple[float, float]:
+def _memory(server: Server) -> dict[int, tuple[float, float]]:
+    return {pid: _rss(pid) for pid in server.workers()}
+
+
+def _rss(pid: int) -> tuple[float, float]:
     """RSS and PSS in MB (PSS shares the pages inherited from the preloaded master among the processes)."""
     rss = pss = 0.0
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -168,7 +172,7 @@ def first_load(port: int, cookie: str, path: str) -> tuple[int, int, list[str]]:
     return total, 1 + len(assets), lines
 
 
-def run(db: str, size_name: str, rounds: int, per_round: int, port: int, results: dict) -> None:
+def run(db: str, size_name: str, rounds: int, per_round: int, port: int, results: dict) -> None:  # noqa: PLR0915
     from crm import create_app
 
     size = SIZES[size_name]
@@ -243,8 +247,10 @@ def run(db: str, size_name: str, rounds: int, per_round: int, port: int, results
             errors = f" ({a.errors} errors)" if a.errors else ""
             print(f"{_sides(page.label, a, b)} {ratio:5.2f} {sql:4d} {size_kb:6.1f}  {budget}{errors}", flush=True)
             rows[page.label] = (a.median, ratio)
+        pages_only = _memory(server)
         _pdfs(port, built, auth, rounds, rows)
-        _memory_and_first_load(server, port, cookie)
+        _print_memory(server, pages_only)
+        _first_load(port, cookie)
     finally:
         server.stop()
         floor.stop()
@@ -301,13 +307,18 @@ def _pdfs(port: int, built: Built, auth: dict, rounds: int, rows: dict) -> None:
     rows["draft PDF"] = (a.median, ratio)
 
 
-def _memory_and_first_load(server: Server, port: int, cookie: str) -> None:
-    print("\nMemory per worker after the warm-up above (every page and both PDFs served):")
-    for pid in server.workers():
-        rss, pss = _memory(pid)
-        print(f"    worker {pid}: RSS {rss:6.1f} MB, PSS {pss:6.1f} MB   ≤ 100 MB RSS {verdict(rss <= 100)}")
-    rss, pss = _memory(server.process.pid)
-    print(f"    master {server.process.pid}: RSS {rss:6.1f} MB, PSS {pss:6.1f} MB")
+def _print_memory(server: Server, pages_only: dict[int, tuple[float, float]]) -> None:
+    print("\nMemory per worker (RSS; PSS counts the pages shared with the preloaded master once):")
+    for when, figures in (("every page served", pages_only), ("and both PDFs too", _memory(server))):
+        for pid, (rss, pss) in figures.items():
+            print(
+                f"    worker {pid}, {when}: RSS {rss:6.1f} MB, PSS {pss:6.1f} MB   ≤ 100 MB RSS {verdict(rss <= 100)}"
+            )
+    rss, pss = _rss(server.process.pid)
+    print(f"    master {server.process.pid}:                    RSS {rss:6.1f} MB, PSS {pss:6.1f} MB")
+
+
+def _first_load(port: int, cookie: str) -> None:
     total, requests, lines = first_load(port, cookie, "/meetings?when=past")
     print("\nFirst load, cold cache (compressed bytes on the wire):")
     print("\n".join(lines))

@@ -45,17 +45,18 @@ class SqlHeader:
 
 
 def _keep_pdf_html() -> None:
-    from crm.documents.pdf import PdfRenderer
+    """Wraps the draft path of crm.documents.printing (without importing WeasyPrint: memory is measured too)."""
+    from crm.documents import printing
 
-    render = PdfRenderer.render
+    cached_draft = printing._cached_draft
 
-    def render_and_keep(self, html, logo=None, qr_png=None):
+    def keep_then_render(key, html, stamp, logo):
         target = BENCH_DIR / "minutes.html"
-        if not target.exists():  # the bench asks for the draft before any other PDF
+        if not target.exists():
             target.write_text(html, encoding="utf-8")
-        return render(self, html, logo, qr_png)
+        return cached_draft(key, html, stamp, logo)
 
-    PdfRenderer.render = render_and_keep  # type: ignore[method-assign]
+    printing._cached_draft = keep_then_render
 
 
 app = create_app()

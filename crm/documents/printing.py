@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import filetype
@@ -28,7 +28,7 @@ from crm.commitments import services as commitments
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument
-from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
+from crm.documents.pdf import LOGO_URL, QR_URL
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
 from crm.extensions import real_app
@@ -39,14 +39,19 @@ from crm.partners.models import Contact, Institution, Organisation, Position
 from crm.partners.services import current_positions, title_on
 from crm.visits.models import MemberRole
 
+if TYPE_CHECKING:
+    from crm.documents.weasy import PdfRenderer
+
 LANGUAGES = ("fr", "en")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
 
 
 def renderer() -> PdfRenderer:
-    """The worker's renderer: fonts and stylesheet parsed on first use, then kept."""
+    """The worker's renderer: WeasyPrint imported, fonts and stylesheet parsed on first use, then kept."""
     app = real_app()
     if "crm_pdf" not in app.extensions:
+        from crm.documents.weasy import PdfRenderer
+
         app.extensions["crm_pdf"] = PdfRenderer(
             Path(app.static_folder or "static"),
             (TEMPLATES / "print.css").read_text(encoding="utf-8"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from datetime import date, datetime, time
 from pathlib import Path
@@ -680,3 +682,14 @@ def test_a_draft_is_tagged_but_does_not_claim_to_be_an_archive(client, audience,
     reader = PdfReader(io.BytesIO(client.get(f"/meetings/{meeting.id}/minutes.pdf").data))
     assert "/StructTreeRoot" in reader.trailer["/Root"]
     assert "/Metadata" not in reader.trailer["/Root"] or not _pdfa_claim(reader)
+
+
+def test_a_worker_that_prints_nothing_never_loads_weasyprint(tmp_path):
+    """WeasyPrint (and zxcvbn's word lists) cost each worker tens of MB: loaded by the first PDF (or password)."""
+    code = (
+        "import sys; from crm import create_app; create_app(); "
+        "print(sorted(m for m in ('weasyprint', 'zxcvbn.frequency_lists') if m in sys.modules))"
+    )
+    env = {**os.environ, "CRM_INSTANCE_PATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
