@@ -274,6 +274,12 @@ def _machine_time(value) -> str:
     return value.isoformat() if value else ""
 
 
+def _hhmm(moment) -> str:
+    """A moment's hour and minutes (24 h, the same in French and English) in the reader's zone: what calendars
+    print in every cell, without Babel's pattern machinery (a quarter of a month view's time went there)."""
+    return moment.astimezone(get_timezone()).strftime("%H:%M") if moment else ""
+
+
 def _css_string(value) -> str:
     """A quoted CSS string (for print margin boxes): no way out of the quotes."""
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -331,6 +337,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["iso"] = _machine_time
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["datetime"] = format_moment
+    app.jinja_env.filters["hhmm"] = _hhmm
 
 
 def _unread_notifications() -> int:
