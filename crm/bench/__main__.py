@@ -342,10 +342,12 @@ def main() -> None:
         f"{rounds} interleaved rounds of {per_round} requests per side, {client.THREADS} client threads; "
         "latencies in ms, warm (after one request per page)."
     )
+    print(f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work skews ms, not ratios).")
     results: dict = {}
     for db in dbs:
         for size in sizes if db == "sqlite" else sizes[:1]:
             run(db, size, rounds, per_round, port, results)
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
     if len(sizes) > 1 and "sqlite" in dbs:
         base = results[("sqlite", sizes[0])]
         for size in sizes[1:]:
