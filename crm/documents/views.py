@@ -71,11 +71,12 @@ def minutes_pdf(meeting_id: int):
 
 
 def _frozen(document: FrozenDocument, filename: str):
-    """An approved PDF never changes: its SHA-256 is its ETag, its freezing time its Last-Modified."""
+    """An approved PDF never changes: its SHA-256 is its ETag, its freezing time its Last-Modified, and a
+    conditional request is answered 304 without reading the bytes. (Like every page, it stays `no-store`:
+    minutes may be restricted, and a shared office computer must not keep them.)"""
     response = make_response()
     response.set_etag(document.sha256)
     response.last_modified = document.created_at
-    response.headers["Cache-Control"] = "private, no-cache"  # kept by the browser, checked (304) each time
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.content_type = "application/pdf"
     response.make_conditional(request)

@@ -190,7 +190,7 @@ def test_approval_freezes_the_pdf_served_from_then_on(client, frozen):
     assert "PROJET" not in text and "/verify/ML-AUD-2026-0001/1" in text
 
 
-def test_a_browser_holding_the_approved_copy_is_told_it_is_unchanged(client, frozen):
+def test_a_client_holding_the_approved_copy_is_told_it_is_unchanged(client, frozen):
     meeting, document, _first = frozen
     again = client.get(f"/meetings/{meeting.id}/minutes.pdf")
     assert again.headers["ETag"] == f'"{document.sha256}"' and again.headers["Last-Modified"]
