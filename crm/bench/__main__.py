@@ -36,8 +36,7 @@ SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 class Page:
     label: str
     path: str
-    kind: str  # list, meeting, calendar, search, pdf-draft, pdf-cached, pdf-approved
-    growth: bool = True  # counted in the growth budget (pages tied to one partner's history are not)
+    kind: str  # list, meeting, calendar, search (every page here is in the growth budget: none is one partner's)
 
 
 def pages(built: Built) -> list[Page]:
@@ -351,7 +350,10 @@ def main() -> None:
     if len(sizes) > 1 and "sqlite" in dbs:
         base = results[("sqlite", sizes[0])]
         for size in sizes[1:]:
-            print(f"\nGrowth on SQLite, {size} ÷ {sizes[0]} (median latency; budget ≤ 1.5×):")
+            print(
+                f"\nGrowth on SQLite, {size} ÷ {sizes[0]} (median latency; budget ≤ 1.5×; two runs minutes apart, "
+                "not interleaved: the machine's drift is in it):"
+            )
             for label, (ms, _) in results[("sqlite", size)].items():
                 growth = ms / base[label][0]
                 print(f"    {label:22} {base[label][0]:7.1f} → {ms:7.1f} ms  {growth:5.2f}×  {verdict(growth <= 1.5)}")
