@@ -72,6 +72,8 @@ def pdf():
         )
     fetcher = LocalOnlyFetcher(_pdf["static"])
     data = HTML(string=_pdf["html"], base_url=STATIC_PREFIX, url_fetcher=fetcher).write_pdf(
-        stylesheets=[_pdf["css"]], font_config=_pdf["fonts"]
+        stylesheets=[_pdf["css"]],
+        font_config=_pdf["fonts"],
+        pdf_tags=True,  # a draft is a tagged PDF, as the app's
     )
     return Response(data, content_type="application/pdf")
