@@ -39,8 +39,9 @@ lint: setup
 	@.venv/bin/ruff format --check crm tests app.py deploy
 	@.venv/bin/mypy
 
+# Over HTTP under gunicorn beside a floor app, SQLite and PostgreSQL: make bench [SIZES=10k,100k,1m] [DBS=sqlite]
 bench: setup
-	@.venv/bin/python -m crm.bench
+	@SIZES="$(SIZES)" DBS="$(DBS)" ROUNDS="$(ROUNDS)" .venv/bin/python -m crm.bench
 
 # Re-extract the strings after changing templates or code, then translate the new French entries
 # (scripts/po_fill.py --missing lists them; English is filled from the msgids).

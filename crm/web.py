@@ -41,6 +41,7 @@ from crm.cycle import Busy, OutOfRange
 from crm.errors import DomainError
 from crm.extensions import db, htmx, login_manager
 from crm.notifications import services as notification_services
+from crm.ops.static import BUNDLE, SCRIPTS
 from crm.partners import services as partner_services
 
 CSP = (
@@ -82,12 +83,26 @@ def _load_user(token: str):
 @cache
 def _static_hash(path: str) -> str:
     file = Path(current_app.static_folder or "static") / path
-    return hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+    stat = file.stat()  # a stat per link, not a read and a hash of the file on every page
+    return _file_hash(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _file_hash(path: str, _mtime_ns: int, _size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def static_url(filename: str) -> str:
     """A fingerprinted URL, so the file can be cached for a year and still change on deploy."""
     return url_for("static", filename=filename, v=_static_hash(filename))
+
+
+def script_urls() -> list[str]:
+    """The page's scripts: one fingerprinted bundle when the static-file layer built it, else each file."""
+    static = current_app.extensions.get("crm_static")
+    if static is not None and static.bundle_hash:
+        return [url_for("static", filename=BUNDLE, v=static.bundle_hash)]
+    return [static_url(name) for name in SCRIPTS]
 
 
 def _require_login():
@@ -259,6 +274,12 @@ def _machine_time(value) -> str:
     return value.isoformat() if value else ""
 
 
+def _hhmm(moment) -> str:
+    """A moment's hour and minutes (24 h, the same in French and English) in the reader's zone: what calendars
+    print in every cell, without Babel's pattern machinery (a quarter of a month view's time went there)."""
+    return moment.astimezone(get_timezone()).strftime("%H:%M") if moment else ""
+
+
 def _css_string(value) -> str:
     """A quoted CSS string (for print margin boxes): no way out of the quotes."""
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -296,6 +317,7 @@ def init_app(app: Flask) -> None:
     # Globals (unlike context processors) are also seen inside imported macros.
     app.jinja_env.globals.update(
         static_url=static_url,
+        script_urls=script_urls,
         can=can,
         Role=Role,
         language_names=_language_names,
@@ -315,6 +337,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["iso"] = _machine_time
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["datetime"] = format_moment
+    app.jinja_env.filters["hhmm"] = _hhmm
 
 
 def _unread_notifications() -> int:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +15,6 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
@@ -28,7 +28,15 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
+
+@cache
+def _common() -> frozenset[str]:
+    """zxcvbn's 30,000 common passwords, read when a password is first chosen: importing its lists costs every
+    worker 12 MB, and most workers never see a new password."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 class AuthError(DomainError):
@@ -52,7 +60,7 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
     if len(password) > PASSWORD_MAX:
         return _("The password may have at most %(n)d characters.", n=PASSWORD_MAX)
     lowered = password.lower()
-    if lowered in _COMMON or len(set(lowered)) < 3:
+    if lowered in _common() or len(set(lowered)) < 3:
         return _("This password is too common; choose a longer phrase of your own.")
     local = normalize_email(email).split("@")[0]
     if (local and lowered == local) or (name and lowered == name.strip().lower()):

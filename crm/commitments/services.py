@@ -9,7 +9,7 @@ from typing import Any
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
@@ -505,23 +505,29 @@ def decided_in(
     return found
 
 
-def carry_forward(session: DbSession, meeting: Meeting, user: User, limit: int = 25) -> list[Commitment]:
-    """The open commitments, both sides, of the meeting's partners: the review of the last meeting."""
+def review(
+    session: DbSession, meeting: Meeting, user: User, limit: int = 25
+) -> tuple[list[Commitment], list[Commitment]]:
+    """carry_forward and for_meeting in one statement (the meeting page shows both): (carried, arising)."""
+    arising = select(Commitment.id).where(Commitment.origin_meeting_id == meeting.id)
     org_ids = [link.organisation_id for link in meeting.organisations]
-    if not org_ids:
-        return []
-    return list(
-        session.scalars(
-            with_people(select(Commitment))
-            .where(
-                Commitment.organisation_id.in_(org_ids),
-                Commitment.closed.is_(False),
-                or_(Commitment.origin_meeting_id.is_(None), Commitment.origin_meeting_id != meeting.id),
-                visible_clause(user),
-            )
-            .order_by(Commitment.due_key, Commitment.id)
-            .limit(limit)
+    ids = arising
+    if org_ids:
+        carried = (
+            _carried(meeting, org_ids).with_only_columns(Commitment.id).order_by(Commitment.due_key, Commitment.id)
         )
+        ids = union_all(arising, select(carried.limit(limit).subquery().c.id))  # type: ignore[assignment]
+    rows = list(session.scalars(with_people(select(Commitment)).where(Commitment.id.in_(ids), visible_clause(user))))
+    mine = sorted((c for c in rows if c.origin_meeting_id == meeting.id), key=lambda c: c.id)
+    others = sorted((c for c in rows if c.origin_meeting_id != meeting.id), key=lambda c: (c.due_key, c.id))
+    return others, mine
+
+
+def _carried(meeting: Meeting, org_ids: list[int]):
+    return select(Commitment).where(
+        Commitment.organisation_id.in_(org_ids),
+        Commitment.closed.is_(False),
+        or_(Commitment.origin_meeting_id.is_(None), Commitment.origin_meeting_id != meeting.id),
     )
 
 

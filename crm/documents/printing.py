@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import filetype
@@ -26,7 +28,7 @@ from crm.commitments import services as commitments
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument
-from crm.documents.pdf import LOGO_URL, QR_URL, PdfRenderer
+from crm.documents.pdf import LOGO_URL, QR_URL
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
 from crm.extensions import real_app
@@ -37,14 +39,19 @@ from crm.partners.models import Contact, Institution, Organisation, Position
 from crm.partners.services import current_positions, title_on
 from crm.visits.models import MemberRole
 
+if TYPE_CHECKING:
+    from crm.documents.weasy import PdfRenderer
+
 LANGUAGES = ("fr", "en")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
 
 
 def renderer() -> PdfRenderer:
-    """The worker's renderer: fonts and stylesheet parsed on first use, then kept."""
+    """The worker's renderer: WeasyPrint imported, fonts and stylesheet parsed on first use, then kept."""
     app = real_app()
     if "crm_pdf" not in app.extensions:
+        from crm.documents.weasy import PdfRenderer
+
         app.extensions["crm_pdf"] = PdfRenderer(
             Path(app.static_folder or "static"),
             (TEMPLATES / "print.css").read_text(encoding="utf-8"),
@@ -99,17 +106,16 @@ def logo_bytes(session: DbSession, head: Institution) -> bytes | None:
     return file_bytes(session, head.logo_file_id)
 
 
-def _render(
+def _html(
     template: str,
     lang: str,
     logo: bytes | None,
     qr_png: bytes | None = None,
     *,
     created: datetime | None = None,
-    archival: bool = False,
     **context,
-) -> bytes:
-    """``created`` is the document's creation date (its metadata); ``archival`` makes it PDF/A-3b."""
+) -> tuple[str, str]:
+    """The document's HTML and the creation date stamped in it (its metadata)."""
     stamp = (created or utcnow()).replace(microsecond=0).isoformat()
     with force_locale(lang):
         html = render_template(
@@ -122,6 +128,21 @@ def _render(
             names_organisation=names_organisation,
             **context,
         )
+    return html, stamp
+
+
+def _render(
+    template: str,
+    lang: str,
+    logo: bytes | None,
+    qr_png: bytes | None = None,
+    *,
+    created: datetime | None = None,
+    archival: bool = False,
+    **context,
+) -> bytes:
+    """``created`` is the document's creation date (its metadata); ``archival`` makes it PDF/A-3b."""
+    html, _stamp = _html(template, lang, logo, qr_png, created=created, **context)
     return renderer().render(html, logo, qr_png, archival=archival)
 
 
@@ -195,6 +216,33 @@ def names_organisation(title: str, organisation: str) -> bool:
         return False
     shorter = min(len(title_rest), len(org_rest))
     return title_rest[:shorter] == org_rest[:shorter]
+
+
+# Draft minutes PDFs kept per worker, by revision, its version and the language. The HTML's digest is kept with
+# each: what the revision's version does not count (a participant added, a commitment closed, a new letterhead)
+# changes the HTML, hence a fresh render; an unchanged draft is served without rendering (~1–2 s saved).
+DRAFTS_KEPT = 32
+
+
+def _drafts() -> OrderedDict[tuple[int, int, str], tuple[str, bytes]]:
+    return real_app().extensions.setdefault("crm_pdf_drafts", OrderedDict())
+
+
+def _cached_draft(key: tuple[int, int, str], html: str, stamp: str, logo: bytes | None) -> bytes:
+    """The draft's PDF, rendered again only if its HTML changed (its creation date aside: a kept draft keeps the
+    date it was first printed)."""
+    digest = hashlib.sha256(html.replace(stamp, "").encode() + hashlib.sha256(logo or b"").digest()).hexdigest()
+    drafts = _drafts()
+    kept = drafts.get(key)
+    if kept is not None and kept[0] == digest:
+        drafts.move_to_end(key)
+        return kept[1]
+    data = renderer().render(html, logo, None)
+    drafts[key] = (digest, data)
+    drafts.move_to_end(key)
+    while len(drafts) > DRAFTS_KEPT:
+        drafts.popitem(last=False)
+    return data
 
 
 def _qr_png(url: str) -> bytes:
@@ -287,12 +335,14 @@ def minutes_pdf(
         title = f"{_('Minutes')} — {meeting.title}"
         subject = f"{meeting.reference} — {meeting.kind.label}"
         sides, signed = tables(meeting), signatures(meeting, revision)  # "Partner side" in the document's language
-    return _render(
+    logo = logo_bytes(session, head)
+    qr_png = _qr_png(verify_url) if verify_url else None
+    html, stamp = _html(
         "pdf/minutes.html",
         lang,
-        logo_bytes(session, head),
+        logo,
+        qr_png,
         created=None if draft else revision.approved_at,
-        archival=not draft,  # approved minutes are archived: PDF/A-3b
         meeting=meeting,
         revision=revision,
         letterhead=head,
@@ -306,8 +356,10 @@ def minutes_pdf(
         tables=sides,
         commitments=commitments.for_meeting(session, meeting.id, user),
         verify_url=verify_url,
-        qr_png=_qr_png(verify_url) if verify_url else None,
     )
+    if draft:
+        return _cached_draft((revision.id, revision.version, lang), html, stamp, logo)
+    return renderer().render(html, logo, qr_png, archival=True)  # approved minutes are archived: PDF/A-3b
 
 
 def frozen(session: DbSession, revision_id: int, lang: str) -> FrozenDocument | None:
@@ -354,6 +406,32 @@ def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: Use
     for lang in LANGUAGES:
         freeze(session, meeting, printed, actor, lang, verify_url(meeting.reference, printed.number))
     return True
+
+
+@dataclass
+class Download:
+    """What the download of a revision's PDF needs, read in one statement: no meeting, no participants."""
+
+    meeting_id: int
+    reference: str
+    revision_id: int
+    number: int
+    approved: bool
+
+
+def download(session: DbSession, meeting_id: int, number: int | None, user: User) -> Download | None:
+    """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
+    stmt = (
+        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
+        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
+        .where(Meeting.id == meeting_id, meetings.visible_clause(user))
+    )
+    if number is not None:
+        stmt = stmt.where(MinutesRevision.number == number)
+    row = session.execute(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return Download(row[0], row[1], row[2], row[3], row[4] == MinutesStatus.APPROVED)
 
 
 def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:

@@ -12,6 +12,7 @@ from crm.auth.models import Role
 from crm.auth.permissions import public, role_required
 from crm.documents import printing
 from crm.documents.forms import LetterheadForm, VerifyForm
+from crm.documents.models import FrozenDocument
 from crm.documents.pdf import RenderTimeout
 from crm.extensions import db
 from crm.forms import form_data
@@ -41,28 +42,47 @@ def _pdf(data: bytes, filename: str):
 @bp.get("/meetings/<int:meeting_id>/minutes.pdf")
 @role_required(Role.VIEWER)
 def minutes_pdf(meeting_id: int):
-    """Approved: the file frozen at approval, byte for byte. Otherwise: a fresh draft marked as such."""
+    """Approved: the file frozen at approval, byte for byte (read alone: the meeting itself is not loaded; a copy
+    the browser already holds is a 304). Otherwise: a fresh draft marked as such."""
     lang = _lang()
-    meeting = meetings.meeting_detail(db.session, meeting_id, current_user) or abort(404)
     number = int_arg("rev")
-    revision = meetings.revision_with_items(db.session, meeting.id, number) or abort(404)
-    filename = f"{meeting.reference}-r{revision.number}-{lang}.pdf"
+    wanted = printing.download(db.session, meeting_id, number, current_user) or abort(404)
+    filename = f"{wanted.reference}-r{wanted.number}-{lang}.pdf"
+    if wanted.approved:
+        document = printing.frozen(db.session, wanted.revision_id, lang)
+        if document is not None:
+            return _frozen(document, filename)
+    meeting = meetings.meeting_detail(db.session, meeting_id, current_user) or abort(404)
+    revision = meetings.revision_with_items(db.session, meeting.id, wanted.number) or abort(404)
     try:
-        if revision.status == MinutesStatus.APPROVED:
-            document = printing.frozen(db.session, revision.id, lang)
-            if document is None:  # approved outside a request (the demo loader): frozen now, once
-                document = printing.freeze(
-                    db.session,
-                    meeting,
-                    revision,
-                    current_user,
-                    lang,
-                    printing.verify_url(meeting.reference, revision.number),
-                )
+        if revision.status == MinutesStatus.APPROVED:  # approved outside a request (the demo loader): frozen now
+            document = printing.freeze(
+                db.session,
+                meeting,
+                revision,
+                current_user,
+                lang,
+                printing.verify_url(meeting.reference, revision.number),
+            )
             return _pdf(printing.frozen_bytes(db.session, document), filename)
         return _pdf(printing.minutes_pdf(db.session, meeting, revision, current_user, lang), filename)
     except RenderTimeout:
         abort(503)
+
+
+def _frozen(document: FrozenDocument, filename: str):
+    """An approved PDF never changes: its SHA-256 is its ETag, its freezing time its Last-Modified, and a
+    conditional request is answered 304 without reading the bytes. (Like every page, it stays `no-store`:
+    minutes may be restricted, and a shared office computer must not keep them.)"""
+    response = make_response()
+    response.set_etag(document.sha256)
+    response.last_modified = document.created_at
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.content_type = "application/pdf"
+    response.make_conditional(request)
+    if response.status_code != 304:
+        response.set_data(printing.frozen_bytes(db.session, document))
+    return response
 
 
 @bp.get("/visits/<int:visit_id>/programme.pdf")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
@@ -78,13 +78,14 @@ def co_owned_clause(institution_id: int, meeting_id_column) -> ColumnElement[boo
     )
 
 
-def visible_clause(user: User) -> ColumnElement[bool]:
-    """Who sees a meeting (core.confidentiality.visible_clause), inside every query on meetings."""
+def visible_clause(user: User, meeting: Any = Meeting) -> ColumnElement[bool]:
+    """Who sees a meeting (core.confidentiality.visible_clause), inside every query on meetings (``meeting``:
+    Meeting or an alias of it)."""
     return confidentiality.visible_clause(
-        owned=co_owned_clause(user.institution_id, Meeting.id),
-        sharing=Meeting.sharing,
-        limited=confidentiality.is_limited(Meeting.confidentiality),
-        taking_part=is_participant_clause(user, Meeting.id),
+        owned=co_owned_clause(user.institution_id, meeting.id),
+        sharing=meeting.sharing,
+        limited=confidentiality.is_limited(meeting.confidentiality),
+        taking_part=is_participant_clause(user, meeting.id),
         admin=user.can(Role.ADMIN),
     )
 
@@ -123,25 +124,57 @@ def visible_meeting(session: DbSession, meeting_id: int, user: User) -> Meeting 
     return session.scalars(select(Meeting).where(Meeting.id == meeting_id, visible_clause(user))).first()
 
 
+def _detail(stmt):
+    """The meeting and all its page shows, in two statements: the meeting with its few holders, partners and
+    revisions joined (three of each at most, in practice one or two), then its participants with their people."""
+    return stmt.options(
+        joinedload(Meeting.owner_institution),
+        joinedload(Meeting.institutions).joinedload(MeetingInstitution.institution),
+        joinedload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
+        selectinload(Meeting.participants).options(
+            joinedload(Participant.user),
+            joinedload(Participant.organisation),
+            joinedload(Participant.institution),
+            joinedload(Participant.contact).joinedload(Contact.positions),
+        ),
+        joinedload(Meeting.revisions).options(
+            joinedload(MinutesRevision.approved_by), joinedload(MinutesRevision.submitted_by)
+        ),
+    )
+
+
 def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
-    return session.scalars(
-        select(Meeting)
-        .options(
-            joinedload(Meeting.owner_institution),
-            selectinload(Meeting.institutions).joinedload(MeetingInstitution.institution),
-            selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
-            selectinload(Meeting.participants).options(
-                joinedload(Participant.user),
-                joinedload(Participant.organisation),
-                joinedload(Participant.institution),
-                joinedload(Participant.contact).selectinload(Contact.positions),
-            ),
-            selectinload(Meeting.revisions).options(
-                joinedload(MinutesRevision.approved_by), joinedload(MinutesRevision.submitted_by)
-            ),
+    stmt = _detail(select(Meeting)).where(Meeting.id == meeting_id, visible_clause(user))
+    return session.scalars(stmt).unique().first()
+
+
+def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeting, Meeting | None] | None:
+    """The meeting as meeting_detail loads it, and in the same statement the previous meeting with one of its
+    partners that the user may see (driven from the partners' few meetings, not by scanning every meeting)."""
+    earlier, previous = aliased(Meeting), aliased(Meeting)
+    theirs, ours = aliased(MeetingOrganisation), aliased(MeetingOrganisation)
+    previous_id = (
+        select(earlier.id)
+        .join(theirs, theirs.meeting_id == earlier.id)
+        .join(ours, and_(ours.organisation_id == theirs.organisation_id, ours.meeting_id == Meeting.id))
+        .where(
+            visible_clause(user, earlier),
+            earlier.id != Meeting.id,
+            earlier.starts_at < Meeting.starts_at,
+            earlier.status != MeetingStatus.CANCELLED,
         )
+        .order_by(earlier.starts_at.desc(), earlier.id.desc())
+        .limit(1)
+        .correlate(Meeting)
+        .scalar_subquery()
+    )
+    stmt = (
+        _detail(select(Meeting, previous))
+        .outerjoin(previous, previous.id == previous_id)
         .where(Meeting.id == meeting_id, visible_clause(user))
-    ).first()
+    )
+    row = session.execute(stmt).unique().first()
+    return (row[0], row[1]) if row else None
 
 
 # --- time zones --------------------------------------------------------------------------------
@@ -552,27 +585,6 @@ def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str
             .limit(500)
         )
     )
-
-
-def previous_meeting(session: DbSession, meeting: Meeting, user: User) -> Meeting | None:
-    """The last meeting before this one with one of the same organisations (that the user may see)."""
-    org_ids = [link.organisation_id for link in meeting.organisations]
-    if not org_ids:
-        return None
-    # Driven from the partner's few meetings, not by scanning every meeting for a shared partner.
-    shared = select(MeetingOrganisation.meeting_id).where(MeetingOrganisation.organisation_id.in_(org_ids))
-    return session.scalars(
-        select(Meeting)
-        .where(
-            visible_clause(user),
-            Meeting.id.in_(shared),
-            Meeting.id != meeting.id,
-            Meeting.starts_at < meeting.starts_at,
-            Meeting.status != MeetingStatus.CANCELLED,
-        )
-        .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
-        .limit(1)
-    ).first()
 
 
 # --- minutes -----------------------------------------------------------------------------------

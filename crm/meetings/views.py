@@ -173,14 +173,15 @@ def meeting(meeting_id: int):
 
 
 def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, status: int = 200):
-    record = services.meeting_detail(db.session, meeting_id, current_user) or abort(404)
+    record, previous = services.meeting_page(db.session, meeting_id, current_user) or abort(404)
+    carried, arising = commitments.review(db.session, record, current_user)
     page = render(
         "meetings/meeting.html",
         meeting=record,
         revision=services.current_revision(record),
-        previous=services.previous_meeting(db.session, record, current_user),
-        carried=commitments.carry_forward(db.session, record, current_user),
-        arising=commitments.for_meeting(db.session, record.id, current_user),
+        previous=previous,
+        carried=carried,
+        arising=arising,
         attachments=documents.for_meeting(db.session, record.id),
         history=db.session.scalars(audit.history_for("meeting", record.id)).all(),
         roles=ParticipantRole,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from datetime import date, datetime, time
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from crm.auth.models import Role
 from crm.documents.models import FrozenDocument
-from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher
+from crm.documents.pdf import STATIC_PREFIX, LocalOnlyFetcher, PdfRenderer
 from crm.meetings import services
 from crm.meetings.models import Participant
 from crm.partners import institutions
@@ -130,6 +132,20 @@ def test_the_minutes_show_every_section_and_every_script(client, audience, login
     assert meeting.title in meta.title and meta.author and "ML-AUD-2026-0001" in meta.subject
 
 
+def test_an_unchanged_draft_is_not_rendered_again_and_a_change_is(app, client, audience, login_as, monkeypatch):
+    meeting, staff = audience
+    login_as(Role.VIEWER)
+    first = client.get(f"/meetings/{meeting.id}/minutes.pdf").data
+    renders = []
+    render = PdfRenderer.render
+    monkeypatch.setattr(PdfRenderer, "render", lambda self, *a: renders.append(1) or render(self, *a))
+    assert client.get(f"/meetings/{meeting.id}/minutes.pdf").data == first and renders == []
+    assert "DRAFT" in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf?lang=en").data) and len(renders) == 1
+    make_commitment(staff, "Transmettre la note sur le roaming", origin_meeting_id=meeting.id)  # not the minutes
+    assert "Transmettre la note sur le roaming" in _text(client.get(f"/meetings/{meeting.id}/minutes.pdf").data)
+    assert len(renders) == 2
+
+
 def test_english_on_request(client, audience, login_as):
     meeting, _staff = audience
     login_as(Role.VIEWER)
@@ -172,6 +188,21 @@ def test_approval_freezes_the_pdf_served_from_then_on(client, frozen):
     assert first == second and hashlib.sha256(first).hexdigest() == document.sha256
     text = _text(first)
     assert "PROJET" not in text and "/verify/ML-AUD-2026-0001/1" in text
+
+
+def test_a_client_holding_the_approved_copy_is_told_it_is_unchanged(client, frozen):
+    meeting, document, _first = frozen
+    again = client.get(f"/meetings/{meeting.id}/minutes.pdf")
+    assert again.headers["ETag"] == f'"{document.sha256}"' and again.headers["Last-Modified"]
+    unchanged = client.get(f"/meetings/{meeting.id}/minutes.pdf", headers={"If-None-Match": again.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+
+
+def test_the_approved_copy_is_served_without_loading_the_meeting(client, frozen, count_queries):
+    meeting, _document, first = frozen
+    with count_queries() as statements:
+        assert client.get(f"/meetings/{meeting.id}/minutes.pdf").data == first
+    assert statements() <= 6  # the user, the revision, its frozen document, its bytes: no participants, no items
 
 
 def test_the_approved_copy_is_authentic_and_its_fingerprint_is_not_shown(client, frozen):
@@ -651,3 +682,14 @@ def test_a_draft_is_tagged_but_does_not_claim_to_be_an_archive(client, audience,
     reader = PdfReader(io.BytesIO(client.get(f"/meetings/{meeting.id}/minutes.pdf").data))
     assert "/StructTreeRoot" in reader.trailer["/Root"]
     assert "/Metadata" not in reader.trailer["/Root"] or not _pdfa_claim(reader)
+
+
+def test_a_worker_that_prints_nothing_never_loads_weasyprint(tmp_path):
+    """WeasyPrint (and zxcvbn's word lists) cost each worker tens of MB: loaded by the first PDF (or password)."""
+    code = (
+        "import sys; from crm import create_app; create_app(); "
+        "print(sorted(m for m in ('weasyprint', 'zxcvbn.frequency_lists') if m in sys.modules))"
+    )
+    env = {**os.environ, "CRM_INSTANCE_PATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

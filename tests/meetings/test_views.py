@@ -524,3 +524,31 @@ def test_a_month_that_does_not_exist_is_the_apps_own_400(client, login_as):
     login_as(Role.STAFF)
     response = client.get("/meetings/month?m=2026-13")
     assert response.status_code == 400 and error_message(response) == ERROR_FR[400]
+
+
+def test_the_previous_meeting_link_skips_what_the_reader_may_not_see_and_cancelled_meetings(client, db, login_as):
+    staff = make_user(Role.STAFF)
+    orange = make_org("Orange Mali")
+    older = make_meeting(staff, "Audience de janvier", orgs=[orange], starts=datetime(2026, 1, 8, 10))
+    make_meeting(
+        staff, "Réunion restreinte", orgs=[orange], starts=datetime(2026, 1, 15, 10), confidentiality="restricted"
+    )
+    cancelled = make_meeting(staff, "Réunion annulée", orgs=[orange], starts=datetime(2026, 1, 20, 10))
+    cancelled.status = "cancelled"
+    db.session.commit()
+    follow_up = make_meeting(staff, "Suivi", orgs=[orange], starts=datetime(2026, 2, 3, 10))
+    login_as(Role.VIEWER)
+    html = client.get(f"/meetings/{follow_up.id}").get_data(as_text=True)
+    line = html.split("Rencontre précédente avec ce partenaire")[1].split("</p>")[0]
+    assert older.reference in line and "restreinte" not in line and "annulée" not in line
+
+
+def test_a_busy_day_shows_its_first_meetings_then_how_many_more_in_the_month_and_the_week(client, db, login_as):
+    staff = login_as(Role.STAFF)
+    for hour in range(8, 15):  # seven meetings on Thursday 22 January
+        make_meeting(staff, f"Séance de {hour} h", starts=datetime(2026, 1, 22, hour))
+    month = client.get("/meetings/month?m=2026-01").get_data(as_text=True)
+    assert "Séance de 10 h" in month and "Séance de 11 h" not in month
+    assert "+ 4 de plus" in month and "/calendar/week?d=2026-01-22" in month
+    week = client.get("/calendar/week?d=2026-01-22").get_data(as_text=True)
+    assert all(f"Séance de {hour} h" in week for hour in range(8, 15)) and "de plus" not in week

@@ -74,3 +74,17 @@ def test_an_unwritable_build_folder_serves_uncompressed_files_and_check_deploy_s
     assert response.get_data() == CSS.read_bytes()
     output = app.test_cli_runner().invoke(args=["check-deploy"]).output
     assert "Static files are served uncompressed" in output and "CRM_STATIC_BUILD_DIR" in output
+
+
+def test_the_pages_scripts_come_in_one_request_cached_for_a_year(app, client, db, login_as, tmp_path):
+    login_as(Role.VIEWER)
+    html = client.get("/organisations").get_data(as_text=True)
+    scripts = [part.split('"')[0] for part in html.split('<script src="')[1:]]
+    assert len(scripts) == 1 and scripts[0].startswith("/static/js/bundle.js?v=")
+    br = client.get(scripts[0], headers={"Accept-Encoding": "br"})
+    assert br.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    bundle = brotli.decompress(br.get_data()).decode()
+    static = CSS.parents[1]
+    htmx, own = (static / "js" / "htmx-2.0.11.min.js").read_text(), (static / "js" / "app.js").read_text()
+    assert htmx.strip() in bundle and own.strip() in bundle and bundle.index(htmx[:50]) < bundle.index(own[:50])
+    assert len(br.get_data()) < 20_000  # htmx (15 KB) and our script, compressed together
