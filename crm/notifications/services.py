@@ -479,21 +479,17 @@ def _meeting_saved(meeting: Meeting, session: DbSession, invite_contacts: bool =
 
 @meetings.participant_added.connect
 def _participant_added(participant: Participant, session: DbSession, meeting: Meeting, **_extra: Any) -> None:
-    invitation = _invitation(session, meeting)
-    if (
-        invitation is None
-        or invitation.cancelled
-        or meeting.status != MeetingStatus.PLANNED
-        or meeting.ends_at <= utcnow()
-    ):
-        return
-    people = [i for i in invitees(session, meeting, invitation) if _is(i, participant, session)]
-    _invite(session, meeting, invitation, people, "REQUEST")
+    _invite_one(session, meeting, participant, "REQUEST")
 
 
 @meetings.participant_removing.connect
 def _participant_removing(participant: Participant, session: DbSession, meeting: Meeting, **_extra: Any) -> None:
     """Someone taken off a planned meeting they were invited to receives a cancellation for themselves."""
+    _invite_one(session, meeting, participant, "CANCEL")
+
+
+def _invite_one(session: DbSession, meeting: Meeting, participant: Participant, method: str) -> None:
+    """One participant added to (or taken off) a planned meeting whose invitation went out is told alone."""
     invitation = _invitation(session, meeting)
     if (
         invitation is None
@@ -503,7 +499,7 @@ def _participant_removing(participant: Participant, session: DbSession, meeting:
     ):
         return
     people = [i for i in invitees(session, meeting, invitation) if _is(i, participant, session)]
-    _invite(session, meeting, invitation, people, "CANCEL")
+    _invite(session, meeting, invitation, people, method)
 
 
 def _is(invitee: Invitee, participant: Participant, session: DbSession) -> bool:
