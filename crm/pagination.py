@@ -20,6 +20,7 @@ class Page:
     rows: list[Any]
     next_cursor: str | None
     first: bool
+    capped: bool = False  # a search matched more records than a list reads (core.fulltext.LIST_CAP)
 
 
 def _plain(value: Any) -> Any:
@@ -60,7 +61,14 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 
 
 def keyset_page(
-    session: DbSession, stmt: Select, order: Sequence[Any], *, cursor: str | None, size: int, descending: bool = False
+    session: DbSession,
+    stmt: Select,
+    order: Sequence[Any],
+    *,
+    cursor: str | None,
+    size: int,
+    descending: bool = False,
+    capped: bool = False,
 ) -> Page:
     """Rows of ``stmt`` ordered by ``order`` (ending with a unique column), after ``cursor``.
 
@@ -77,4 +85,4 @@ def keyset_page(
         rows = rows[:size]
         last = rows[-1]
         next_cursor = encode_cursor([getattr(last, col.key) for col in order])
-    return Page(rows=rows, next_cursor=next_cursor, first=not cursor)
+    return Page(rows=rows, next_cursor=next_cursor, first=not cursor, capped=capped)

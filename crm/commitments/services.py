@@ -386,8 +386,10 @@ def list_commitments(
 ) -> Page:
     """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
     stmt = with_people(select(Commitment)).where(visible_clause(user))
+    capped = False
     if filters.q.strip():
-        stmt = stmt.where(Commitment.id.in_(fulltext.matching_ids(session, "commitment", filters.q)))
+        ids, capped = fulltext.matching_ids(session, "commitment", filters.q)
+        stmt = stmt.where(Commitment.id.in_(ids))
     if filters.status == "active":
         stmt = stmt.where(Commitment.closed.is_(False))
     elif filters.status == "closed":
@@ -404,7 +406,9 @@ def list_commitments(
         stmt = stmt.where(Commitment.responsible_id == filters.responsible_id)
     if filters.overdue:
         stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < today)
-    return keyset_page(session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size)
+    return keyset_page(
+        session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size, capped=capped
+    )
 
 
 def for_visit(session: DbSession, visit_id: int, user: User) -> list[Commitment]:

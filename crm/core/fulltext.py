@@ -23,14 +23,13 @@ from sqlalchemy import (
     DDL,
     Boolean,
     ColumnElement,
-    Double,
     Index,
     Integer,
     Select,
     String,
     Text,
     UniqueConstraint,
-    cast,
+    and_,
     column,
     event,
     func,
@@ -67,6 +66,7 @@ class SearchEntry(Base):
     __table_args__ = (
         UniqueConstraint("kind", "record_id"),
         Index("ix_search_entry_guard", "guard_kind", "guard_id"),
+        Index("ix_search_entry_kind_id", "kind", "id"),
     )
 
 
@@ -85,28 +85,34 @@ def query_words(q: str | None) -> list[str]:
 # --- the engines --------------------------------------------------------------------------------------
 
 FTS_TABLE = "search_fts"
+# detail=column: which column a word is in, not where in it (no phrase search here): a third of the size, and
+# the kind is a column of its own so that "the meetings matching huawei" is one walk through the index.
 SQLITE_DDL = [
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title_key, terms, content='search_entry', content_rowid='id', "
-    "tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
-    f"CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN INSERT INTO {FTS_TABLE}(rowid, title_key, "
-    "terms) VALUES (new.id, new.title_key, new.terms); END",
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(kind, title_key, terms, content='search_entry', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4', detail=column)",
+    f"CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN INSERT INTO {FTS_TABLE}(rowid, kind, "
+    "title_key, terms) VALUES (new.id, new.kind, new.title_key, new.terms); END",
     f"CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, "
-    "title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); END",
+    "kind, title_key, terms) VALUES ('delete', old.id, old.kind, old.title_key, old.terms); END",
     f"CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, "
-    "title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); INSERT INTO "
-    f"{FTS_TABLE}(rowid, title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
+    "kind, title_key, terms) VALUES ('delete', old.id, old.kind, old.title_key, old.terms); INSERT INTO "
+    f"{FTS_TABLE}(rowid, kind, title_key, terms) VALUES (new.id, new.kind, new.title_key, new.terms); END",
 ]
 SQLITE_DROP = [f"DROP TABLE IF EXISTS {FTS_TABLE}"]
-PG_VECTOR = (
-    "(setweight(to_tsvector('simple'::regconfig, title_key), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, terms), 'B'))"
-)
+# PostgreSQL: the words as a stored tsvector (title weighted A), computed by the database from the folded
+# columns; a GIN index finds rare words, and the index on (kind, id) walks the newest entries of a kind when
+# a word is common (the planner picks, from the column's statistics).
+PG_COLUMN = "search_vector"
 PG_INDEX = "ix_search_entry_vector"
-PG_DDL = [f"CREATE INDEX {PG_INDEX} ON search_entry USING gin ({PG_VECTOR})"]
-# Made outside the models' metadata (a virtual table, an expression index): the comparison of the migrated
-# schema with the models leaves them out by these names.
-OUTSIDE_METADATA = (FTS_TABLE, PG_INDEX)
+PG_DDL = [
+    f"ALTER TABLE search_entry ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
+    "(setweight(to_tsvector('simple'::regconfig, title_key), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, terms), 'B')) STORED",
+    f"CREATE INDEX {PG_INDEX} ON search_entry USING gin ({PG_COLUMN})",
+]
+# Made outside the models' metadata (a virtual table, a generated tsvector column and its index): the
+# comparison of the migrated schema with the models leaves them out by these names.
+OUTSIDE_METADATA = (FTS_TABLE, PG_COLUMN, PG_INDEX)
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -121,15 +127,8 @@ for _statement in PG_DDL:
 for _statement in SQLITE_DROP:
     event.listen(SearchEntry.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
 
-_fts = table(FTS_TABLE, column("rowid"), column("rank"))
-
-
-def pg_vector() -> ColumnElement[Any]:
-    """The indexed expression, written as in PG_VECTOR (literals inline, so that the index is used)."""
-    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
-    title = func.setweight(func.to_tsvector(simple, SearchEntry.title_key), literal_column("'A'"))
-    rest = func.setweight(func.to_tsvector(simple, SearchEntry.terms), literal_column("'B'"))
-    return title.op("||")(rest)
+_fts = table(FTS_TABLE, column("rowid"))
+_vector = literal_column(f"search_entry.{PG_COLUMN}")
 
 
 def _dialect(session: DbSession) -> str:
@@ -140,59 +139,99 @@ def _dialect(session: DbSession) -> str:
 # rapport, relance…) while one is still typing.
 PREFIX_FROM = 3
 
+# --- matching, newest first -------------------------------------------------------------------------------
+#
+# Results come in two tiers: the entries whose title holds every word, then those holding them elsewhere;
+# inside a tier, the newest entry first (the most recently written or changed record). Each tier is read
+# from the index in that order and stops after the rows asked for, so a query costs what it returns, not
+# what it matches: "réunion" in a million meetings costs what it costs in ten thousand.
 
-def _fts_match(words: list[str]) -> ColumnElement[bool]:
-    terms = (f'"{w}"*' if len(w) >= PREFIX_FROM else f'"{w}"' for w in words)
-    return literal_column(FTS_TABLE).op("MATCH")(" AND ".join(terms))
-
-
-def _pg_match(words: list[str]) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
-    tsquery = func.to_tsquery(
-        literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" if len(w) >= PREFIX_FROM else w for w in words)
-    )
-    vector = pg_vector()
-    # Ranked by whether the title matches, not by ts_rank: ts_rank parses every matching entry's whole text
-    # again (seconds when a word is in 100,000 records); the title alone is short. As a double: the score goes
-    # into the next page's cursor and must compare equal when it comes back.
-    in_title = func.to_tsvector(literal_column("'simple'::regconfig"), SearchEntry.title_key).op("@@")(tsquery)
-    return vector.op("@@")(tsquery), -cast(in_title, Integer).cast(Double())
+TITLE, ELSEWHERE = 0, 1
 
 
-def search_select(session: DbSession, words: list[str], *columns: Any) -> tuple[Select, ColumnElement[Any]]:
-    """SELECT ``columns`` (and the score) of the entries matching ``words``; a lower score ranks first.
+def _fts_words(words: list[str]) -> str:
+    return " AND ".join(f'"{w}"*' if len(w) >= PREFIX_FROM else f'"{w}"' for w in words)
 
-    The caller adds kinds and visibility. On SQLite the matches are found first (a materialised CTE), so that
-    the planner never walks every entry of a kind asking FTS5 about each one.
+
+def _fts_expression(words: list[str], tier: int | None, kind: str | None) -> str:
+    anywhere = "{title_key terms} : (" + _fts_words(words) + ")"
+    in_title = "title_key : (" + _fts_words(words) + ")"
+    expression = {None: anywhere, TITLE: in_title, ELSEWHERE: f"({anywhere}) NOT ({in_title})"}[tier]
+    return f"kind : {kind} AND ({expression})" if kind else expression
+
+
+def _pg_words(words: list[str], weight: str = "") -> str:
+    return " & ".join(f"{w}:*{weight}" if len(w) >= PREFIX_FROM else f"{w}:{weight}" if weight else w for w in words)
+
+
+def _pg_query(words: list[str], tier: int | None) -> ColumnElement[Any]:
+    anywhere, in_title = _pg_words(words), _pg_words(words, "A")
+    text = {None: anywhere, TITLE: in_title, ELSEWHERE: f"({anywhere}) & !({in_title})"}[tier]
+    return func.to_tsquery(literal_column("'simple'::regconfig"), text)
+
+
+# The other entries (tier ELSEWHERE) are looked for among the newest WINDOW matches: "every match but those
+# whose title holds the words" would otherwise read every match when most of them are title matches
+# ("réunion" in a million meetings titled "Réunion …"). Past the window, the next page starts below it.
+WINDOW = 1000
+
+
+def _condition(session: DbSession, words: list[str], tier: int | None, kind: str | None) -> tuple[Any, Any, Any]:
+    """(what to read from, the matching condition, the entry id to order by) for this engine."""
+    if _dialect(session) == "postgresql":
+        condition = _vector.op("@@")(_pg_query(words, tier))
+        if kind:
+            condition = and_(SearchEntry.kind == kind, condition)
+        return SearchEntry, condition, SearchEntry.id
+    return _fts, literal_column(FTS_TABLE).op("MATCH")(_fts_expression(words, tier, kind)), _fts.c.rowid
+
+
+def window_floor(session: DbSession, words: list[str], kind: str | None, before: int | None) -> Select:
+    """The id of the oldest entry in the window of newest matches (none when there are fewer)."""
+    source, condition, key = _condition(session, words, None, kind)
+    stmt = select(key).select_from(source).where(condition)
+    if before is not None:
+        stmt = stmt.where(key < before)
+    return stmt.order_by(key.desc()).offset(WINDOW - 1).limit(1)
+
+
+def newest_matching(
+    session: DbSession,
+    words: list[str],
+    *columns: Any,
+    tier: int | None = None,
+    kind: str | None = None,
+    before: int | None = None,
+    limit: int,
+) -> Select:
+    """SELECT ``columns`` of the entries matching every word (of ``kind``; in ``tier``; older than the entry
+    ``before``), the newest first, at most ``limit``. The caller may add conditions (visibility).
+
+    The index is read in the order shown and stops with the LIMIT: on SQLite, FTS5 walks its rowids downwards
+    and each is joined to its entry, never the other way round; on PostgreSQL, the planner walks (kind, id)
+    downwards when a word is common and reads the GIN index when it is rare.
     """
-    if _dialect(session) == "postgresql":
-        where, score = _pg_match(words)
-        return select(*columns, score.label("score")).where(where), score
-    matched = _matched(words)
-    stmt = select(*columns, matched.c.rank.label("score")).select_from(matched)
-    return stmt.join(SearchEntry, SearchEntry.id == matched.c.entry_id), matched.c.rank
+    source, condition, key = _condition(session, words, tier, kind)
+    stmt = select(*columns).select_from(source)
+    if source is _fts:
+        stmt = stmt.join(SearchEntry, SearchEntry.id == _fts.c.rowid)
+    stmt = stmt.where(condition)
+    if before is not None:
+        stmt = stmt.where(key < before)
+    if tier == ELSEWHERE:
+        stmt = stmt.where(key >= func.coalesce(window_floor(session, words, kind, before).scalar_subquery(), 0))
+    return stmt.order_by(key.desc()).limit(limit)
 
 
-def _matched(words: list[str]) -> Any:
-    return (
-        select(_fts.c.rowid.label("entry_id"), _fts.c.rank.label("rank"))
-        .where(_fts_match(words))
-        .cte("matched")
-        .prefix_with("MATERIALIZED")
-    )
+# A list's own search box reads at most this many matches (the newest): beyond, the list says so.
+LIST_CAP = 1000
 
 
-def matching_ids(session: DbSession, kind: str, q: str) -> Select:
-    """The ids of the records of ``kind`` whose entry matches ``q`` (for a list's own search box)."""
+def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool]:
+    """The ids of the newest records of ``kind`` matching ``q`` (for a list's own search box), at most
+    LIST_CAP of them, and whether there were more."""
     words = query_words(q)
-    stmt = select(SearchEntry.record_id).where(SearchEntry.kind == kind)
     if not words:
-        return stmt.where(SearchEntry.id.is_(None))
-    if _dialect(session) == "postgresql":
-        return stmt.where(_pg_match(words)[0])
-    matched = _matched(words)
-    return (
-        select(SearchEntry.record_id)
-        .select_from(matched)
-        .join(SearchEntry, SearchEntry.id == matched.c.entry_id)
-        .where(SearchEntry.kind == kind)
-    )
+        return [], False
+    ids = list(session.scalars(newest_matching(session, words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1)))
+    return ids[:LIST_CAP], len(ids) > LIST_CAP

@@ -99,7 +99,8 @@ class StaticFiles(WhiteNoise):
             self.build_problem = f"{self.build_dir}: {exc.strerror or exc}"
             log.warning("scripts served one by one: cannot write %s (%s)", target, exc)
             return
-        self.add_files(str(self.bundle_dir), prefix=prefix)
+        # The bundle alone: another process starting beside this one may be writing its temporary file there.
+        self.add_file_to_dictionary(f"/{prefix.strip('/')}/{BUNDLE}", str(target))
         self.bundle_hash = content_hash(data)
 
     def get_static_file(self, path, url, stat_cache=None):

@@ -109,8 +109,10 @@ ORG_SORTS: dict[str, tuple[list[Any], bool]] = {
 def list_organisations(session: DbSession, filters: OrgFilters, *, cursor: str | None, size: int) -> Page:
     stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
     stmt = stmt.where(Organisation.archived_at.is_not(None) if filters.archived else Organisation.archived_at.is_(None))
+    capped = False
     if filters.q.strip():
-        stmt = stmt.where(Organisation.id.in_(fulltext.matching_ids(session, "organisation", filters.q)))
+        ids, capped = fulltext.matching_ids(session, "organisation", filters.q)
+        stmt = stmt.where(Organisation.id.in_(ids))
     if filters.kind:
         stmt = stmt.where(Organisation.kind == filters.kind)
     country = country_filter(Organisation.country_code, filters.country)
@@ -119,7 +121,7 @@ def list_organisations(session: DbSession, filters: OrgFilters, *, cursor: str |
     if filters.sector:
         stmt = stmt.where(Organisation.sectors.like(f"%,{filters.sector},%"))
     order, descending = ORG_SORTS.get(filters.sort, ORG_SORTS["name"])
-    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending)
+    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending, capped=capped)
 
 
 @dataclass
@@ -146,8 +148,10 @@ def list_contacts(session: DbSession, filters: ContactFilters, *, cursor: str | 
     today = date.today()
     stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
     stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
+    capped = False
     if filters.q.strip():
-        stmt = stmt.where(Contact.id.in_(fulltext.matching_ids(session, "contact", filters.q)))
+        ids, capped = fulltext.matching_ids(session, "contact", filters.q)
+        stmt = stmt.where(Contact.id.in_(ids))
     country = country_filter(Organisation.country_code, filters.country)
     if country is not None or filters.organisation_id:
         held = (
@@ -161,7 +165,7 @@ def list_contacts(session: DbSession, filters: ContactFilters, *, cursor: str | 
             held = held.where(Position.organisation_id == filters.organisation_id)
         stmt = stmt.where(exists(held))
     order, descending = CONTACT_SORTS.get(filters.sort, CONTACT_SORTS["name"])
-    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending)
+    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending, capped=capped)
 
 
 def current_positions(contact: Contact, on: date | None = None) -> list[Position]:

@@ -8,6 +8,7 @@ Prints figures; never fails.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import secrets
@@ -23,6 +24,7 @@ from typing import Any
 SIZES = [int(n) for n in os.environ.get("CRM_BENCH_SEARCH_SIZES", "10000,100000").split(",")]
 RUNS = 40
 BUDGET_S = 6
+COMMITMENTS_PER_MEETING = 3  # the issue's shape: 1M meetings, 3M commitments
 PG_URL = os.environ.get("CRM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/crm_search_bench")
 PARTNERS = [
     "Huawei",
@@ -106,12 +108,12 @@ QUERIES = {
 
 
 FILLER = [f"w{i:05d}" for i in range(20_000)]  # a long tail of words, as real prose has
-FILLER_WEIGHTS = [1 / (rank + 1) for rank in range(len(FILLER))]
+FILLER_WEIGHTS = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(FILLER))))  # Zipf-like
 
 
 def _prose(rng: random.Random, count: int, named: float) -> str:
     """``count`` words of filler; each named word (WORDS) comes in with probability ``named`` per text."""
-    words = rng.choices(FILLER, weights=FILLER_WEIGHTS, k=count)
+    words = rng.choices(FILLER, cum_weights=FILLER_WEIGHTS, k=count)
     words += [w for w in WORDS if rng.random() < named]
     rng.shuffle(words)
     return " ".join(words)
@@ -198,7 +200,7 @@ def _seed(db: Any, n: int) -> None:
             insert(Commitment),
             [
                 {
-                    "reference": f"ENG-S-{i:06d}",
+                    "reference": f"ENG-S-{i:06d}-{k}",
                     "title": f"Suivre {rng.choice(WORDS)} {rng.choice(WORDS)}",
                     "details": _prose(rng, 15, 0.005),
                     "owed_by": "partner",
@@ -215,6 +217,7 @@ def _seed(db: Any, n: int) -> None:
                     "version": 1,
                 }
                 for i in ids
+                for k in range(COMMITMENTS_PER_MEETING)
             ],
         )
     db.session.commit()

@@ -19,14 +19,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import and_, delete, event, exists, func, insert, inspect, or_, select, tuple_
+from sqlalchemy import and_, delete, event, exists, insert, inspect, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from crm.auth.models import User
+from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
-from crm.core.fulltext import SearchEntry, fold, query_words, search_select
+from crm.core.fulltext import ELSEWHERE, TITLE, SearchEntry, fold, newest_matching, query_words, window_floor
 from crm.db import DbSession, search_key
 from crm.documents.models import Attachment
 from crm.meetings import services as meetings
@@ -371,7 +371,24 @@ def rebuild_on(conn: Connection, echo: Any = None) -> dict[str, int]:
 
 
 def visible_entries(user: User) -> Any:
-    """An entry is seen when the record guarding it is: the rule of each domain, inside the query."""
+    """An entry is seen when the record guarding it is: the rule of each domain, inside the query.
+
+    Built once per reader (by who they are, their institution and role) and kept: the clause holds no state
+    of its own, and building it costs more than the search itself when the index answers in a millisecond.
+    """
+    key = (user.id, user.institution_id, user.can(Role.ADMIN))
+    clause = _visible.get(key)
+    if clause is None:
+        if len(_visible) >= 512:
+            _visible.clear()
+        clause = _visible[key] = _visible_clause(user)
+    return clause
+
+
+_visible: dict[tuple[int, int, bool], Any] = {}
+
+
+def _visible_clause(user: User) -> Any:
     return or_(
         SearchEntry.guard_kind == "",
         and_(
@@ -422,14 +439,31 @@ COLUMNS = (
     SearchEntry.guard_kind,
     SearchEntry.guard_id,
 )
+# The order of results: records in use before archived ones (only the directory archives its records), and in
+# each, those whose title holds every word before the others; the newest first inside each stage.
+STAGES = ((False, TITLE), (False, ELSEWHERE), (True, TITLE), (True, ELSEWHERE))
+ARCHIVING = ("organisation", "contact")
 
 
-def _query(session: DbSession, user: User, words: list[str], kinds: list[str]) -> Any:
-    stmt, score = search_select(session, words, *COLUMNS)
-    stmt = stmt.where(visible_entries(user))
-    if len(kinds) == 1:
-        stmt = stmt.where(SearchEntry.kind == kinds[0])
-    return stmt, score
+def _stages(kind: str | None, first: int = 0) -> list[int]:
+    return [s for s in range(first, len(STAGES)) if not STAGES[s][0] or kind in ARCHIVING]
+
+
+def _arm(
+    session: DbSession, visible: Any, words: list[str], stage: int, *, kind: str | None, before: int | None, limit: int
+) -> Any:
+    archived, tier = STAGES[stage]
+    stmt = newest_matching(
+        session, words, *COLUMNS, literal(stage).label("stage"), tier=tier, kind=kind, before=before, limit=limit
+    )
+    return stmt.where(visible, SearchEntry.archived.is_(archived)).subquery()
+
+
+def _rows(session: DbSession, arms: list[Any]) -> list[Any]:
+    """The arms' rows, by arm and newest first inside each (one statement: each arm stops at its own limit)."""
+    numbered = [select(arm, literal(i).label("arm")) for i, arm in enumerate(arms)]
+    compound = union_all(*numbered).subquery() if len(numbered) > 1 else numbered[0].subquery()
+    return sorted(session.execute(select(compound)), key=lambda row: (row.arm, -row.id))
 
 
 def _hit(row: Any, words: list[str]) -> Hit:
@@ -450,33 +484,38 @@ def live(session: DbSession, user: User, q: str, limit: int = 8) -> Results:
     words = query_words(q)
     groups: dict[str, list[Hit]] = {}
     if words:
-        stmt, score = _query(session, user, words, list(KINDS))
-        for row in session.execute(stmt.order_by(SearchEntry.archived, score, SearchEntry.id).limit(limit)):
+        visible = visible_entries(user)
+        arms = [_arm(session, visible, words, stage, kind=None, before=None, limit=limit) for stage in _stages(None)]
+        arms += [
+            _arm(session, visible, words, stage, kind=kind, before=None, limit=limit)
+            for stage in _stages(ARCHIVING[0])
+            if STAGES[stage][0]
+            for kind in ARCHIVING
+        ]
+        for row in _rows(session, arms)[:limit]:
             groups.setdefault(row.kind, []).append(_hit(row, words))
     ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
     return Results(words=words, groups=ordered, more={})
 
 
 def overview(session: DbSession, user: User, q: str, per_kind: int = 5) -> Results:
-    """The full page: the best of each kind, and whether there is more of it (one query, numbered by kind)."""
+    """The full page: the best of each kind, and whether there is more of it (one statement)."""
     words = query_words(q)
     groups: dict[str, list[Hit]] = {}
     more: dict[str, bool] = {}
     if words:
-        stmt, score = _query(session, user, words, list(KINDS))
-        place = func.row_number().over(
-            partition_by=SearchEntry.kind, order_by=(SearchEntry.archived, score, SearchEntry.id)
-        )
-        numbered = stmt.add_columns(place.label("place")).subquery()
-        rows = session.execute(
-            select(numbered).where(numbered.c.place <= per_kind + 1).order_by(numbered.c.kind, numbered.c.place)
-        )
-        for row in rows:
-            if row.place > per_kind:
-                more[row.kind] = True
-            else:
-                groups.setdefault(row.kind, []).append(_hit(row, words))
-                more.setdefault(row.kind, False)
+        visible = visible_entries(user)
+        arms = [
+            _arm(session, visible, words, stage, kind=kind, before=None, limit=per_kind + 1)
+            for kind in KINDS
+            for stage in _stages(kind)
+        ]
+        found: dict[str, list[Any]] = defaultdict(list)
+        for row in _rows(session, arms):
+            found[row.kind].append(row)
+        for kind, rows in found.items():
+            groups[kind] = [_hit(row, words) for row in rows[:per_kind]]
+            more[kind] = len(rows) > per_kind
     ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
     return Results(words=words, groups=ordered, more=more)
 
@@ -489,33 +528,45 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[bool, float, int]:
+def _decode(cursor: str) -> tuple[int, int]:
     try:
-        archived, score, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        stage, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise BadCursor(cursor) from exc
-    if not (isinstance(archived, bool) and isinstance(score, int | float) and isinstance(last_id, int)):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (stage, last_id)):
         raise BadCursor(cursor)
-    if isinstance(score, bool) or isinstance(last_id, bool) or not 0 < last_id < 2**31:
+    if not 0 <= stage < len(STAGES) or not 0 < last_id < 2**31:
         raise BadCursor(cursor)
-    return archived, float(score), last_id
+    return stage, last_id
 
 
 def one_kind(session: DbSession, user: User, q: str, kind: str, *, cursor: str | None, size: int = 20) -> Results:
-    """One kind's results, page by page: each page starts after the last one seen (rank, then id)."""
+    """One kind's results, page by page: each page starts after the last one seen (its stage, then its id).
+
+    The other matches (tier ELSEWHERE) are read a window at a time: when a window is full, what lies below it
+    comes on the next page, after the window's last entry, and the later stages wait for it.
+    """
     words = query_words(q)
     if not words or kind not in KINDS:
         return Results(words=words, groups={}, more={})
-    stmt, score = _query(session, user, words, [kind])
-    if cursor:
-        archived, last_score, last_id = _decode(cursor)
-        stmt = stmt.where(tuple_(SearchEntry.archived, score, SearchEntry.id) > (archived, last_score, last_id))
-    rows = list(session.execute(stmt.order_by(SearchEntry.archived, score, SearchEntry.id).limit(size + 1)))
+    first, before = _decode(cursor) if cursor else (0, None)
+    visible = visible_entries(user)
+    arms, below = [], None
+    for stage in _stages(kind, first):
+        after = before if stage == first else None
+        arms.append(_arm(session, visible, words, stage, kind=kind, before=after, limit=size + 1))
+        if STAGES[stage][1] == ELSEWHERE:
+            floor = session.scalar(window_floor(session, words, kind, after))
+            if floor:
+                below = (stage, floor)
+                break
+    rows = _rows(session, arms) if arms else []
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
-        last = rows[-1]
-        next_cursor = _encode([bool(last.archived), float(last.score), last.id])
+        next_cursor = _encode([rows[-1].stage, rows[-1].id])
+    elif below and below[1] > 1:
+        next_cursor = _encode(list(below))
     hits = [_hit(row, words) for row in rows]
     return Results(words=words, groups={kind: hits} if hits else {}, more={}, next_cursor=next_cursor)
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, exists, inspect, or_, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
@@ -42,14 +42,16 @@ MAX_VISIT_DAYS = 60
 
 
 def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
-    member = aliased(VisitMember)
-    return exists(select(member.id).where(member.visit_id == visit_id_column, member.user_id == user.id))
+    member = VisitMember.__table__.alias()  # a Core alias: built on every query, and cheap to build
+    return exists(select(member.c.id).where(member.c.visit_id == visit_id_column, member.c.user_id == user.id))
 
 
 def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]:
     """The visit is held by this institution: as host, or with people in the delegation."""
-    holder = aliased(VisitInstitution)
-    return exists(select(holder.id).where(holder.visit_id == visit_id_column, holder.institution_id == institution_id))
+    holder = VisitInstitution.__table__.alias()
+    return exists(
+        select(holder.c.id).where(holder.c.visit_id == visit_id_column, holder.c.institution_id == institution_id)
+    )
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
@@ -283,8 +285,10 @@ def list_visits(
     stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
     past = filters.when == "past"
     stmt = stmt.where(Visit.ends_on < today if past else Visit.ends_on >= today)
+    capped = False
     if filters.q.strip():
-        stmt = stmt.where(Visit.id.in_(fulltext.matching_ids(session, "visit", filters.q)))
+        ids, capped = fulltext.matching_ids(session, "visit", filters.q)
+        stmt = stmt.where(Visit.id.in_(ids))
     if filters.direction:
         stmt = stmt.where(Visit.direction == filters.direction)
     if filters.status:
@@ -293,7 +297,9 @@ def list_visits(
         stmt = stmt.where(Visit.event_id == filters.event_id)
     if filters.mine:
         stmt = stmt.where(is_member_clause(user, Visit.id))
-    return keyset_page(session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past)
+    return keyset_page(
+        session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past, capped=capped
+    )
 
 
 def visits_between(session: DbSession, user: User, first: date, end: date) -> list[Visit]:

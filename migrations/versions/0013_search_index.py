@@ -7,8 +7,8 @@ Create Date: 2026-11-23
 search_entry holds, for each organisation, contact, meeting, commitment, visit, event and file, its title and
 text as written (for the snippet) and its folded words (for matching), and the record whose visibility
 applies. SQLite gets an FTS5 table over it kept in step by triggers; PostgreSQL a GIN index on its tsvector.
-The entries of the records already there are written here, by the application's own builders (they read
-named columns only); `flask search rebuild` writes them again at any time.
+The entries of the records already there are written by 0015, by the application's own builders, once the
+index has the shape they are read with; `flask search rebuild` writes them again at any time.
 """
 
 import sqlalchemy as sa
@@ -20,9 +20,27 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
-    from crm.core import fulltext
+# The index as this revision made it (0015 makes it again): written out here, not read from the application,
+# so that this step stays what it was.
+SQLITE_DDL = [
+    "CREATE VIRTUAL TABLE search_fts USING fts5(title_key, terms, content='search_entry', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+    "INSERT INTO search_fts(search_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
+    "CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN INSERT INTO search_fts(rowid, "
+    "title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
+    "CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN INSERT INTO search_fts(search_fts, "
+    "rowid, title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); END",
+    "CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN INSERT INTO search_fts(search_fts, "
+    "rowid, title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); INSERT INTO "
+    "search_fts(rowid, title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
+]
+PG_DDL = [
+    "CREATE INDEX ix_search_entry_vector ON search_entry USING gin ((setweight(to_tsvector("
+    "'simple'::regconfig, title_key), 'A') || setweight(to_tsvector('simple'::regconfig, terms), 'B')))"
+]
 
+
+def upgrade():
     op.create_table(
         "search_entry",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -41,20 +59,15 @@ def upgrade():
     )
     op.create_index("ix_search_entry_guard", "search_entry", ["guard_kind", "guard_id"], unique=False)
     bind = op.get_bind()
-    statements = fulltext.SQLITE_DDL if bind.dialect.name == "sqlite" else fulltext.PG_DDL
+    statements = SQLITE_DDL if bind.dialect.name == "sqlite" else PG_DDL
     for statement in statements:
         op.execute(statement)
-
-    from crm.search import services
-
-    services.rebuild_on(bind)
+    # The entries are written by 0015, once its index is there (this revision's builders are the
+    # application's, which write what the application's index reads).
 
 
 def downgrade():
-    from crm.core import fulltext
-
     if op.get_bind().dialect.name == "sqlite":
-        for statement in fulltext.SQLITE_DROP:
-            op.execute(statement)
+        op.execute("DROP TABLE IF EXISTS search_fts")
     op.drop_index("ix_search_entry_guard", table_name="search_entry")
     op.drop_table("search_entry")

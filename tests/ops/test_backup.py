@@ -198,7 +198,7 @@ def test_a_backup_taken_while_the_app_writes_restores_a_consistent_database(sour
         # The full-text index came back with its entries: a restored organisation is found by its name.
         first = min(committed_before)
         name = db.session.get(Organisation, first).name
-        found = set(db.session.scalars(fulltext.matching_ids(db.session, "organisation", name)))
+        found = set(fulltext.matching_ids(db.session, "organisation", name)[0])
         db.session.remove()
         db.engine.dispose()
     assert first in found

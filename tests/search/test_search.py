@@ -211,7 +211,7 @@ def test_the_meetings_list_search_uses_the_index(client, login_as, db):
     make_meeting(user, "Atelier régional", place="Ouagadougou")
     html = client.get("/meetings?when=past&q=huawei").get_data(as_text=True)
     assert "Audience" in html and "Atelier régional" not in html
-    assert db.session.execute(matching_ids(db.session, "meeting", "ouaga")).scalars().all()
+    assert matching_ids(db.session, "meeting", "ouaga")[0]
 
 
 def test_header_box_answers_as_you_type(client, login_as):
@@ -278,3 +278,50 @@ def test_two_letters_match_a_whole_word_three_its_start(db):
     make_org("RE Partners", country="FR")
     assert _found(db, user, "re") == {"organisation": ["RE Partners"]}
     assert sorted(_found(db, user, "res")["organisation"]) == ["Réseau ZTE"]
+
+
+def test_among_equal_matches_the_most_recently_written_comes_first(db):
+    user = make_user(Role.STAFF)
+    older = make_meeting(user, "Audience Huawei de janvier")
+    newer = make_meeting(user, "Audience Huawei de mars")
+    mention = make_meeting(user, "Point fibre", notes="Huawei a présenté son offre.")
+    found = search.overview(db.session, user, "huawei").groups["meeting"]
+    assert [hit.record_id for hit in found] == [newer.id, older.id, mention.id]
+    older.notes = "Relu"  # an edit moves a record up: its entry is written again
+    db.session.flush()
+    found = search.overview(db.session, user, "huawei").groups["meeting"]
+    assert [hit.record_id for hit in found] == [older.id, newer.id, mention.id]
+
+
+def test_paging_walks_every_match_once_when_titles_crowd_the_window(db, monkeypatch):
+    """The other matches are read a window at a time: with most matches in titles, the pages still reach the
+    mentions below the window, each once, in order."""
+    from crm.core import fulltext
+
+    monkeypatch.setattr(fulltext, "WINDOW", 3)
+    user = make_user(Role.STAFF)
+    mentions = [make_commitment(user, f"Point {i}", details="Relancer Huawei") for i in range(3)]
+    titles = [make_commitment(user, f"Relancer Huawei {i}") for i in range(6)]
+    seen, cursor = [], None
+    for _ in range(20):
+        page = search.one_kind(db.session, user, "huawei", "commitment", cursor=cursor, size=2)
+        seen += [hit.record_id for hit in page.groups.get("commitment", [])]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    expected = [c.id for c in reversed(titles)] + [c.id for c in reversed(mentions)]
+    assert seen == expected
+
+
+def test_a_list_search_matching_more_than_a_list_reads_says_so(client, login_as, monkeypatch):
+    from crm.core import fulltext
+
+    monkeypatch.setattr(fulltext, "LIST_CAP", 2)
+    user = login_as(Role.STAFF)
+    for title in ("Audience Huawei à Kayes", "Audience Huawei à Gao", "Audience Huawei à Mopti"):
+        make_meeting(user, title)
+    page = html.unescape(client.get("/meetings?when=past&q=huawei").get_data(as_text=True))
+    assert "à Mopti" in page and "à Gao" in page and "à Kayes" not in page
+    assert "seules les correspondances modifiées le plus récemment sont listées" in page
+    narrowed = html.unescape(client.get("/meetings?when=past&q=huawei+kayes").get_data(as_text=True))
+    assert "à Kayes" in narrowed and "seules les correspondances" not in narrowed

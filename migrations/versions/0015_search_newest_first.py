@@ -1,0 +1,80 @@
+"""search index read newest first: the kind inside SQLite's FTS5 index, a stored tsvector on PostgreSQL
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-11-24
+
+A search now reads the index in the order it shows (entries whose title holds the words, then the others,
+newest first) and stops at what it shows, instead of ranking every match. SQLite's FTS5 table is made again
+with the kind as a column of its own (and column-level detail only: no phrase search is made), then filled
+from search_entry; PostgreSQL gets the words as a stored, generated tsvector column with its GIN index
+(the expression index goes), and an index on (kind, id) to walk a kind's newest entries.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+OLD_SQLITE = [
+    "DROP TRIGGER IF EXISTS search_entry_ai",
+    "DROP TRIGGER IF EXISTS search_entry_ad",
+    "DROP TRIGGER IF EXISTS search_entry_au",
+    "DROP TABLE IF EXISTS search_fts",
+]
+
+
+def upgrade():
+    from crm.core import fulltext
+    from crm.search import services
+
+    bind = op.get_bind()
+    op.create_index("ix_search_entry_kind_id", "search_entry", ["kind", "id"], unique=False)
+    if bind.dialect.name == "sqlite":
+        for statement in OLD_SQLITE + fulltext.SQLITE_DDL:
+            op.execute(statement)
+        op.execute(f"INSERT INTO {fulltext.FTS_TABLE}({fulltext.FTS_TABLE}) VALUES ('rebuild')")
+    else:
+        op.execute("DROP INDEX IF EXISTS ix_search_entry_vector")
+        for statement in fulltext.PG_DDL:
+            op.execute(statement)
+    if bind.scalar(sa.text("SELECT count(*) FROM search_entry")) == 0:  # coming from before 0013: none written yet
+        services.rebuild_on(bind)
+
+
+def downgrade():
+    from crm.core import fulltext
+
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in OLD_SQLITE:
+            op.execute(statement)
+    else:
+        op.execute(f"DROP INDEX IF EXISTS {fulltext.PG_INDEX}")
+        op.execute(f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {fulltext.PG_COLUMN}")
+    op.drop_index("ix_search_entry_kind_id", table_name="search_entry")
+    # The previous revision's index, made again and filled.
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        statements = [
+            "CREATE VIRTUAL TABLE search_fts USING fts5(title_key, terms, content='search_entry', "
+            "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
+            "INSERT INTO search_fts(search_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
+            "CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN INSERT INTO search_fts(rowid, "
+            "title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
+            "CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN INSERT INTO search_fts(search_fts, "
+            "rowid, title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); END",
+            "CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN INSERT INTO search_fts(search_fts, "
+            "rowid, title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); INSERT INTO "
+            "search_fts(rowid, title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
+            "INSERT INTO search_fts(search_fts) VALUES ('rebuild')",
+        ]
+    else:
+        statements = [
+            "CREATE INDEX ix_search_entry_vector ON search_entry USING gin ((setweight(to_tsvector("
+            "'simple'::regconfig, title_key), 'A') || setweight(to_tsvector('simple'::regconfig, terms), 'B')))"
+        ]
+    for statement in statements:
+        op.execute(statement)
