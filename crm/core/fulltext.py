@@ -29,7 +29,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    and_,
     column,
     event,
     func,
@@ -85,34 +84,71 @@ def query_words(q: str | None) -> list[str]:
 # --- the engines --------------------------------------------------------------------------------------
 
 FTS_TABLE = "search_fts"
-# detail=column: which column a word is in, not where in it (no phrase search here): a third of the size, and
-# the kind is a column of its own so that "the meetings matching huawei" is one walk through the index.
-SQLITE_DDL = [
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(kind, title_key, terms, content='search_entry', "
-    "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4', detail=column)",
-    f"CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN INSERT INTO {FTS_TABLE}(rowid, kind, "
-    "title_key, terms) VALUES (new.id, new.kind, new.title_key, new.terms); END",
-    f"CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, "
-    "kind, title_key, terms) VALUES ('delete', old.id, old.kind, old.title_key, old.terms); END",
-    f"CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, "
-    "kind, title_key, terms) VALUES ('delete', old.id, old.kind, old.title_key, old.terms); INSERT INTO "
-    f"{FTS_TABLE}(rowid, kind, title_key, terms) VALUES (new.id, new.kind, new.title_key, new.terms); END",
-]
-SQLITE_DROP = [f"DROP TABLE IF EXISTS {FTS_TABLE}"]
-# PostgreSQL: the words as a stored tsvector (title weighted A), computed by the database from the folded
-# columns; a GIN index finds rare words, and the index on (kind, id) walks the newest entries of a kind when
-# a word is common (the planner picks, from the column's statistics).
+TITLE_TABLE = "search_title_fts"
+# detail=column: which column a word is in, not where in it (no phrase search here), and the kind is a column of
+# its own so that "the meetings matching huawei" is one walk through the index. Prefixes of 3 to 12 letters
+# are indexed: a word being typed is found without reading every word that starts like it. The titles have an
+# index of their own, so that "whose title holds the words" is read, not filtered out of every match.
+_FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='3 4 5 6 7 8 9 10 11 12', detail=column"
+PREFIX_INDEXED = 12
+_INDEXES = ((FTS_TABLE, ("kind", "title_key", "terms")), (TITLE_TABLE, ("kind", "title_key")))
+
+
+def _sqlite_ddl() -> list[str]:
+    statements = [
+        f"CREATE VIRTUAL TABLE {name} USING fts5({', '.join(cols)}, content='search_entry', content_rowid='id', "
+        f"{_FTS_OPTIONS})"
+        for name, cols in _INDEXES
+    ]
+
+    def add(row: str) -> str:
+        return " ".join(
+            f"INSERT INTO {name}(rowid, {', '.join(cols)}) VALUES ({row}.id, {', '.join(f'{row}.{c}' for c in cols)});"
+            for name, cols in _INDEXES
+        )
+
+    def remove() -> str:
+        return " ".join(
+            f"INSERT INTO {name}({name}, rowid, {', '.join(cols)}) VALUES ('delete', old.id, "
+            f"{', '.join(f'old.{c}' for c in cols)});"
+            for name, cols in _INDEXES
+        )
+
+    return [
+        *statements,
+        f"CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN {add('new')} END",
+        f"CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN {remove()} END",
+        f"CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN {remove()} {add('new')} END",
+    ]
+
+
+SQLITE_DDL = _sqlite_ddl()
+SQLITE_REBUILD = [f"INSERT INTO {name}({name}) VALUES ('rebuild')" for name, _cols in _INDEXES]
+SQLITE_DROP = [f"DROP TABLE IF EXISTS {name}" for name, _cols in _INDEXES]
+# PostgreSQL: the words as stored tsvectors computed by the database from the folded columns, one for all the
+# words and one for the title's, each with its GIN index; the index on (kind, id) walks the newest entries of a
+# kind when a word is common (the planner picks, from the columns' statistics).
 PG_COLUMN = "search_vector"
+PG_TITLE_COLUMN = "search_title_vector"
 PG_INDEX = "ix_search_entry_vector"
+PG_TITLE_INDEX = "ix_search_entry_title_vector"
 PG_DDL = [
     f"ALTER TABLE search_entry ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
-    "(setweight(to_tsvector('simple'::regconfig, title_key), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, terms), 'B')) STORED",
+    "(to_tsvector('simple'::regconfig, terms)) STORED",
+    f"ALTER TABLE search_entry ADD COLUMN {PG_TITLE_COLUMN} tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple'::regconfig, title_key)) STORED",
     f"CREATE INDEX {PG_INDEX} ON search_entry USING gin ({PG_COLUMN})",
+    f"CREATE INDEX {PG_TITLE_INDEX} ON search_entry USING gin ({PG_TITLE_COLUMN})",
+]
+PG_DROP = [
+    f"DROP INDEX IF EXISTS {PG_INDEX}",
+    f"DROP INDEX IF EXISTS {PG_TITLE_INDEX}",
+    f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_COLUMN}",
+    f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_TITLE_COLUMN}",
 ]
 # Made outside the models' metadata (a virtual table, a generated tsvector column and its index): the
 # comparison of the migrated schema with the models leaves them out by these names.
-OUTSIDE_METADATA = (FTS_TABLE, PG_COLUMN, PG_INDEX)
+OUTSIDE_METADATA = (FTS_TABLE, TITLE_TABLE, PG_COLUMN, PG_TITLE_COLUMN, PG_INDEX, PG_TITLE_INDEX)
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -128,99 +164,104 @@ for _statement in SQLITE_DROP:
     event.listen(SearchEntry.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
 
 _fts = table(FTS_TABLE, column("rowid"))
+_title_fts = table(TITLE_TABLE, column("rowid"))
 _vector = literal_column(f"search_entry.{PG_COLUMN}")
+_title_vector = literal_column(f"search_entry.{PG_TITLE_COLUMN}")
 
 
 def _dialect(session: DbSession) -> str:
     return session.get_bind().dialect.name
 
 
-# A word of two letters is matched whole: as a prefix it would match most of the index ("re": réunion,
-# rapport, relance…) while one is still typing.
+# The last word is the one being typed: it matches the start of a word (from three letters: as a prefix, "re"
+# would match most of the index while one is still typing); the words before it are whole.
 PREFIX_FROM = 3
 
 # --- matching, newest first -------------------------------------------------------------------------------
 #
-# Results come in two tiers: the entries whose title holds every word, then those holding them elsewhere;
-# inside a tier, the newest entry first (the most recently written or changed record). Each tier is read
-# from the index in that order and stops after the rows asked for, so a query costs what it returns, not
-# what it matches: "réunion" in a million meetings costs what it costs in ten thousand.
+# A search reads the index newest entry first and stops at the rows it shows, so that it costs what it
+# returns, not what it matches: "réunion" in a million meetings costs what it costs in ten thousand.
+#
+# - SQLite: FTS5 walks its rowids downwards (its own order), each joined to its entry, never the other way.
+# - PostgreSQL: a GIN index has no order; asked for the newest few, the planner guesses from each word's
+#   frequency whether to walk the (kind, id) index downwards or to read the GIN index and sort, and guesses
+#   wrong when a word common in one kind is absent from another (it then walks the whole kind). So a query is
+#   made in parts whose cost does not hang on the guess: RECENT, among the kind's newest RECENT_ENTRIES
+#   entries (bounded whichever plan); then, only when they held too few matches, so that the words are rare,
+#   OLDER, below them, through the GIN index (ordered by an expression, so no index walk can be chosen).
 
-TITLE, ELSEWHERE = 0, 1
-
-
-def _fts_words(words: list[str]) -> str:
-    return " AND ".join(f'"{w}"*' if len(w) >= PREFIX_FROM else f'"{w}"' for w in words)
-
-
-def _fts_expression(words: list[str], tier: int | None, kind: str | None) -> str:
-    anywhere = "{title_key terms} : (" + _fts_words(words) + ")"
-    in_title = "title_key : (" + _fts_words(words) + ")"
-    expression = {None: anywhere, TITLE: in_title, ELSEWHERE: f"({anywhere}) NOT ({in_title})"}[tier]
-    return f"kind : {kind} AND ({expression})" if kind else expression
+RECENT, OLDER = "recent", "older"
+RECENT_ENTRIES = 5000
 
 
-def _pg_words(words: list[str], weight: str = "") -> str:
-    return " & ".join(f"{w}:*{weight}" if len(w) >= PREFIX_FROM else f"{w}:{weight}" if weight else w for w in words)
+def parts(session: DbSession) -> tuple[str | None, ...]:
+    """The parts a query is made in on this engine, in order."""
+    return (RECENT, OLDER) if _dialect(session) == "postgresql" else (None,)
 
 
-def _pg_query(words: list[str], tier: int | None) -> ColumnElement[Any]:
-    anywhere, in_title = _pg_words(words), _pg_words(words, "A")
-    text = {None: anywhere, TITLE: in_title, ELSEWHERE: f"({anywhere}) & !({in_title})"}[tier]
-    return func.to_tsquery(literal_column("'simple'::regconfig"), text)
+def _typed(words: list[str]) -> list[tuple[str, bool]]:
+    """Each word, and whether it is matched as the start of a word (the last, if long enough)."""
+    last = len(words) - 1
+    return [
+        (w[:PREFIX_INDEXED], True) if i == last and len(w) >= PREFIX_FROM else (w, False) for i, w in enumerate(words)
+    ]
 
 
-# The other entries (tier ELSEWHERE) are looked for among the newest WINDOW matches: "every match but those
-# whose title holds the words" would otherwise read every match when most of them are title matches
-# ("réunion" in a million meetings titled "Réunion …"). Past the window, the next page starts below it.
-WINDOW = 1000
+def _fts_expression(words: list[str], in_title: bool, kind: str | None) -> str:
+    typed = " AND ".join(f'"{w}"*' if prefix else f'"{w}"' for w, prefix in _typed(words))
+    expression = ("title_key : (" if in_title else "{title_key terms} : (") + typed + ")"
+    return f"kind : {kind} AND {expression}" if kind else expression
 
 
-def _condition(session: DbSession, words: list[str], tier: int | None, kind: str | None) -> tuple[Any, Any, Any]:
-    """(what to read from, the matching condition, the entry id to order by) for this engine."""
-    if _dialect(session) == "postgresql":
-        condition = _vector.op("@@")(_pg_query(words, tier))
-        if kind:
-            condition = and_(SearchEntry.kind == kind, condition)
-        return SearchEntry, condition, SearchEntry.id
-    return _fts, literal_column(FTS_TABLE).op("MATCH")(_fts_expression(words, tier, kind)), _fts.c.rowid
+def _pg_condition(words: list[str], in_title: bool) -> ColumnElement[bool]:
+    query = func.to_tsquery(
+        literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" if prefix else w for w, prefix in _typed(words))
+    )
+    return (_title_vector if in_title else _vector).op("@@")(query)
 
 
-def window_floor(session: DbSession, words: list[str], kind: str | None, before: int | None) -> Select:
-    """The id of the oldest entry in the window of newest matches (none when there are fewer)."""
-    source, condition, key = _condition(session, words, None, kind)
-    stmt = select(key).select_from(source).where(condition)
-    if before is not None:
-        stmt = stmt.where(key < before)
-    return stmt.order_by(key.desc()).offset(WINDOW - 1).limit(1)
+def title_holds(words: list[str], title: str) -> bool:
+    """Whether ``title`` holds every word as the index matches them (the last as a start of a word)."""
+    tokens = fold(title).split()
+    return all(any(t == w or (prefix and t.startswith(w)) for t in tokens) for w, prefix in _typed(words))
+
+
+def _recent_floor(kind: str | None) -> ColumnElement[Any]:
+    newest = select(SearchEntry.id)
+    if kind:
+        newest = newest.where(SearchEntry.kind == kind)
+    bound = newest.order_by(SearchEntry.id.desc()).offset(RECENT_ENTRIES - 1).limit(1).scalar_subquery()
+    return func.coalesce(bound, 0)
 
 
 def newest_matching(
     session: DbSession,
     words: list[str],
     *columns: Any,
-    tier: int | None = None,
+    in_title: bool = False,
     kind: str | None = None,
     before: int | None = None,
     limit: int,
+    part: str | None = None,
 ) -> Select:
-    """SELECT ``columns`` of the entries matching every word (of ``kind``; in ``tier``; older than the entry
-    ``before``), the newest first, at most ``limit``. The caller may add conditions (visibility).
-
-    The index is read in the order shown and stops with the LIMIT: on SQLite, FTS5 walks its rowids downwards
-    and each is joined to its entry, never the other way round; on PostgreSQL, the planner walks (kind, id)
-    downwards when a word is common and reads the GIN index when it is rare.
-    """
-    source, condition, key = _condition(session, words, tier, kind)
-    stmt = select(*columns).select_from(source)
-    if source is _fts:
-        stmt = stmt.join(SearchEntry, SearchEntry.id == _fts.c.rowid)
-    stmt = stmt.where(condition)
+    """SELECT ``columns`` of the entries matching every word (in their title only; of ``kind``; older than
+    the entry ``before``; in ``part``), the newest first, at most ``limit``. The caller may add conditions
+    (visibility): they are checked on the rows read, in order, until the limit."""
+    if _dialect(session) == "postgresql":
+        stmt = select(*columns).where(_pg_condition(words, in_title))
+        if kind:
+            stmt = stmt.where(SearchEntry.kind == kind)
+        if before is not None:
+            stmt = stmt.where(SearchEntry.id < before)
+        if part == OLDER:
+            return stmt.where(SearchEntry.id < _recent_floor(kind)).order_by((SearchEntry.id + 0).desc()).limit(limit)
+        return stmt.where(SearchEntry.id >= _recent_floor(kind)).order_by(SearchEntry.id.desc()).limit(limit)
+    index, name = (_title_fts, TITLE_TABLE) if in_title else (_fts, FTS_TABLE)
+    match = literal_column(name).op("MATCH")(_fts_expression(words, in_title, kind))
+    stmt = select(*columns).select_from(index).join(SearchEntry, SearchEntry.id == index.c.rowid).where(match)
     if before is not None:
-        stmt = stmt.where(key < before)
-    if tier == ELSEWHERE:
-        stmt = stmt.where(key >= func.coalesce(window_floor(session, words, kind, before).scalar_subquery(), 0))
-    return stmt.order_by(key.desc()).limit(limit)
+        stmt = stmt.where(index.c.rowid < before)
+    return stmt.order_by(index.c.rowid.desc()).limit(limit)
 
 
 # A list's own search box reads at most this many matches (the newest): beyond, the list says so.
@@ -231,7 +272,10 @@ def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool
     """The ids of the newest records of ``kind`` matching ``q`` (for a list's own search box), at most
     LIST_CAP of them, and whether there were more."""
     words = query_words(q)
-    if not words:
-        return [], False
-    ids = list(session.scalars(newest_matching(session, words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1)))
+    ids: list[int] = []
+    for part in parts(session) if words else ():
+        stmt = newest_matching(session, words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part)
+        ids += session.scalars(stmt)
+        if len(ids) > LIST_CAP:
+            break
     return ids[:LIST_CAP], len(ids) > LIST_CAP

@@ -19,14 +19,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import and_, delete, event, exists, insert, inspect, literal, or_, select, union_all
+from sqlalchemy import and_, delete, event, exists, insert, inspect, literal, or_, select, true, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
-from crm.core.fulltext import ELSEWHERE, TITLE, SearchEntry, fold, newest_matching, query_words, window_floor
+from crm.core.fulltext import SearchEntry, fold, newest_matching, parts, query_words, title_holds
 from crm.db import DbSession, search_key
 from crm.documents.models import Attachment
 from crm.meetings import services as meetings
@@ -266,16 +266,18 @@ SOURCES: dict[str, Any] = {
 }
 
 
-def reindex(conn: Connection, kind: str, ids: Iterable[int]) -> None:
-    """Rewrite the entries of these records (none for those gone, and none for what they guarded)."""
+def reindex(conn: Connection, kind: str, ids: Iterable[int], *, fresh: bool = False) -> None:
+    """Rewrite the entries of these records (none for those gone, and none for what they guarded); ``fresh``:
+    the index holds none of them (a rebuild), nothing to take out first."""
     wanted = sorted({i for i in ids if i is not None})
     for start in range(0, len(wanted), BATCH):
         chunk = wanted[start : start + BATCH]
         rows = list(BUILDERS[kind](conn, chunk))
-        conn.execute(delete(SearchEntry).where(SearchEntry.kind == kind, SearchEntry.record_id.in_(chunk)))
-        gone = set(chunk) - {row["record_id"] for row in rows}
-        if gone:  # a deleted meeting's files went with it (the database cascaded)
-            conn.execute(delete(SearchEntry).where(SearchEntry.guard_kind == kind, SearchEntry.guard_id.in_(gone)))
+        if not fresh:
+            conn.execute(delete(SearchEntry).where(SearchEntry.kind == kind, SearchEntry.record_id.in_(chunk)))
+            gone = set(chunk) - {row["record_id"] for row in rows}
+            if gone:  # a deleted meeting's files went with it (the database cascaded)
+                conn.execute(delete(SearchEntry).where(SearchEntry.guard_kind == kind, SearchEntry.guard_id.in_(gone)))
         if rows:
             conn.execute(insert(SearchEntry), rows)
 
@@ -360,7 +362,7 @@ def rebuild_on(conn: Connection, echo: Any = None) -> dict[str, int]:
     counts = {}
     for kind, model in SOURCES.items():
         ids = list(conn.scalars(select(model.id).order_by(model.id)))
-        reindex(conn, kind, ids)
+        reindex(conn, kind, ids, fresh=True)
         counts[kind] = len(ids)
         if echo:
             echo(kind, len(ids))
@@ -370,41 +372,53 @@ def rebuild_on(conn: Connection, echo: Any = None) -> dict[str, int]:
 # --- searching ----------------------------------------------------------------------------------------
 
 
-def visible_entries(user: User) -> Any:
-    """An entry is seen when the record guarding it is: the rule of each domain, inside the query.
+# What guards each kind's entries (none: the directory and the events, seen by everyone).
+GUARDS: dict[str, tuple[str, ...]] = {
+    "organisation": (),
+    "contact": (),
+    "event": (),
+    "meeting": ("meeting",),
+    "commitment": ("commitment",),
+    "visit": ("visit",),
+    "attachment": ("meeting", "visit"),
+}
 
-    Built once per reader (by who they are, their institution and role) and kept: the clause holds no state
-    of its own, and building it costs more than the search itself when the index answers in a millisecond.
+
+def visible_entries(user: User, kind: str | None = None) -> Any:
+    """An entry is seen when the record guarding it is: the rule of each domain, inside the query (for
+    ``kind``: only the rules that can guard its entries).
+
+    Built once per reader (who they are, their institution and role) and kind, and kept: the clause holds no
+    state of its own, and building it costs more than the search itself when the index answers at once.
     """
-    key = (user.id, user.institution_id, user.can(Role.ADMIN))
+    key = (user.id, user.institution_id, user.can(Role.ADMIN), kind)
     clause = _visible.get(key)
     if clause is None:
-        if len(_visible) >= 512:
+        if len(_visible) >= 1024:
             _visible.clear()
-        clause = _visible[key] = _visible_clause(user)
+        guards = GUARDS[kind] if kind else ("meeting", "visit", "commitment")
+        clause = _visible[key] = _visible_clause(user, guards)
     return clause
 
 
-_visible: dict[tuple[int, int, bool], Any] = {}
+_visible: dict[tuple[int, int, bool, str | None], Any] = {}
 
 
-def _visible_clause(user: User) -> Any:
+def _visible_clause(user: User, guards: tuple[str, ...]) -> Any:
+    rules = {
+        "meeting": lambda: exists(
+            select(Meeting.id).where(Meeting.id == SearchEntry.guard_id, meetings.visible_clause(user))
+        ),
+        "visit": lambda: exists(select(Visit.id).where(Visit.id == SearchEntry.guard_id, visits.visible_clause(user))),
+        "commitment": lambda: exists(
+            select(Commitment.id).where(Commitment.id == SearchEntry.guard_id, commitments.visible_clause(user))
+        ),
+    }
+    if not guards:
+        return true()
     return or_(
         SearchEntry.guard_kind == "",
-        and_(
-            SearchEntry.guard_kind == "meeting",
-            exists(select(Meeting.id).where(Meeting.id == SearchEntry.guard_id, meetings.visible_clause(user))),
-        ),
-        and_(
-            SearchEntry.guard_kind == "visit",
-            exists(select(Visit.id).where(Visit.id == SearchEntry.guard_id, visits.visible_clause(user))),
-        ),
-        and_(
-            SearchEntry.guard_kind == "commitment",
-            exists(
-                select(Commitment.id).where(Commitment.id == SearchEntry.guard_id, commitments.visible_clause(user))
-            ),
-        ),
+        *(and_(SearchEntry.guard_kind == guard, rules[guard]()) for guard in guards),
     )
 
 
@@ -441,7 +455,7 @@ COLUMNS = (
 )
 # The order of results: records in use before archived ones (only the directory archives its records), and in
 # each, those whose title holds every word before the others; the newest first inside each stage.
-STAGES = ((False, TITLE), (False, ELSEWHERE), (True, TITLE), (True, ELSEWHERE))
+STAGES = ((False, True), (False, False), (True, True), (True, False))  # (archived, in the title)
 ARCHIVING = ("organisation", "contact")
 
 
@@ -449,21 +463,60 @@ def _stages(kind: str | None, first: int = 0) -> list[int]:
     return [s for s in range(first, len(STAGES)) if not STAGES[s][0] or kind in ARCHIVING]
 
 
-def _arm(
-    session: DbSession, visible: Any, words: list[str], stage: int, *, kind: str | None, before: int | None, limit: int
-) -> Any:
-    archived, tier = STAGES[stage]
-    stmt = newest_matching(
-        session, words, *COLUMNS, literal(stage).label("stage"), tier=tier, kind=kind, before=before, limit=limit
-    )
-    return stmt.where(visible, SearchEntry.archived.is_(archived)).subquery()
+@dataclass(frozen=True)
+class _Arm:
+    """One read of the index: a stage of one kind (or all), below an entry, so many rows.
+
+    A stage of matches outside the title reads the newest matches and leaves out, here, those whose title
+    holds the words (they were the stage before): it reads twice what it shows, so that it still shows enough.
+    """
+
+    stage: int
+    kind: str | None
+    before: int | None
+    limit: int
+
+    @property
+    def in_title(self) -> bool:
+        return STAGES[self.stage][1]
+
+    @property
+    def reads(self) -> int:
+        return self.limit if self.in_title else 2 * self.limit
 
 
-def _rows(session: DbSession, arms: list[Any]) -> list[Any]:
-    """The arms' rows, by arm and newest first inside each (one statement: each arm stops at its own limit)."""
-    numbered = [select(arm, literal(i).label("arm")) for i, arm in enumerate(arms)]
-    compound = union_all(*numbered).subquery() if len(numbered) > 1 else numbered[0].subquery()
-    return sorted(session.execute(select(compound)), key=lambda row: (row.arm, -row.id))
+def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) -> list[list[Any]]:
+    """Each arm's rows, newest first: one statement for all the arms, per part of the index (core.fulltext)."""
+    found: list[list[Any]] = [[] for _ in arms]
+    pending = list(range(len(arms)))
+    for part in parts(session):
+        selects = []
+        for i in pending:
+            arm = arms[i]
+            stmt = newest_matching(
+                session,
+                words,
+                *COLUMNS,
+                literal(arm.stage).label("stage"),
+                literal(i).label("arm"),
+                in_title=arm.in_title,
+                kind=arm.kind,
+                before=arm.before,
+                limit=arm.reads,
+                part=part,
+            ).where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
+            selects.append(select(stmt.subquery()))
+        compound = union_all(*selects) if len(selects) > 1 else selects[0]
+        for row in session.execute(compound):
+            found[row.arm].append(row)
+        pending = [i for i in pending if len(found[i]) < arms[i].reads]
+        if not pending:
+            break
+    return [sorted(rows, key=lambda row: -row.id)[: arm.reads] for arm, rows in zip(arms, found, strict=True)]
+
+
+def _shown(arm: _Arm, rows: list[Any], words: list[str]) -> list[Any]:
+    return rows if arm.in_title else [row for row in rows if not title_holds(words, row.title)]
 
 
 def _hit(row: Any, words: list[str]) -> Hit:
@@ -479,20 +532,27 @@ def _hit(row: Any, words: list[str]) -> Hit:
     )
 
 
+def _merged(arms: list[_Arm], found: list[list[Any]], words: list[str], limit: int) -> list[Any]:
+    """The arms' rows in the arms' order, each once, at most ``limit``."""
+    rows, seen = [], set()
+    for arm, arm_rows in zip(arms, found, strict=True):
+        for row in _shown(arm, arm_rows, words):
+            if row.id not in seen:
+                seen.add(row.id)
+                rows.append(row)
+    return rows[:limit]
+
+
 def live(session: DbSession, user: User, q: str, limit: int = 8) -> Results:
     """As you type: the best few, whatever their kind, shown grouped."""
     words = query_words(q)
     groups: dict[str, list[Hit]] = {}
     if words:
-        visible = visible_entries(user)
-        arms = [_arm(session, visible, words, stage, kind=None, before=None, limit=limit) for stage in _stages(None)]
+        arms = [_Arm(stage, None, None, limit) for stage in _stages(None)]
         arms += [
-            _arm(session, visible, words, stage, kind=kind, before=None, limit=limit)
-            for stage in _stages(ARCHIVING[0])
-            if STAGES[stage][0]
-            for kind in ARCHIVING
+            _Arm(stage, kind, None, limit) for stage in _stages(ARCHIVING[0]) if STAGES[stage][0] for kind in ARCHIVING
         ]
-        for row in _rows(session, arms)[:limit]:
+        for row in _merged(arms, _read(session, user, words, arms), words, limit):
             groups.setdefault(row.kind, []).append(_hit(row, words))
     ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
     return Results(words=words, groups=ordered, more={})
@@ -504,20 +564,15 @@ def overview(session: DbSession, user: User, q: str, per_kind: int = 5) -> Resul
     groups: dict[str, list[Hit]] = {}
     more: dict[str, bool] = {}
     if words:
-        visible = visible_entries(user)
-        arms = [
-            _arm(session, visible, words, stage, kind=kind, before=None, limit=per_kind + 1)
-            for kind in KINDS
-            for stage in _stages(kind)
-        ]
-        found: dict[str, list[Any]] = defaultdict(list)
-        for row in _rows(session, arms):
-            found[row.kind].append(row)
-        for kind, rows in found.items():
-            groups[kind] = [_hit(row, words) for row in rows[:per_kind]]
-            more[kind] = len(rows) > per_kind
-    ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
-    return Results(words=words, groups=ordered, more=more)
+        arms = {kind: [_Arm(stage, kind, None, per_kind + 1) for stage in _stages(kind)] for kind in KINDS}
+        every = [arm for kind_arms in arms.values() for arm in kind_arms]
+        found = iter(_read(session, user, words, every))
+        for kind, kind_arms in arms.items():
+            rows = _merged(kind_arms, [next(found) for _ in kind_arms], words, per_kind + 1)
+            if rows:
+                groups[kind] = [_hit(row, words) for row in rows[:per_kind]]
+                more[kind] = len(rows) > per_kind
+    return Results(words=words, groups=groups, more=more)
 
 
 class BadCursor(ValueError):
@@ -541,32 +596,28 @@ def _decode(cursor: str) -> tuple[int, int]:
 
 
 def one_kind(session: DbSession, user: User, q: str, kind: str, *, cursor: str | None, size: int = 20) -> Results:
-    """One kind's results, page by page: each page starts after the last one seen (its stage, then its id).
+    """One kind's results, page by page: each page starts after the last entry seen (its stage, its id).
 
-    The other matches (tier ELSEWHERE) are read a window at a time: when a window is full, what lies below it
-    comes on the next page, after the window's last entry, and the later stages wait for it.
+    A stage of matches outside the title may read a full batch of title matches and show few of them: its
+    page then ends there, and the next starts below what it read (a short page, never a lost result).
     """
     words = query_words(q)
     if not words or kind not in KINDS:
         return Results(words=words, groups={}, more={})
     first, before = _decode(cursor) if cursor else (0, None)
-    visible = visible_entries(user)
-    arms, below = [], None
-    for stage in _stages(kind, first):
-        after = before if stage == first else None
-        arms.append(_arm(session, visible, words, stage, kind=kind, before=after, limit=size + 1))
-        if STAGES[stage][1] == ELSEWHERE:
-            floor = session.scalar(window_floor(session, words, kind, after))
-            if floor:
-                below = (stage, floor)
-                break
-    rows = _rows(session, arms) if arms else []
+    arms = [_Arm(stage, kind, before if stage == first else None, size + 1) for stage in _stages(kind, first)]
+    rows: list[Any] = []
     next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = _encode([rows[-1].stage, rows[-1].id])
-    elif below and below[1] > 1:
-        next_cursor = _encode(list(below))
+    for arm, arm_rows in zip(arms, _read(session, user, words, arms), strict=True):
+        shown = [row for row in _shown(arm, arm_rows, words) if row.id not in {r.id for r in rows}]
+        rows += shown
+        if len(rows) > size:
+            rows = rows[:size]
+            next_cursor = _encode([rows[-1].stage, rows[-1].id])
+            break
+        if len(arm_rows) == arm.reads and not arm.in_title:  # read a full batch: more may lie below it
+            next_cursor = _encode([arm.stage, arm_rows[-1].id])
+            break
     hits = [_hit(row, words) for row in rows]
     return Results(words=words, groups={kind: hits} if hits else {}, more={}, next_cursor=next_cursor)
 

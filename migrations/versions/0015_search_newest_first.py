@@ -34,12 +34,10 @@ def upgrade():
     bind = op.get_bind()
     op.create_index("ix_search_entry_kind_id", "search_entry", ["kind", "id"], unique=False)
     if bind.dialect.name == "sqlite":
-        for statement in OLD_SQLITE + fulltext.SQLITE_DDL:
+        for statement in OLD_SQLITE + fulltext.SQLITE_DROP + fulltext.SQLITE_DDL + fulltext.SQLITE_REBUILD:
             op.execute(statement)
-        op.execute(f"INSERT INTO {fulltext.FTS_TABLE}({fulltext.FTS_TABLE}) VALUES ('rebuild')")
     else:
-        op.execute("DROP INDEX IF EXISTS ix_search_entry_vector")
-        for statement in fulltext.PG_DDL:
+        for statement in ["DROP INDEX IF EXISTS ix_search_entry_vector", *fulltext.PG_DDL]:
             op.execute(statement)
     if bind.scalar(sa.text("SELECT count(*) FROM search_entry")) == 0:  # coming from before 0013: none written yet
         services.rebuild_on(bind)
@@ -49,11 +47,11 @@ def downgrade():
     from crm.core import fulltext
 
     if op.get_bind().dialect.name == "sqlite":
-        for statement in OLD_SQLITE:
+        for statement in OLD_SQLITE + fulltext.SQLITE_DROP:
             op.execute(statement)
     else:
-        op.execute(f"DROP INDEX IF EXISTS {fulltext.PG_INDEX}")
-        op.execute(f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {fulltext.PG_COLUMN}")
+        for statement in fulltext.PG_DROP:
+            op.execute(statement)
     op.drop_index("ix_search_entry_kind_id", table_name="search_entry")
     # The previous revision's index, made again and filled.
     bind = op.get_bind()

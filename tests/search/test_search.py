@@ -293,12 +293,9 @@ def test_among_equal_matches_the_most_recently_written_comes_first(db):
     assert [hit.record_id for hit in found] == [older.id, newer.id, mention.id]
 
 
-def test_paging_walks_every_match_once_when_titles_crowd_the_window(db, monkeypatch):
-    """The other matches are read a window at a time: with most matches in titles, the pages still reach the
-    mentions below the window, each once, in order."""
-    from crm.core import fulltext
-
-    monkeypatch.setattr(fulltext, "WINDOW", 3)
+def test_paging_walks_every_match_once_when_titles_crowd_the_mentions(db):
+    """Mentions outside the title are read in batches that title matches may fill: the pages still reach the
+    older mentions below them, each once, in order."""
     user = make_user(Role.STAFF)
     mentions = [make_commitment(user, f"Point {i}", details="Relancer Huawei") for i in range(3)]
     titles = [make_commitment(user, f"Relancer Huawei {i}") for i in range(6)]
