@@ -17,6 +17,8 @@ indexed as "ndiaye"), so both engines index the same words and no database exten
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -29,13 +31,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
     column,
     event,
     func,
     literal_column,
     select,
     table,
+    text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, DbSession, search_key
@@ -132,11 +137,14 @@ PG_COLUMN = "search_vector"
 PG_TITLE_COLUMN = "search_title_vector"
 PG_INDEX = "ix_search_entry_vector"
 PG_TITLE_INDEX = "ix_search_entry_title_vector"
+# The kind is a word of each vector, "#meeting" (no word typed holds a "#"): "the meetings matching huawei" is
+# then answered by the GIN index alone.
+_PG_KIND = "array_to_tsvector(ARRAY['#' || kind])"
 PG_DDL = [
     f"ALTER TABLE search_entry ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
-    "(to_tsvector('simple'::regconfig, terms)) STORED",
+    f"(to_tsvector('simple'::regconfig, terms) || {_PG_KIND}) STORED",
     f"ALTER TABLE search_entry ADD COLUMN {PG_TITLE_COLUMN} tsvector GENERATED ALWAYS AS "
-    "(to_tsvector('simple'::regconfig, title_key)) STORED",
+    f"(to_tsvector('simple'::regconfig, title_key) || {_PG_KIND}) STORED",
     f"CREATE INDEX {PG_INDEX} ON search_entry USING gin ({PG_COLUMN})",
     f"CREATE INDEX {PG_TITLE_INDEX} ON search_entry USING gin ({PG_TITLE_COLUMN})",
 ]
@@ -192,6 +200,9 @@ PREFIX_FROM = 3
 
 RECENT, OLDER = "recent", "older"
 RECENT_ENTRIES = 5000
+# In each part, so many of the newest matches are read before the caller's conditions (visibility) are checked
+# on them: a reader who may see almost none of them sees fewer results than there are (readers see most).
+CANDIDATES = 250
 
 
 def parts(session: DbSession) -> tuple[str | None, ...]:
@@ -213,11 +224,25 @@ def _fts_expression(words: list[str], in_title: bool, kind: str | None) -> str:
     return f"kind : {kind} AND {expression}" if kind else expression
 
 
-def _pg_condition(words: list[str], in_title: bool) -> ColumnElement[bool]:
-    query = func.to_tsquery(
-        literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" if prefix else w for w, prefix in _typed(words))
-    )
+def _pg_condition(words: list[str], in_title: bool, kind: str | None) -> ColumnElement[bool]:
+    # Written as a tsquery directly (the words are folded already, letters and digits only, quoted).
+    terms = [f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)]
+    query = cast(" & ".join([f"'#{kind}'", *terms] if kind else terms), TSQUERY)
     return (_title_vector if in_title else _vector).op("@@")(query)
+
+
+@contextmanager
+def reading(session: DbSession, part: str | None) -> Iterator[None]:
+    """Around the statements reading ``part``: below the recent entries, the GIN index is the way (the words
+    are rare there), whatever the planner guesses from their frequency in every kind."""
+    if part != OLDER:
+        yield
+        return
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        yield
+    finally:
+        session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
 
 
 def title_holds(words: list[str], title: str) -> bool:
@@ -248,14 +273,22 @@ def newest_matching(
     the entry ``before``; in ``part``), the newest first, at most ``limit``. The caller may add conditions
     (visibility): they are checked on the rows read, in order, until the limit."""
     if _dialect(session) == "postgresql":
-        stmt = select(*columns).where(_pg_condition(words, in_title))
-        if kind:
-            stmt = stmt.where(SearchEntry.kind == kind)
+        # The newest candidates first, without the caller's conditions; those (visibility) are then checked on
+        # the candidates only, not on every match.
+        candidates = select(SearchEntry.id).where(_pg_condition(words, in_title, kind))
         if before is not None:
-            stmt = stmt.where(SearchEntry.id < before)
-        if part == OLDER:
-            return stmt.where(SearchEntry.id < _recent_floor(kind)).order_by((SearchEntry.id + 0).desc()).limit(limit)
-        return stmt.where(SearchEntry.id >= _recent_floor(kind)).order_by(SearchEntry.id.desc()).limit(limit)
+            candidates = candidates.where(SearchEntry.id < before)
+        if part == OLDER:  # through the GIN index alone: the id compared as an expression, no other index to walk
+            candidates = candidates.where(SearchEntry.id + 0 < _recent_floor(kind)).order_by(
+                (SearchEntry.id + 0).desc()
+            )
+        else:  # the kind's newest entries: the (kind, id) index, bounded whichever way it is read
+            if kind:
+                candidates = candidates.where(SearchEntry.kind == kind)
+            candidates = candidates.where(SearchEntry.id >= _recent_floor(kind)).order_by(SearchEntry.id.desc())
+        found = candidates.limit(max(limit, CANDIDATES)).subquery()
+        stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
+        return stmt.order_by(SearchEntry.id.desc()).limit(limit)
     index, name = (_title_fts, TITLE_TABLE) if in_title else (_fts, FTS_TABLE)
     match = literal_column(name).op("MATCH")(_fts_expression(words, in_title, kind))
     stmt = select(*columns).select_from(index).join(SearchEntry, SearchEntry.id == index.c.rowid).where(match)
@@ -275,7 +308,8 @@ def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool
     ids: list[int] = []
     for part in parts(session) if words else ():
         stmt = newest_matching(session, words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part)
-        ids += session.scalars(stmt)
+        with reading(session, part):
+            ids += session.scalars(stmt)
         if len(ids) > LIST_CAP:
             break
     return ids[:LIST_CAP], len(ids) > LIST_CAP

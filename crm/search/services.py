@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
-from crm.core.fulltext import SearchEntry, fold, newest_matching, parts, query_words, title_holds
+from crm.core.fulltext import SearchEntry, fold, newest_matching, parts, query_words, reading, title_holds
 from crm.db import DbSession, search_key
 from crm.documents.models import Attachment
 from crm.meetings import services as meetings
@@ -507,8 +507,9 @@ def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) ->
             ).where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
             selects.append(select(stmt.subquery()))
         compound = union_all(*selects) if len(selects) > 1 else selects[0]
-        for row in session.execute(compound):
-            found[row.arm].append(row)
+        with reading(session, part):
+            for row in session.execute(compound):
+                found[row.arm].append(row)
         pending = [i for i in pending if len(found[i]) < arms[i].reads]
         if not pending:
             break
@@ -548,11 +549,15 @@ def live(session: DbSession, user: User, q: str, limit: int = 8) -> Results:
     words = query_words(q)
     groups: dict[str, list[Hit]] = {}
     if words:
-        arms = [_Arm(stage, None, None, limit) for stage in _stages(None)]
-        arms += [
-            _Arm(stage, kind, None, limit) for stage in _stages(ARCHIVING[0]) if STAGES[stage][0] for kind in ARCHIVING
-        ]
-        for row in _merged(arms, _read(session, user, words, arms), words, limit):
+        # One arm per kind and stage (a kind's newest entries are its own: a rebuild writes kind after kind),
+        # then the stages in order, the newest first across kinds.
+        arms = [_Arm(stage, kind, None, limit) for kind in KINDS for stage in _stages(kind)]
+        found = _read(session, user, words, arms)
+        by_stage: dict[int, list[Any]] = defaultdict(list)
+        for arm, rows in zip(arms, found, strict=True):
+            by_stage[arm.stage] += _shown(arm, rows, words)
+        best = [row for stage in sorted(by_stage) for row in sorted(by_stage[stage], key=lambda row: -row.id)]
+        for row in best[:limit]:
             groups.setdefault(row.kind, []).append(_hit(row, words))
     ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
     return Results(words=words, groups=ordered, more={})
