@@ -17,7 +17,7 @@ indexed as "ndiaye"), so both engines index the same words and no database exten
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,7 +38,6 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    text,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -173,8 +172,8 @@ for _statement in SQLITE_DROP:
 
 _fts = table(FTS_TABLE, column("rowid"))
 _title_fts = table(TITLE_TABLE, column("rowid"))
-_vector = literal_column(f"search_entry.{PG_COLUMN}")
-_title_vector = literal_column(f"search_entry.{PG_TITLE_COLUMN}")
+_vector: ColumnElement[Any] = literal_column(f"search_entry.{PG_COLUMN}")
+_title_vector: ColumnElement[Any] = literal_column(f"search_entry.{PG_TITLE_COLUMN}")
 
 
 def _dialect(session: DbSession) -> str:
@@ -205,11 +204,6 @@ RECENT_ENTRIES = 5000
 CANDIDATES = 250
 
 
-def parts(session: DbSession) -> tuple[str | None, ...]:
-    """The parts a query is made in on this engine, in order."""
-    return (RECENT, OLDER) if _dialect(session) == "postgresql" else (None,)
-
-
 def _typed(words: list[str]) -> list[tuple[str, bool]]:
     """Each word, and whether it is matched as the start of a word (the last, if long enough)."""
     last = len(words) - 1
@@ -231,70 +225,84 @@ def _pg_condition(words: list[str], in_title: bool, kind: str | None) -> ColumnE
     return (_title_vector if in_title else _vector).op("@@")(query)
 
 
-@contextmanager
-def reading(session: DbSession, part: str | None) -> Iterator[None]:
-    """Around the statements reading ``part``: below the recent entries, the GIN index is the way (the words
-    are rare there), whatever the planner guesses from their frequency in every kind."""
-    if part != OLDER:
-        yield
-        return
-    session.execute(text("SET LOCAL enable_seqscan = off"))
-    try:
-        yield
-    finally:
-        session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
-
-
 def title_holds(words: list[str], title: str) -> bool:
     """Whether ``title`` holds every word as the index matches them (the last as a start of a word)."""
     tokens = fold(title).split()
     return all(any(t == w or (prefix and t.startswith(w)) for t in tokens) for w, prefix in _typed(words))
 
 
-def _recent_floor(kind: str | None) -> ColumnElement[Any]:
-    newest = select(SearchEntry.id)
-    if kind:
-        newest = newest.where(SearchEntry.kind == kind)
-    bound = newest.order_by(SearchEntry.id.desc()).offset(RECENT_ENTRIES - 1).limit(1).scalar_subquery()
-    return func.coalesce(bound, 0)
+class Reading:
+    """One search's reads of the index. On PostgreSQL: where each kind's recent entries begin, read once, and the
+    planner told to plan each statement for its own words (a plan kept for other words would not fit)."""
 
+    def __init__(self, session: DbSession, kinds: Iterable[str]) -> None:
+        self.session = session
+        self.postgres = _dialect(session) == "postgresql"
+        self.floors: dict[str, int] = {}
+        if self.postgres:
+            kinds = sorted(set(kinds))
+            row = session.execute(
+                select(
+                    func.set_config("plan_cache_mode", "force_custom_plan", True),
+                    *(self._floor(kind).label(f"floor_{i}") for i, kind in enumerate(kinds)),
+                )
+            ).one()
+            self.floors = dict(zip(kinds, row[1:], strict=True))
 
-def newest_matching(
-    session: DbSession,
-    words: list[str],
-    *columns: Any,
-    in_title: bool = False,
-    kind: str | None = None,
-    before: int | None = None,
-    limit: int,
-    part: str | None = None,
-) -> Select:
-    """SELECT ``columns`` of the entries matching every word (in their title only; of ``kind``; older than
-    the entry ``before``; in ``part``), the newest first, at most ``limit``. The caller may add conditions
-    (visibility): they are checked on the rows read, in order, until the limit."""
-    if _dialect(session) == "postgresql":
-        # The newest candidates first, without the caller's conditions; those (visibility) are then checked on
-        # the candidates only, not on every match.
+    @staticmethod
+    def _floor(kind: str) -> ColumnElement[Any]:
+        newest = select(SearchEntry.id).where(SearchEntry.kind == kind).order_by(SearchEntry.id.desc())
+        return func.coalesce(newest.offset(RECENT_ENTRIES - 1).limit(1).scalar_subquery(), 0)
+
+    def parts(self, kind: str) -> tuple[str | None, ...]:
+        """The parts a read of ``kind`` is made in, in order (one, the whole kind, when it is small)."""
+        return (RECENT, OLDER) if self.floors.get(kind) else (None,)
+
+    def select(
+        self,
+        words: list[str],
+        *columns: Any,
+        kind: str,
+        in_title: bool = False,
+        before: int | None = None,
+        limit: int,
+        part: str | None = None,
+    ) -> Select:
+        """SELECT ``columns`` of the entries of ``kind`` matching every word (in their title only; older than
+        the entry ``before``; in ``part``), the newest first, at most ``limit``. The caller may add conditions
+        (visibility), checked on the rows read (on PostgreSQL: on the newest CANDIDATES matches)."""
+        if not self.postgres:
+            index, name = (_title_fts, TITLE_TABLE) if in_title else (_fts, FTS_TABLE)
+            match = literal_column(name).op("MATCH")(_fts_expression(words, in_title, kind))
+            stmt = select(*columns).select_from(index).join(SearchEntry, SearchEntry.id == index.c.rowid).where(match)
+            if before is not None:
+                stmt = stmt.where(index.c.rowid < before)
+            return stmt.order_by(index.c.rowid.desc()).limit(limit)
         candidates = select(SearchEntry.id).where(_pg_condition(words, in_title, kind))
         if before is not None:
             candidates = candidates.where(SearchEntry.id < before)
+        floor = self.floors.get(kind, 0)
         if part == OLDER:  # through the GIN index alone: the id compared as an expression, no other index to walk
-            candidates = candidates.where(SearchEntry.id + 0 < _recent_floor(kind)).order_by(
-                (SearchEntry.id + 0).desc()
-            )
+            candidates = candidates.where(SearchEntry.id + 0 < floor).order_by((SearchEntry.id + 0).desc())
         else:  # the kind's newest entries: the (kind, id) index, bounded whichever way it is read
-            if kind:
-                candidates = candidates.where(SearchEntry.kind == kind)
-            candidates = candidates.where(SearchEntry.id >= _recent_floor(kind)).order_by(SearchEntry.id.desc())
+            candidates = candidates.where(SearchEntry.kind == kind, SearchEntry.id >= floor)
+            candidates = candidates.order_by(SearchEntry.id.desc())
         found = candidates.limit(max(limit, CANDIDATES)).subquery()
         stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
         return stmt.order_by(SearchEntry.id.desc()).limit(limit)
-    index, name = (_title_fts, TITLE_TABLE) if in_title else (_fts, FTS_TABLE)
-    match = literal_column(name).op("MATCH")(_fts_expression(words, in_title, kind))
-    stmt = select(*columns).select_from(index).join(SearchEntry, SearchEntry.id == index.c.rowid).where(match)
-    if before is not None:
-        stmt = stmt.where(index.c.rowid < before)
-    return stmt.order_by(index.c.rowid.desc()).limit(limit)
+
+    @contextmanager
+    def around(self, part: str | None) -> Iterator[None]:
+        """Around the statements reading ``part``: below the recent entries, the GIN index is the way (the words
+        are rare there), whatever the planner guesses from their frequency in every kind."""
+        if part != OLDER:
+            yield
+            return
+        self.session.execute(select(func.set_config("enable_seqscan", "off", True)))
+        try:
+            yield
+        finally:
+            self.session.execute(select(func.set_config("enable_seqscan", "on", True)))
 
 
 # A list's own search box reads at most this many matches (the newest): beyond, the list says so.
@@ -305,11 +313,31 @@ def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool
     """The ids of the newest records of ``kind`` matching ``q`` (for a list's own search box), at most
     LIST_CAP of them, and whether there were more."""
     words = query_words(q)
+    if not words:
+        return [], False
+    reading = Reading(session, [kind])
     ids: list[int] = []
-    for part in parts(session) if words else ():
-        stmt = newest_matching(session, words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part)
-        with reading(session, part):
-            ids += session.scalars(stmt)
+    for part in reading.parts(kind):
+        with reading.around(part):
+            ids += session.scalars(
+                reading.select(words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part)
+            )
         if len(ids) > LIST_CAP:
             break
     return ids[:LIST_CAP], len(ids) > LIST_CAP
+
+
+def count_matching(session: DbSession, q: str) -> int:
+    """How many entries match ``q``, every one counted (for the bench: a search stops at what it shows)."""
+    words = query_words(q)
+    if not words:
+        return 0
+    if _dialect(session) == "postgresql":
+        stmt = select(func.count()).select_from(SearchEntry).where(_pg_condition(words, False, None))
+    else:
+        stmt = (
+            select(func.count())
+            .select_from(_fts)
+            .where(literal_column(FTS_TABLE).op("MATCH")(_fts_expression(words, False, None)))
+        )
+    return session.scalar(stmt) or 0

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
-from crm.core.fulltext import SearchEntry, fold, newest_matching, parts, query_words, reading, title_holds
+from crm.core.fulltext import Reading, SearchEntry, fold, query_words, title_holds
 from crm.db import DbSession, search_key
 from crm.documents.models import Attachment
 from crm.meetings import services as meetings
@@ -472,7 +472,7 @@ class _Arm:
     """
 
     stage: int
-    kind: str | None
+    kind: str
     before: int | None
     limit: int
 
@@ -487,32 +487,30 @@ class _Arm:
 
 def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) -> list[list[Any]]:
     """Each arm's rows, newest first: one statement for all the arms, per part of the index (core.fulltext)."""
+    reading = Reading(session, {arm.kind for arm in arms})
+    plans = [reading.parts(arm.kind) for arm in arms]
     found: list[list[Any]] = [[] for _ in arms]
-    pending = list(range(len(arms)))
-    for part in parts(session):
-        selects = []
-        for i in pending:
-            arm = arms[i]
-            stmt = newest_matching(
-                session,
-                words,
-                *COLUMNS,
-                literal(arm.stage).label("stage"),
-                literal(i).label("arm"),
-                in_title=arm.in_title,
-                kind=arm.kind,
-                before=arm.before,
-                limit=arm.reads,
-                part=part,
-            ).where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
-            selects.append(select(stmt.subquery()))
-        compound = union_all(*selects) if len(selects) > 1 else selects[0]
-        with reading(session, part):
-            for row in session.execute(compound):
-                found[row.arm].append(row)
-        pending = [i for i in pending if len(found[i]) < arms[i].reads]
-        if not pending:
-            break
+    for step in range(2):
+        pending = [i for i, plan in enumerate(plans) if step < len(plan) and len(found[i]) < arms[i].reads]
+        for part in dict.fromkeys(plans[i][step] for i in pending):
+            selects = []
+            for i in (i for i in pending if plans[i][step] == part):
+                arm = arms[i]
+                stmt = reading.select(
+                    words,
+                    *COLUMNS,
+                    literal(arm.stage).label("stage"),
+                    literal(i).label("arm"),
+                    kind=arm.kind,
+                    in_title=arm.in_title,
+                    before=arm.before,
+                    limit=arm.reads,
+                    part=part,
+                ).where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
+                selects.append(select(stmt.subquery()))
+            with reading.around(part):
+                for row in session.execute(union_all(*selects) if len(selects) > 1 else selects[0]):
+                    found[row.arm].append(row)
     return [sorted(rows, key=lambda row: -row.id)[: arm.reads] for arm, rows in zip(arms, found, strict=True)]
 
 
