@@ -1,14 +1,17 @@
-"""search index read newest first: the kind inside SQLite's FTS5 index, a stored tsvector on PostgreSQL
+"""search index read newest first: FTS5 tables for every word and for titles, stored tsvectors on PostgreSQL
 
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-11-24
 
-A search now reads the index in the order it shows (entries whose title holds the words, then the others,
-newest first) and stops at what it shows, instead of ranking every match. SQLite's FTS5 table is made again
-with the kind as a column of its own (and column-level detail only: no phrase search is made), then filled
-from search_entry; PostgreSQL gets the words as a stored, generated tsvector column with its GIN index
-(the expression index goes), and an index on (kind, id) to walk a kind's newest entries.
+A search now reads the index in the order it shows (title matches, then the others, newest first) and stops at
+what it shows, instead of ranking every match. SQLite's FTS5 table is made again with the kind as a column of
+its own, column-level detail and prefixes of 3 to 12 letters, beside a second one for the titles alone, both
+filled from search_entry. PostgreSQL gets the words and the title's words as stored, generated tsvector
+columns (the kind a word of each) with their GIN indexes, in place of the expression index; both get an index
+on (kind, id). The statements are the application's own (core.fulltext): a later change of the index's shape
+comes with its own migration, which drops and makes it again as this one does. Entries are written here for
+a database coming from before 0013 (none were written there).
 """
 
 import sqlalchemy as sa
