@@ -73,9 +73,15 @@ class SearchEntry(Base):
     )
 
 
+# A word joined by an apostrophe is indexed whole ("N’Diaye": ndiaye) and, after it, as the word it elides
+# ("d’Orange", "l’AGETIC": orange, agetic), so that both are found.
+ELIDED = re.compile(r"(?<=\w)['’ʼ‘`´](\w+)")
+
+
 def fold(*texts: str | None) -> str:
     """The words of ``texts`` as both engines index them: folded, separated by single spaces."""
-    return " ".join(WORD.findall(search_key(" ".join(t for t in texts if t))))
+    text = " ".join(t for t in texts if t)
+    return " ".join(WORD.findall(search_key(ELIDED.sub(lambda m: m.group(0) + " " + m.group(1), text))))
 
 
 def query_words(q: str | None) -> list[str]:

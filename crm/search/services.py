@@ -650,8 +650,9 @@ def _mark(ch: str) -> bool:
 
 
 def _matches(word: str, words: list[str]) -> bool:
-    folded = "".join(search_key(word).split())
-    return any(folded.startswith(w) for w in words)
+    """Whether a word of the text matches: whole ("N’Diaye") or the word it elides ("d’Orange")."""
+    forms = {"".join(search_key(word).split()), *fold(word).split()}
+    return any(form.startswith(w) for form in forms for w in words)
 
 
 def highlight(text: str, words: list[str]) -> Markup:

@@ -10,11 +10,10 @@ its own, column-level detail and prefixes of 3 to 12 letters, beside a second on
 filled from search_entry. PostgreSQL gets the words and the title's words as stored, generated tsvector
 columns (the kind a word of each) with their GIN indexes, in place of the expression index; both get an index
 on (kind, id). The statements are the application's own (core.fulltext): a later change of the index's shape
-comes with its own migration, which drops and makes it again as this one does. Entries are written here for
-a database coming from before 0013 (none were written there).
+comes with its own migration, which drops and makes it again as this one does. Every entry is written again
+here (an elided word is now indexed as itself too: "d’Orange" is found by "orange").
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
@@ -37,13 +36,12 @@ def upgrade():
     bind = op.get_bind()
     op.create_index("ix_search_entry_kind_id", "search_entry", ["kind", "id"], unique=False)
     if bind.dialect.name == "sqlite":
-        for statement in OLD_SQLITE + fulltext.SQLITE_DROP + fulltext.SQLITE_DDL + fulltext.SQLITE_REBUILD:
-            op.execute(statement)
+        statements = OLD_SQLITE + fulltext.SQLITE_DROP + fulltext.SQLITE_DDL
     else:
-        for statement in ["DROP INDEX IF EXISTS ix_search_entry_vector", *fulltext.PG_DDL]:
-            op.execute(statement)
-    if bind.scalar(sa.text("SELECT count(*) FROM search_entry")) == 0:  # coming from before 0013: none written yet
-        services.rebuild_on(bind)
+        statements = ["DROP INDEX IF EXISTS ix_search_entry_vector", *fulltext.PG_DDL]
+    for statement in statements:
+        op.execute(statement)
+    services.rebuild_on(bind)  # every entry written again: words are now folded with their elisions too
 
 
 def downgrade():

@@ -322,3 +322,16 @@ def test_a_list_search_matching_more_than_a_list_reads_says_so(client, login_as,
     assert "seules les correspondances modifiées le plus récemment sont listées" in page
     narrowed = html.unescape(client.get("/meetings?when=past&q=huawei+kayes").get_data(as_text=True))
     assert "à Kayes" in narrowed and "seules les correspondances" not in narrowed
+
+
+def test_an_elided_word_is_found_and_marked_and_a_name_with_an_apostrophe_still_whole(db):
+    user = make_user(Role.STAFF)
+    make_meeting(user, "Audience du Directeur général d’Orange Mali")
+    make_meeting(user, "Visite de l’AGETIC")
+    make_contact("N’Diaye", "Moussa")
+    assert _found(db, user, "orange") == {"meeting": ["Audience du Directeur général d’Orange Mali"]}
+    hit = search.overview(db.session, user, "agetic").groups["meeting"][0]
+    assert "<mark>l’AGETIC</mark>" in str(hit.title)
+    assert [str(h.title) for h in search.overview(db.session, user, "ndiaye").groups["contact"]] == [
+        "Moussa <mark>N’Diaye</mark>"
+    ]
