@@ -59,7 +59,9 @@ def load_config(instance_path: Path) -> dict:
         "CRM_ALLOWED_HOSTS": _hosts(base_url, production),
         "SECRET_KEY": os.environ.get("CRM_SECRET_KEY") or _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Bulk INSERTs (imports, the search index) in statements of 100 rows: psycopg parses a statement's
+        # placeholders in Python and keeps the parse only for short statements (10,000 contacts: 9.9 → 8.6 s).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "insertmanyvalues_page_size": 100},
         "CRM_ENV": "production" if production else "development",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -608,13 +608,14 @@ def _import_organisations(session: DbSession, rows: list[RowCheck]) -> Outcome:
 
 
 def _import_contacts(session: DbSession, rows: list[RowCheck]) -> Outcome:
+    """Contacts and their posts in one flush (one pass of the search index and the audit trail)."""
     created = posts = 0
     people: dict[int, Contact] = {}  # line → the contact made from it
     first_line: dict[tuple[str, str, int | None], int] = {}
-    pending: list[tuple[RowCheck, Contact | None]] = []
     for row in rows:
         data = row.data
         person = person_key(data)
+        holder: Contact | int | None = None
         if row.status == NEW:
             contact = Contact(
                 honorific=data["honorific"],
@@ -630,24 +631,22 @@ def _import_contacts(session: DbSession, rows: list[RowCheck]) -> Outcome:
             people[row.line] = contact
             first_line.setdefault(person, row.line)
             created += 1
-            if data["organisation_id"]:
-                pending.append((row, contact))
+            holder = contact if data["organisation_id"] else None
         elif row.status == NEW_POST:
-            pending.append((row, people.get(first_line.get(person, -1))))
-    session.flush()
-    for row, maker in pending:
-        contact_id = maker.id if maker is not None else row.existing_id
-        if contact_id is None:
+            holder = people.get(first_line.get(person, -1)) or row.existing_id
+        if holder is None:
             continue
-        session.add(
-            Position(
-                contact_id=contact_id,
-                organisation_id=row.data["organisation_id"],
-                title=row.data["title"],
-                start_date=row.data["start_date"],
-                end_date=row.data["end_date"],
-            )
+        post = Position(
+            organisation_id=data["organisation_id"],
+            title=data["title"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
         )
+        if isinstance(holder, Contact):
+            post.contact = holder
+        else:
+            post.contact_id = holder
+        session.add(post)
         posts += 1
     session.flush()
     return Outcome(created=created, posts=posts, skipped=sum(1 for r in rows if r.status == DUPLICATE))
