@@ -27,6 +27,9 @@ RUNS = 40
 BUDGET_S = 6
 BUDGET_MS = 30  # the issue: search p95 ≤ 30 ms at 1M meetings and 3M commitments, flat from 10k
 GROWTH = 1.5
+# A folder: the databases built are kept there (PostgreSQL: one database per size, PG_URL + "_<size>") and
+# reused by the next run with the same sizes. Building a million meetings takes a quarter of an hour per engine.
+KEEP = os.environ.get("CRM_BENCH_SEARCH_KEEP", "")
 COMMITMENTS_PER_MEETING = 3  # the issue's shape: 1M meetings, 3M commitments
 PG_URL = os.environ.get("CRM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/crm_search_bench")
 PARTNERS = [
@@ -242,49 +245,24 @@ def _p95(run: Callable[[], Any]) -> tuple[float, float]:
 
 
 def _one(url: str, n: int, figures: dict[tuple[str, int, str], float]) -> None:
-    from sqlalchemy import create_engine, text
-
     from crm import create_app
-    from crm.auth import services as auth
-    from crm.auth.models import Role
     from crm.core.fulltext import count_matching
-    from crm.db import Base
     from crm.extensions import db
     from crm.meetings import services as meetings
-    from crm.partners import institutions
-    from crm.partners import services as partners
     from crm.search import services as search
 
     if url.startswith("postgresql"):
         from crm.config import sqlalchemy_url
 
         url = sqlalchemy_url(url)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        Base.metadata.create_all(db.engine)
-        partners.seed_countries(db.session)
-        institutions.ensure_default(db.session)
-        user = auth.create_user(db.session, email="s@x.ml", name="Bench", role=Role.VIEWER, password="bench pass 1234")
-        db.session.commit()
-        _seed(db, n)
-        began = time.perf_counter()
-        counts = search.rebuild(db.session)
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-        took = time.perf_counter() - began
-        total = sum(counts.values())
         name = db.engine.dialect.name
-        say(
-            f"{name:10} {n:>9,} meetings, {counts['commitment']:,} commitments: index rebuilt, {total:,} records in "
-            f"{took:.1f} s ({total / took:,.0f}/s)"
-        )
+        user = _kept(db, n) if KEEP else None
+        if user is None:
+            user = _build(db, n)
+        else:
+            say(f"{name:10} {n:>9,} meetings: the database built by an earlier run (CRM_BENCH_SEARCH_KEEP)")
         for label, q in QUERIES.items():
             found = count_matching(db.session, q)
             filters = meetings.MeetingFilters(when="past", q=q)
@@ -300,19 +278,75 @@ def _one(url: str, n: int, figures: dict[tuple[str, int, str], float]) -> None:
             )
             db.session.rollback()
         db.session.remove()
-        if name == "sqlite":
+        if name == "sqlite" and not KEEP:
             db.drop_all()
         db.engine.dispose()
 
 
+def _build(db: Any, n: int) -> Any:
+    """A fresh schema, the data and the index written by `rebuild` (its rate said); the bench's reader."""
+    from sqlalchemy import text
+
+    from crm.auth import services as auth
+    from crm.auth.models import Role
+    from crm.db import Base
+    from crm.partners import institutions
+    from crm.partners import services as partners
+    from crm.search import services as search
+
+    name = db.engine.dialect.name
+    if name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    Base.metadata.create_all(db.engine)
+    partners.seed_countries(db.session)
+    institutions.ensure_default(db.session)
+    user = auth.create_user(db.session, email="s@x.ml", name="Bench", role=Role.VIEWER, password="bench pass 1234")
+    db.session.commit()
+    _seed(db, n)
+    began = time.perf_counter()
+    counts = search.rebuild(db.session)
+    db.session.commit()
+    if name == "postgresql":
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+    took = time.perf_counter() - began
+    total = sum(counts.values())
+    say(
+        f"{name:10} {n:>9,} meetings, {counts['commitment']:,} commitments: index rebuilt, {total:,} records "
+        f"in {took:.1f} s ({total / took:,.0f}/s)"
+    )
+    return user
+
+
+def _kept(db: Any, n: int) -> Any:
+    """The bench's reader in a database an earlier run built with ``n`` meetings (none: build it)."""
+    from sqlalchemy import func, inspect, select
+
+    from crm.auth.models import User
+    from crm.meetings.models import Meeting
+
+    if not inspect(db.engine).has_table("search_entry"):
+        return None
+    if db.session.scalar(select(func.count()).select_from(Meeting)) != n:
+        return None
+    return db.session.scalar(select(User).where(User.email == "s@x.ml"))
+
+
 def search_figures() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="crm-bench-search-"))
+    tmp = Path(KEEP or tempfile.mkdtemp(prefix="crm-bench-search-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("CRM_INSTANCE_PATH", str(tmp))
     os.environ.setdefault("CRM_SECRET_KEY", secrets.token_urlsafe(16))
     print(f"\nSearch (viewer; {RUNS} runs each; p95 of the service call, in process):")
     targets = [("sqlite", lambda n: f"sqlite:///{tmp / f'search-{n}.sqlite3'}")]
-    if _pg_answers():
-        targets.append(("postgresql", lambda n: PG_URL))
+
+    def pg_url(n: int) -> str:
+        return f"{PG_URL}_{n}" if KEEP else PG_URL
+
+    if _pg_answers([pg_url(n) for n in SIZES]):
+        targets.append(("postgresql", pg_url))
     else:
         print(f"  (PostgreSQL skipped: nothing answers at {PG_URL})")
     figures: dict[tuple[str, int, str], float] = {}
@@ -335,18 +369,20 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def _pg_answers() -> bool:
+def _pg_answers(urls: list[str]) -> bool:
+    """Whether the server answers; the databases are made if missing."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     from crm.config import sqlalchemy_url
 
-    target = make_url(sqlalchemy_url(PG_URL))
+    targets = [make_url(sqlalchemy_url(url)) for url in urls]
     try:
-        admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        admin = create_engine(targets[0].set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+            for target in targets:
+                if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
+                    conn.execute(text(f'CREATE DATABASE "{target.database}"'))
         admin.dispose()
     except Exception:
         return False
