@@ -24,7 +24,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, get_timezone
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -32,6 +32,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.utils import host_is_trusted
 
+from crm import i18n
 from crm.audit import labels as audit_labels
 from crm.audit import services as audit
 from crm.auth import services as auth_services
@@ -232,7 +233,11 @@ _ENGLISH_DAY = {"short": "d MMM y"}  # 23 Nov 2026: no day/month order to guess
 
 
 def format_locale() -> Locale:
-    language = str(get_locale() or "fr")
+    return _format_locale(str(i18n.locale() or "fr"))
+
+
+@cache
+def _format_locale(language: str) -> Locale:
     return Locale("en", "GB") if language == "en" else Locale.parse(language)
 
 
@@ -245,7 +250,7 @@ def format_day(day, fmt: str = "medium") -> str:
         return ""
     if isinstance(day, datetime):
         day = day.replace(tzinfo=UTC) if day.tzinfo is None else day
-        day = day.astimezone(get_timezone())
+        day = day.astimezone(i18n.timezone())
     locale = format_locale()
     return babel_date(day, _ENGLISH_DAY.get(fmt, fmt) if locale.language == "en" else fmt, locale=locale)
 
@@ -255,7 +260,7 @@ def format_moment(moment, fmt: str = "medium") -> str:
     if not moment:
         return ""
     locale = format_locale()
-    return babel_datetime(moment, _moment_pattern(fmt, locale), tzinfo=get_timezone(), locale=locale)
+    return babel_datetime(moment, _moment_pattern(fmt, locale), tzinfo=i18n.timezone(), locale=locale)
 
 
 def _local_time(moment, zone: str, fmt: str = "short") -> str:
@@ -277,7 +282,7 @@ def _machine_time(value) -> str:
 def _hhmm(moment) -> str:
     """A moment's hour and minutes (24 h, the same in French and English) in the reader's zone: what calendars
     print in every cell, without Babel's pattern machinery (a quarter of a month view's time went there)."""
-    return moment.astimezone(get_timezone()).strftime("%H:%M") if moment else ""
+    return moment.astimezone(i18n.timezone()).strftime("%H:%M") if moment else ""
 
 
 def _css_string(value) -> str:
@@ -309,6 +314,7 @@ def init_app(app: Flask) -> None:
     if not app.debug and not app.testing:
         app.register_error_handler(Exception, _handle_500)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
+    i18n.install(app.jinja_env)  # after flask_babel's: the same template functions, the catalogue found once
 
     @app.context_processor
     def _per_request():

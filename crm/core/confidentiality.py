@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, or_
 
 from crm.core.enums import LabelledEnum
+from crm.i18n import lazy_gettext as _l
 
 
 class Confidentiality(LabelledEnum):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
+from crm.i18n import lazy_gettext as _l
 
 
 class OrgKind(LabelledEnum):

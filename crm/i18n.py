@@ -1,0 +1,73 @@
+"""Translations looked up once per request for what pages translate many times (template strings, labels).
+
+flask_babel's ``gettext`` finds its request state three times a call (domain, locale, catalogue): a list page
+translates a hundred strings and labels, so that lookup cost more than the translating. Here the catalogue is
+kept beside flask_babel's own state, keyed by its locale object, so ``force_locale`` (e-mails and PDFs in their
+reader's language) and ``refresh`` still switch language as they do for flask_babel's functions.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+from babel import Locale
+from babel.support import NullTranslations
+from flask import g
+from flask_babel import get_locale, get_timezone, get_translations
+from flask_babel.speaklater import LazyString
+
+
+def _state() -> Any:
+    """flask_babel's per-request state (locale, zone), or None outside an application context."""
+    return g.get("_flask_babel") if g else None
+
+
+def locale() -> Locale | None:
+    """As flask_babel's ``get_locale``, without its lookups once the locale is chosen."""
+    return getattr(_state(), "babel_locale", None) or get_locale()
+
+
+def timezone() -> tzinfo:
+    """As flask_babel's ``get_timezone``."""
+    return getattr(_state(), "babel_tzinfo", None) or get_timezone()
+
+
+def translations() -> NullTranslations:
+    """The catalogue of the current locale (flask_babel's, found once per request and locale)."""
+    state = _state()
+    locale = getattr(state, "babel_locale", None)
+    if locale is None:  # no request, or the locale not chosen yet (flask_babel chooses it now)
+        return get_translations()
+    cached = getattr(state, "crm_translations", None)
+    if cached is None or cached[0] is not locale:
+        cached = (locale, get_translations())
+        state.crm_translations = cached
+    return cached[1]
+
+
+def gettext(string: str, **variables: Any) -> str:
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    return translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyString:
+    """As flask_babel's: translated when shown, in the language of that moment."""
+    return LazyString(gettext, string, **variables)
+
+
+def install(jinja_env: Any) -> None:
+    """Templates' ``_``, ``gettext`` and ``ngettext`` through the per-request catalogue (newstyle, as
+    flask_babel installs them: the same escaping and formatting)."""
+    jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
