@@ -36,7 +36,7 @@ from crm import i18n
 from crm.audit import labels as audit_labels
 from crm.audit import services as audit
 from crm.auth import services as auth_services
-from crm.auth.models import Role
+from crm.auth.models import Role, UserSession
 from crm.auth.permissions import can, public
 from crm.cycle import Busy, OutOfRange
 from crm.errors import DomainError
@@ -75,9 +75,17 @@ PASSIVE_ENDPOINTS = frozenset({"notifications.bell"})
 @login_manager.user_loader
 def _load_user(token: str):
     passive = has_request_context() and request.endpoint in PASSIVE_ENDPOINTS
-    user = auth_services.load_session_user(db.session, token, touch=not passive)
-    if user is not None:
-        user.session_token = token
+    # A GET reads the bell's count with the session (one statement less on every page). Other requests may
+    # change it before their page is drawn: the header counts then, when it is drawn.
+    reading = has_request_context() and request.method in ("GET", "HEAD")
+    also = notification_services.unread_count_of(UserSession.user_id) if reading else None
+    found = auth_services.load_session(db.session, token, touch=not passive, also=also)
+    if found is None:
+        return None
+    user, unread = found
+    user.session_token = token
+    if reading:
+        g.unread_notifications = unread
     return user
 
 

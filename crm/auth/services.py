@@ -7,12 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
@@ -240,16 +241,26 @@ def load_session_user(session: DbSession, token: str, *, touch: bool = True) -> 
     """The user behind a session cookie, if that session is still alive (idle and absolute limits).
 
     ``touch=False`` for requests the page makes by itself (the bell's refresh): they are not activity."""
+    found = load_session(session, token, touch=touch)
+    return found[0] if found else None
+
+
+def load_session(
+    session: DbSession, token: str, *, touch: bool = True, also: ColumnElement[Any] | None = None
+) -> tuple[User, Any] | None:
+    """As ``load_session_user``, with one more value read in the same statement: ``also``, a scalar subquery
+    correlated to ``UserSession.user_id`` (the header's unread count: one statement less on every page)."""
     now = utcnow()
+    stmt = select(UserSession, User) if also is None else select(UserSession, User, also)
     row = session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
+        stmt.join(User, User.id == UserSession.user_id)
         .options(joinedload(User.institution))
         .where(UserSession.token_hash == _digest(token), UserSession.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    user_session, user = row
+    user_session, user = row[0], row[1]
+    extra = row[2] if also is not None else None
     cfg = current_app.config
     expired = (
         now - user_session.created_at > cfg["CRM_SESSION_ABSOLUTE"]
@@ -265,7 +276,7 @@ def load_session_user(session: DbSession, token: str, *, touch: bool = True) -> 
             session.commit()
         except OperationalError:
             session.rollback()
-    return user
+    return user, extra
 
 
 def sign_out(session: DbSession, token: str) -> None:
