@@ -81,16 +81,22 @@ def owned_clause(institution_id: int) -> ColumnElement[bool]:
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
-    """Who sees a commitment: as for its origin (confidentiality and sharing are copied onto its own row)."""
+    """Who sees a commitment: as for its origin (confidentiality and sharing are copied onto its own row).
+    Built once per reader."""
+    return _visible(user.id, user.institution_id, user.can(Role.ADMIN))
+
+
+@confidentiality.per_reader
+def _visible(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
     return confidentiality.visible_clause(
-        owned=owned_clause(user.institution_id),
+        owned=owned_clause(institution_id),
         sharing=Commitment.sharing,
         limited=Commitment.limited.is_(True),
         taking_part=or_(
-            meetings.is_participant_clause(user, Commitment.origin_meeting_id),
-            visits.is_member_clause(user, Commitment.origin_visit_id),
+            meetings.is_participant_clause(user_id, Commitment.origin_meeting_id),
+            visits.is_member_clause(user_id, Commitment.origin_visit_id),
         ),
-        admin=user.can(Role.ADMIN),
+        admin=admin,
     )
 
 
@@ -141,7 +147,7 @@ def _check_people(session: DbSession, data: dict[str, Any], meeting: Meeting | N
         if user is None or not user.active:
             raise DomainError(_("Unknown or inactive user."), field="responsible_id")
         limited = meeting is not None and meeting.is_limited and not user.can(Role.ADMIN)
-        if limited and meeting and not session.scalar(select(meetings.is_participant_clause(user, meeting.id))):
+        if limited and meeting and not session.scalar(select(meetings.is_participant_clause(user.id, meeting.id))):
             raise DomainError(
                 _("The responsible officer must be a participant of this restricted meeting."),
                 field="responsible_id",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -43,6 +45,16 @@ def visible_clause(
     in_scope = or_(sharing == Sharing.AES.value, owned)
     allowed = or_(~limited, taking_part, owned) if admin else or_(~limited, taking_part)
     return and_(in_scope, allowed)
+
+
+def per_reader(
+    build: Callable[[int, int, bool], ColumnElement[bool]],
+) -> Callable[[int, int, bool], ColumnElement[bool]]:
+    """A visibility clause built once per reader (user id, institution, admin or not) instead of per request.
+
+    A clause holds no state: statements may share it, and the key is all it depends on (a reader who changes
+    institution or role gets another). Building one cost more than running its list's query."""
+    return lru_cache(maxsize=1024)(build)
 
 
 def is_limited(confidentiality: Any) -> ColumnElement[bool]:

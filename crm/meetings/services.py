@@ -63,10 +63,10 @@ participant_removing = signals.signal("participant-removing")
 # would otherwise correlate them away.
 
 
-def is_participant_clause(user: User, meeting_id_column) -> ColumnElement[bool]:
+def is_participant_clause(user_id: int, meeting_id_column) -> ColumnElement[bool]:
     taking_part = aliased(Participant)
     return exists(
-        select(taking_part.id).where(taking_part.meeting_id == meeting_id_column, taking_part.user_id == user.id)
+        select(taking_part.id).where(taking_part.meeting_id == meeting_id_column, taking_part.user_id == user_id)
     )
 
 
@@ -80,13 +80,24 @@ def co_owned_clause(institution_id: int, meeting_id_column) -> ColumnElement[boo
 
 def visible_clause(user: User, meeting: Any = Meeting) -> ColumnElement[bool]:
     """Who sees a meeting (core.confidentiality.visible_clause), inside every query on meetings (``meeting``:
-    Meeting or an alias of it)."""
+    Meeting or an alias of it). On Meeting itself the clause is built once per reader, not per request."""
+    if meeting is Meeting:
+        return _visible_meetings(user.id, user.institution_id, user.can(Role.ADMIN))
+    return _visible(user.id, user.institution_id, user.can(Role.ADMIN), meeting)
+
+
+@confidentiality.per_reader
+def _visible_meetings(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+    return _visible(user_id, institution_id, admin, Meeting)
+
+
+def _visible(user_id: int, institution_id: int, admin: bool, meeting: Any) -> ColumnElement[bool]:
     return confidentiality.visible_clause(
-        owned=co_owned_clause(user.institution_id, meeting.id),
+        owned=co_owned_clause(institution_id, meeting.id),
         sharing=meeting.sharing,
         limited=confidentiality.is_limited(meeting.confidentiality),
-        taking_part=is_participant_clause(user, meeting.id),
-        admin=user.can(Role.ADMIN),
+        taking_part=is_participant_clause(user_id, meeting.id),
+        admin=admin,
     )
 
 
@@ -264,7 +275,7 @@ def save_meeting(
     elif (
         meeting.is_limited
         and not actor.can(Role.ADMIN)
-        and not session.scalar(select(is_participant_clause(actor, meeting.id)))
+        and not session.scalar(select(is_participant_clause(actor.id, meeting.id)))
     ):
         raise DomainError(
             _("Add yourself as a participant before restricting this meeting, or you would lose access to it."),
@@ -559,7 +570,7 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
             Meeting.starts_at < datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time(), UTC)
         )
     if filters.mine:
-        stmt = stmt.where(is_participant_clause(user, Meeting.id))
+        stmt = stmt.where(is_participant_clause(user.id, Meeting.id))
     if filters.institution_id:
         stmt = stmt.where(co_owned_clause(filters.institution_id, Meeting.id))
     if filters.minutes == "none":

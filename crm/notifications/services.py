@@ -650,7 +650,7 @@ def digest_content(session: DbSession, user: User, today: date, locale: str) -> 
             Meeting.starts_at >= start,
             Meeting.starts_at < end,
             Meeting.status != MeetingStatus.CANCELLED,
-            meetings.is_participant_clause(user, Meeting.id),
+            meetings.is_participant_clause(user.id, Meeting.id),
         )
         .order_by(Meeting.starts_at)
         .limit(50)

@@ -41,9 +41,9 @@ MAX_VISIT_DAYS = 60
 # --- who may see what -------------------------------------------------------------------------
 
 
-def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
+def is_member_clause(user_id: int, visit_id_column) -> ColumnElement[bool]:
     member = aliased(VisitMember)
-    return exists(select(member.id).where(member.visit_id == visit_id_column, member.user_id == user.id))
+    return exists(select(member.id).where(member.visit_id == visit_id_column, member.user_id == user_id))
 
 
 def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]:
@@ -53,13 +53,18 @@ def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
-    """Who sees a visit: the same rule as meetings (core.confidentiality.visible_clause)."""
+    """Who sees a visit: the same rule as meetings (core.confidentiality.visible_clause), built once per reader."""
+    return _visible(user.id, user.institution_id, user.can(Role.ADMIN))
+
+
+@confidentiality.per_reader
+def _visible(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
     return confidentiality.visible_clause(
-        owned=co_owned_clause(user.institution_id, Visit.id),
+        owned=co_owned_clause(institution_id, Visit.id),
         sharing=Visit.sharing,
         limited=confidentiality.is_limited(Visit.confidentiality),
-        taking_part=is_member_clause(user, Visit.id),
-        admin=user.can(Role.ADMIN),
+        taking_part=is_member_clause(user_id, Visit.id),
+        admin=admin,
     )
 
 
@@ -292,7 +297,7 @@ def list_visits(
     if filters.event_id:
         stmt = stmt.where(Visit.event_id == filters.event_id)
     if filters.mine:
-        stmt = stmt.where(is_member_clause(user, Visit.id))
+        stmt = stmt.where(is_member_clause(user.id, Visit.id))
     return keyset_page(session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past)
 
 
