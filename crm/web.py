@@ -36,7 +36,7 @@ from crm import i18n
 from crm.audit import labels as audit_labels
 from crm.audit import services as audit
 from crm.auth import services as auth_services
-from crm.auth.models import Role, UserSession
+from crm.auth.models import Role
 from crm.auth.permissions import can, public
 from crm.cycle import Busy, OutOfRange
 from crm.errors import DomainError
@@ -78,7 +78,7 @@ def _load_user(token: str):
     # A GET reads the bell's count with the session (one statement less on every page). Other requests may
     # change it before their page is drawn: the header counts then, when it is drawn.
     reading = has_request_context() and request.method in ("GET", "HEAD")
-    also = notification_services.unread_count_of(UserSession.user_id) if reading else None
+    also = notification_services.unread_count_of if reading else None
     found = auth_services.load_session(db.session, token, touch=not passive, also=also)
     if found is None:
         return None
