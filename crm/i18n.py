@@ -23,7 +23,10 @@ from markupsafe import Markup
 
 def _state() -> Any:
     """flask_babel's per-request state (locale, zone), or None outside an application context."""
-    return g.get("_flask_babel") if g else None
+    try:
+        return g._flask_babel
+    except (AttributeError, RuntimeError):  # not set yet, or no application context
+        return None
 
 
 def locale() -> Locale | None:
