@@ -531,13 +531,21 @@ class MeetingFilters:
     minutes: str = ""  # "none" (no minutes yet, the meeting over), or where the minutes stand: draft, submitted…
 
 
-def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
+def list_meetings(
+    session: DbSession,
+    user: User,
+    filters: MeetingFilters,
+    *,
+    cursor: str | None,
+    size: int,
+    with_partners: bool = True,
+) -> Page:
+    """``with_partners=False``: the meetings' partners are not loaded (the list page reads their names with
+    ``partner_names``; exports read the organisations themselves)."""
     now = utcnow()
-    stmt = (
-        select(Meeting)
-        .options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
-        .where(visible_clause(user))
-    )
+    stmt = select(Meeting).where(visible_clause(user))
+    if with_partners:
+        stmt = stmt.options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
     past = filters.when == "past"
     stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
     if filters.q.strip():
@@ -580,6 +588,21 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
     elif filters.minutes in set(MinutesStatus):
         stmt = stmt.where(Meeting.minutes_status == filters.minutes)
     return keyset_page(session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past)
+
+
+def partner_names(session: DbSession, meeting_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """Each meeting's partners as a list shows them (id, and acronym or else name), in the meeting's order:
+    three columns in one statement instead of building two ORM objects per partner."""
+    rows = session.execute(
+        select(MeetingOrganisation.meeting_id, Organisation.id, Organisation.acronym, Organisation.name)
+        .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
+        .where(MeetingOrganisation.meeting_id.in_(meeting_ids))
+        .order_by(MeetingOrganisation.id)
+    )
+    names: dict[int, list[tuple[int, str]]] = {}
+    for meeting_id, org_id, acronym, name in rows:
+        names.setdefault(meeting_id, []).append((org_id, acronym or name))
+    return names
 
 
 def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str) -> list[Meeting]:
