@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 
@@ -47,13 +47,15 @@ def visible_clause(
     return and_(in_scope, allowed)
 
 
-def per_reader(
-    build: Callable[[int, int, bool], ColumnElement[bool]],
-) -> Callable[[int, int, bool], ColumnElement[bool]]:
-    """A visibility clause built once per reader (user id, institution, admin or not) instead of per request.
+T = TypeVar("T")
 
-    A clause holds no state: statements may share it, and the key is all it depends on (a reader who changes
-    institution or role gets another). Building one cost more than running its list's query."""
+
+def per_reader(build: Callable[[int, int, bool], T]) -> Callable[[int, int, bool], T]:
+    """A visibility clause (or a statement holding one) built once per reader (user id, institution, admin or
+    not) instead of per request.
+
+    Clauses and statements hold no state: statements may share them, and the key is all they depend on (a reader
+    who changes institution or role gets another). Building one cost more than running its list's query."""
     return lru_cache(maxsize=1024)(build)
 
 

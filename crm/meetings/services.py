@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
@@ -162,6 +162,14 @@ def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting |
 def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeting, Meeting | None] | None:
     """The meeting as meeting_detail loads it, and in the same statement the previous meeting with one of its
     partners that the user may see (driven from the partners' few meetings, not by scanning every meeting)."""
+    stmt = _meeting_page_statement(user.id, user.institution_id, user.can(Role.ADMIN))
+    row = session.execute(stmt, {"meeting_id": meeting_id}).unique().first()
+    return (row[0], row[1]) if row else None
+
+
+@confidentiality.per_reader
+def _meeting_page_statement(user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    """Built once per reader (the meeting's id is its parameter): building it cost more than running it."""
     earlier, previous = aliased(Meeting), aliased(Meeting)
     theirs, ours = aliased(MeetingOrganisation), aliased(MeetingOrganisation)
     previous_id = (
@@ -169,7 +177,7 @@ def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeti
         .join(theirs, theirs.meeting_id == earlier.id)
         .join(ours, and_(ours.organisation_id == theirs.organisation_id, ours.meeting_id == Meeting.id))
         .where(
-            visible_clause(user, earlier),
+            _visible(user_id, institution_id, admin, earlier),
             earlier.id != Meeting.id,
             earlier.starts_at < Meeting.starts_at,
             earlier.status != MeetingStatus.CANCELLED,
@@ -179,13 +187,11 @@ def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeti
         .correlate(Meeting)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         _detail(select(Meeting, previous))
         .outerjoin(previous, previous.id == previous_id)
-        .where(Meeting.id == meeting_id, visible_clause(user))
+        .where(Meeting.id == bindparam("meeting_id"), _visible_meetings(user_id, institution_id, admin))
     )
-    row = session.execute(stmt).unique().first()
-    return (row[0], row[1]) if row else None
 
 
 # --- time zones --------------------------------------------------------------------------------
