@@ -52,9 +52,17 @@ def translations() -> NullTranslations:
     return cached[1]
 
 
+_TEXT: dict[tuple[NullTranslations, str], str] = {}  # labels (enums, form fields) as last translated
+
+
 def gettext(string: str, **variables: Any) -> str:
-    text = translations().ugettext(string)
-    return text % variables if variables else text
+    catalogue = translations()
+    if variables:
+        return catalogue.ugettext(string) % variables
+    text = _TEXT.get((catalogue, string))
+    if text is None:
+        text = _TEXT[(catalogue, string)] = catalogue.ugettext(string)
+    return text
 
 
 def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
