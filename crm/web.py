@@ -15,6 +15,7 @@ from babel import Locale
 from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
 from babel.dates import get_date_format, get_datetime_format, get_time_format, parse_pattern
+from babel.support import NullTranslations, Translations
 from flask import (
     Flask,
     abort,
@@ -35,6 +36,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.utils import host_is_trusted
+from wtforms.i18n import messages_path
 
 from crm import i18n
 from crm.audit import labels as audit_labels
@@ -134,6 +136,17 @@ def _require_login():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     return None
+
+
+def _wtforms_translations() -> None:
+    """flask_wtf reads WTForms' own messages ("This field is required." in French) from disk on every request
+    that builds a form; they are kept per language instead, in the request attribute flask_wtf looks at first."""
+    request.wtforms_translations = _wtforms_catalogue(str(i18n.locale() or "fr"))  # type: ignore[attr-defined]
+
+
+@cache
+def _wtforms_catalogue(language: str) -> NullTranslations:
+    return Translations.load(messages_path(), [Locale.parse(language)], domain="wtforms")
 
 
 def _check_host():
@@ -395,6 +408,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # our server-side sessions do better
     app.before_request(_check_host)
     app.before_request(_require_login)
+    app.before_request(_wtforms_translations)  # after the login: the user's language is known
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
