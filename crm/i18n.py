@@ -20,6 +20,8 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+_UNTRANSLATED = NullTranslations()  # outside an application context, as flask_babel (one object: a cache key)
+
 
 def _state() -> Any:
     """flask_babel's per-request state (locale, zone), or None outside an application context."""
@@ -43,8 +45,8 @@ def translations() -> NullTranslations:
     """The catalogue of the current locale (flask_babel's, found once per request and locale)."""
     state = _state()
     locale = getattr(state, "babel_locale", None)
-    if locale is None:  # no request, or the locale not chosen yet (flask_babel chooses it now)
-        return get_translations()
+    if locale is None:  # the locale not chosen yet (flask_babel chooses it now), or no application context
+        return get_translations() if g else _UNTRANSLATED
     cached = getattr(state, "crm_translations", None)
     if cached is None or cached[0] is not locale:
         cached = (locale, get_translations())
@@ -52,6 +54,7 @@ def translations() -> NullTranslations:
     return cached[1]
 
 
+KEPT = 10_000  # translations kept at most (the catalogues hold ~1,500 strings; a computed msgid is not kept forever)
 _TEXT: dict[tuple[NullTranslations, str], str] = {}  # labels (enums, form fields) as last translated
 
 
@@ -61,7 +64,9 @@ def gettext(string: str, **variables: Any) -> str:
         return catalogue.ugettext(string) % variables
     text = _TEXT.get((catalogue, string))
     if text is None:
-        text = _TEXT[(catalogue, string)] = catalogue.ugettext(string)
+        text = catalogue.ugettext(string)
+        if len(_TEXT) < KEPT:
+            _TEXT[(catalogue, string)] = text
     return text
 
 
@@ -88,7 +93,9 @@ def _template_gettext(context: Context, string: str, **variables: Any) -> str:
         key = (catalogue, string, autoescape)
         done = _PLAIN.get(key)
         if done is None:
-            done = _PLAIN[key] = _template_text(catalogue, string, autoescape, {})
+            done = _template_text(catalogue, string, autoescape, {})
+            if len(_PLAIN) < KEPT:
+                _PLAIN[key] = done
         return done
     return _template_text(catalogue, string, autoescape, variables)
 
