@@ -3,10 +3,9 @@
 from functools import cache
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
 from crm.core.enums import LabelledEnum
 from crm.db import Base
+from crm.i18n import lazy_gettext as _l
 
 ACTIONS = {
     "create": _l("created the record"),

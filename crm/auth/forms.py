@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from crm.auth.models import Role
 from crm.forms import OnceForm, VersionField, choices, enum_choices, optional_int, timezone_choices
+from crm.i18n import lazy_gettext as _l
 
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 

@@ -161,7 +161,7 @@ def personal_feed(session: DbSession, user: User, base_url: str, name: str, due_
         .options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
         .where(
             meetings.visible_clause(user),
-            meetings.is_participant_clause(user, Meeting.id),
+            meetings.is_participant_clause(user.id, Meeting.id),
             Meeting.ends_at >= since,
         )
         .order_by(Meeting.starts_at)
@@ -182,7 +182,7 @@ def personal_feed(session: DbSession, user: User, base_url: str, name: str, due_
         select(Visit)
         .where(
             visits.visible_clause(user),
-            visits.is_member_clause(user, Visit.id),
+            visits.is_member_clause(user.id, Visit.id),
             Visit.ends_on >= since.date(),
             Visit.status != "cancelled",
         )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -10,6 +9,7 @@ from crm.commitments.models import CommitmentStatus, OwedBy, Priority
 from crm.commitments.services import CommitmentFilters
 from crm.core.confidentiality import Sharing
 from crm.forms import OnceForm, VersionField, enum_choices, optional_int, query_id, strip_filter
+from crm.i18n import lazy_gettext as _l
 
 
 class CommitmentForm(OnceForm):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,6 +11,7 @@ from crm.auth.models import User
 from crm.core.confidentiality import Sharing
 from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
+from crm.i18n import lazy_gettext as _l
 from crm.meetings.models import AgendaItem, Meeting
 from crm.partners.models import Contact, Institution, Organisation
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, union_all, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
@@ -81,16 +81,22 @@ def owned_clause(institution_id: int) -> ColumnElement[bool]:
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
-    """Who sees a commitment: as for its origin (confidentiality and sharing are copied onto its own row)."""
+    """Who sees a commitment: as for its origin (confidentiality and sharing are copied onto its own row).
+    Built once per reader."""
+    return _visible(user.id, user.institution_id, user.can(Role.ADMIN))
+
+
+@confidentiality.per_reader
+def _visible(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
     return confidentiality.visible_clause(
-        owned=owned_clause(user.institution_id),
+        owned=owned_clause(institution_id),
         sharing=Commitment.sharing,
         limited=Commitment.limited.is_(True),
         taking_part=or_(
-            meetings.is_participant_clause(user, Commitment.origin_meeting_id),
-            visits.is_member_clause(user, Commitment.origin_visit_id),
+            meetings.is_participant_clause(user_id, Commitment.origin_meeting_id),
+            visits.is_member_clause(user_id, Commitment.origin_visit_id),
         ),
-        admin=user.can(Role.ADMIN),
+        admin=admin,
     )
 
 
@@ -141,7 +147,7 @@ def _check_people(session: DbSession, data: dict[str, Any], meeting: Meeting | N
         if user is None or not user.active:
             raise DomainError(_("Unknown or inactive user."), field="responsible_id")
         limited = meeting is not None and meeting.is_limited and not user.can(Role.ADMIN)
-        if limited and meeting and not session.scalar(select(meetings.is_participant_clause(user, meeting.id))):
+        if limited and meeting and not session.scalar(select(meetings.is_participant_clause(user.id, meeting.id))):
             raise DomainError(
                 _("The responsible officer must be a participant of this restricted meeting."),
                 field="responsible_id",
@@ -513,26 +519,46 @@ def review(
     session: DbSession, meeting: Meeting, user: User, limit: int = 25
 ) -> tuple[list[Commitment], list[Commitment]]:
     """carry_forward and for_meeting in one statement (the meeting page shows both): (carried, arising)."""
-    arising = select(Commitment.id).where(Commitment.origin_meeting_id == meeting.id)
     org_ids = [link.organisation_id for link in meeting.organisations]
-    ids = arising
-    if org_ids:
-        carried = (
-            _carried(meeting, org_ids).with_only_columns(Commitment.id).order_by(Commitment.due_key, Commitment.id)
-        )
-        ids = union_all(arising, select(carried.limit(limit).subquery().c.id))  # type: ignore[assignment]
-    rows = list(session.scalars(with_people(select(Commitment)).where(Commitment.id.in_(ids), visible_clause(user))))
+    reader = (user.id, user.institution_id, user.can(Role.ADMIN))
+    stmt = _review_with_partners(*reader) if org_ids else _review_alone(*reader)
+    params = {"meeting_id": meeting.id, "org_ids": org_ids, "limit": limit} if org_ids else {"meeting_id": meeting.id}
+    rows = list(session.scalars(stmt, params))
     mine = sorted((c for c in rows if c.origin_meeting_id == meeting.id), key=lambda c: c.id)
     others = sorted((c for c in rows if c.origin_meeting_id != meeting.id), key=lambda c: (c.due_key, c.id))
     return others, mine
 
 
-def _carried(meeting: Meeting, org_ids: list[int]):
-    return select(Commitment).where(
-        Commitment.organisation_id.in_(org_ids),
-        Commitment.closed.is_(False),
-        or_(Commitment.origin_meeting_id.is_(None), Commitment.origin_meeting_id != meeting.id),
+# The review's statement, built once per reader (meeting, partners and limit are its parameters): building it
+# cost more than running it.
+
+
+@confidentiality.per_reader
+def _review_alone(user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    return _review(_arising(), user_id, institution_id, admin)
+
+
+@confidentiality.per_reader
+def _review_with_partners(user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    carried = (
+        select(Commitment.id)
+        .where(
+            Commitment.organisation_id.in_(bindparam("org_ids", expanding=True)),
+            Commitment.closed.is_(False),
+            or_(Commitment.origin_meeting_id.is_(None), Commitment.origin_meeting_id != bindparam("meeting_id")),
+        )
+        .order_by(Commitment.due_key, Commitment.id)
+        .limit(bindparam("limit"))
     )
+    return _review(union_all(_arising(), select(carried.subquery().c.id)), user_id, institution_id, admin)
+
+
+def _arising() -> Select[Any]:
+    return select(Commitment.id).where(Commitment.origin_meeting_id == bindparam("meeting_id"))
+
+
+def _review(ids: Any, user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    return with_people(select(Commitment)).where(Commitment.id.in_(ids), _visible(user_id, institution_id, admin))
 
 
 @dataclass

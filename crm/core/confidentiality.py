@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, or_
 
 from crm.core.enums import LabelledEnum
+from crm.i18n import lazy_gettext as _l
 
 
 class Confidentiality(LabelledEnum):
@@ -43,6 +45,18 @@ def visible_clause(
     in_scope = or_(sharing == Sharing.AES.value, owned)
     allowed = or_(~limited, taking_part, owned) if admin else or_(~limited, taking_part)
     return and_(in_scope, allowed)
+
+
+T = TypeVar("T")
+
+
+def per_reader(build: Callable[[int, int, bool], T]) -> Callable[[int, int, bool], T]:
+    """A visibility clause (or a statement holding one) built once per reader (user id, institution, admin or
+    not) instead of per request.
+
+    Clauses and statements hold no state: statements may share them, and the key is all they depend on (a reader
+    who changes institution or role gets another). Building one cost more than running its list's query."""
+    return lru_cache(maxsize=1024)(build)
 
 
 def is_limited(confidentiality: Any) -> ColumnElement[bool]:

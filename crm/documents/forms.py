@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from crm.forms import VersionField, strip_filter
+from crm.i18n import lazy_gettext as _l
 
 
 class LetterheadForm(FlaskForm):

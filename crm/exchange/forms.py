@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
 from crm.forms import choices
+from crm.i18n import lazy_gettext as _l
 
 KIND_CHOICES = [("organisations", _l("Organisations")), ("contacts", _l("Contacts (with their positions)"))]
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from crm.core.confidentiality import Confidentiality, Sharing
 from crm.forms import OnceForm, VersionField, enum_choices, query_date, query_id, strip_filter, timezone_choices
+from crm.i18n import lazy_gettext as _l
 from crm.meetings.models import Attendance, MeetingKind, MeetingStatus, MinutesStatus, ParticipantRole
 from crm.meetings.services import MeetingFilters
 

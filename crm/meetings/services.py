@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
@@ -63,10 +63,10 @@ participant_removing = signals.signal("participant-removing")
 # would otherwise correlate them away.
 
 
-def is_participant_clause(user: User, meeting_id_column) -> ColumnElement[bool]:
-    taking_part = Participant.__table__.alias()  # a Core alias: built on every query, and cheap to build
+def is_participant_clause(user_id: int, meeting_id_column) -> ColumnElement[bool]:
+    taking_part = aliased(Participant)
     return exists(
-        select(taking_part.c.id).where(taking_part.c.meeting_id == meeting_id_column, taking_part.c.user_id == user.id)
+        select(taking_part.id).where(taking_part.meeting_id == meeting_id_column, taking_part.user_id == user_id)
     )
 
 
@@ -80,13 +80,24 @@ def co_owned_clause(institution_id: int, meeting_id_column) -> ColumnElement[boo
 
 def visible_clause(user: User, meeting: Any = Meeting) -> ColumnElement[bool]:
     """Who sees a meeting (core.confidentiality.visible_clause), inside every query on meetings (``meeting``:
-    Meeting or an alias of it)."""
+    Meeting or an alias of it). On Meeting itself the clause is built once per reader, not per request."""
+    if meeting is Meeting:
+        return _visible_meetings(user.id, user.institution_id, user.can(Role.ADMIN))
+    return _visible(user.id, user.institution_id, user.can(Role.ADMIN), meeting)
+
+
+@confidentiality.per_reader
+def _visible_meetings(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+    return _visible(user_id, institution_id, admin, Meeting)
+
+
+def _visible(user_id: int, institution_id: int, admin: bool, meeting: Any) -> ColumnElement[bool]:
     return confidentiality.visible_clause(
-        owned=co_owned_clause(user.institution_id, meeting.id),
+        owned=co_owned_clause(institution_id, meeting.id),
         sharing=meeting.sharing,
         limited=confidentiality.is_limited(meeting.confidentiality),
-        taking_part=is_participant_clause(user, meeting.id),
-        admin=user.can(Role.ADMIN),
+        taking_part=is_participant_clause(user_id, meeting.id),
+        admin=admin,
     )
 
 
@@ -151,6 +162,14 @@ def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting |
 def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeting, Meeting | None] | None:
     """The meeting as meeting_detail loads it, and in the same statement the previous meeting with one of its
     partners that the user may see (driven from the partners' few meetings, not by scanning every meeting)."""
+    stmt = _meeting_page_statement(user.id, user.institution_id, user.can(Role.ADMIN))
+    row = session.execute(stmt, {"meeting_id": meeting_id}).unique().first()
+    return (row[0], row[1]) if row else None
+
+
+@confidentiality.per_reader
+def _meeting_page_statement(user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    """Built once per reader (the meeting's id is its parameter): building it cost more than running it."""
     earlier, previous = aliased(Meeting), aliased(Meeting)
     theirs, ours = aliased(MeetingOrganisation), aliased(MeetingOrganisation)
     previous_id = (
@@ -158,7 +177,7 @@ def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeti
         .join(theirs, theirs.meeting_id == earlier.id)
         .join(ours, and_(ours.organisation_id == theirs.organisation_id, ours.meeting_id == Meeting.id))
         .where(
-            visible_clause(user, earlier),
+            _visible(user_id, institution_id, admin, earlier),
             earlier.id != Meeting.id,
             earlier.starts_at < Meeting.starts_at,
             earlier.status != MeetingStatus.CANCELLED,
@@ -168,13 +187,11 @@ def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeti
         .correlate(Meeting)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         _detail(select(Meeting, previous))
         .outerjoin(previous, previous.id == previous_id)
-        .where(Meeting.id == meeting_id, visible_clause(user))
+        .where(Meeting.id == bindparam("meeting_id"), _visible_meetings(user_id, institution_id, admin))
     )
-    row = session.execute(stmt).unique().first()
-    return (row[0], row[1]) if row else None
 
 
 # --- time zones --------------------------------------------------------------------------------
@@ -264,7 +281,7 @@ def save_meeting(
     elif (
         meeting.is_limited
         and not actor.can(Role.ADMIN)
-        and not session.scalar(select(is_participant_clause(actor, meeting.id)))
+        and not session.scalar(select(is_participant_clause(actor.id, meeting.id)))
     ):
         raise DomainError(
             _("Add yourself as a participant before restricting this meeting, or you would lose access to it."),
@@ -520,13 +537,21 @@ class MeetingFilters:
     minutes: str = ""  # "none" (no minutes yet, the meeting over), or where the minutes stand: draft, submitted…
 
 
-def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cursor: str | None, size: int) -> Page:
+def list_meetings(
+    session: DbSession,
+    user: User,
+    filters: MeetingFilters,
+    *,
+    cursor: str | None,
+    size: int,
+    with_partners: bool = True,
+) -> Page:
+    """``with_partners=False``: the meetings' partners are not loaded (the list page reads their names with
+    ``partner_names``; exports read the organisations themselves)."""
     now = utcnow()
-    stmt = (
-        select(Meeting)
-        .options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
-        .where(visible_clause(user))
-    )
+    stmt = select(Meeting).where(visible_clause(user))
+    if with_partners:
+        stmt = stmt.options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
     past = filters.when == "past"
     stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
     capped = False
@@ -561,7 +586,7 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
             Meeting.starts_at < datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time(), UTC)
         )
     if filters.mine:
-        stmt = stmt.where(is_participant_clause(user, Meeting.id))
+        stmt = stmt.where(is_participant_clause(user.id, Meeting.id))
     if filters.institution_id:
         stmt = stmt.where(co_owned_clause(filters.institution_id, Meeting.id))
     if filters.minutes == "none":
@@ -573,6 +598,21 @@ def list_meetings(session: DbSession, user: User, filters: MeetingFilters, *, cu
     return keyset_page(
         session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past, capped=capped
     )
+
+
+def partner_names(session: DbSession, meeting_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """Each meeting's partners as a list shows them (id, and acronym or else name), in the meeting's order:
+    three columns in one statement instead of building two ORM objects per partner."""
+    rows = session.execute(
+        select(MeetingOrganisation.meeting_id, Organisation.id, Organisation.acronym, Organisation.name)
+        .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
+        .where(MeetingOrganisation.meeting_id.in_(meeting_ids))
+        .order_by(MeetingOrganisation.id)
+    )
+    names: dict[int, list[tuple[int, str]]] = {}
+    for meeting_id, org_id, acronym, name in rows:
+        names.setdefault(meeting_id, []).append((org_id, acronym or name))
+    return names
 
 
 def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str) -> list[Meeting]:

@@ -80,12 +80,18 @@ def meetings():
     args = request.args
     filters = meeting_filters(args)
     page = services.list_meetings(
-        db.session, current_user, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
+        db.session,
+        current_user,
+        filters,
+        cursor=args.get("after"),
+        size=current_app.config["CRM_PAGE_SIZE"],
+        with_partners=False,
     )
     organisation = db.session.get(Organisation, filters.organisation_id) if filters.organisation_id else None
     return render(
         "meetings/meetings.html",
         page=page,
+        partners=services.partner_names(db.session, [m.id for m in page.rows]),
         filters=filters,
         organisation=organisation,
         kinds=MeetingKind,

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
 from crm.core.enums import LabelledEnum
 from crm.forms import SelectChoice, enum_choices
+from crm.i18n import lazy_gettext as _l
 from crm.notifications.models import DigestFrequency, Kind
 from crm.partners.forms import MultiCheckboxField
 

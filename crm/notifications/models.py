@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, UTCDateTime, VersionMixin, utcnow
+from crm.i18n import lazy_gettext as _l
 
 
 class Kind(LabelledEnum):

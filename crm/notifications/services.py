@@ -17,7 +17,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from crm.auth.models import Role, User
@@ -512,6 +512,16 @@ def _is(invitee: Invitee, participant: Participant, session: DbSession) -> bool:
 # --- the bell ----------------------------------------------------------------------------------
 
 
+def unread_count_of(user_id: Any) -> ScalarSelect[int]:
+    """The bell's count as a subquery on ``user_id`` (a column): read with the session, in the same statement."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def unread_count(session: DbSession, user_id: int) -> int:
     return int(
         session.scalar(
@@ -640,7 +650,7 @@ def digest_content(session: DbSession, user: User, today: date, locale: str) -> 
             Meeting.starts_at >= start,
             Meeting.starts_at < end,
             Meeting.status != MeetingStatus.CANCELLED,
-            meetings.is_participant_clause(user, Meeting.id),
+            meetings.is_participant_clause(user.id, Meeting.id),
         )
         .order_by(Meeting.starts_at)
         .limit(50)

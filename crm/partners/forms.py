@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from babel import Locale
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -27,6 +26,7 @@ from crm.forms import (
     strip_filter,
     timezone_choices,
 )
+from crm.i18n import lazy_gettext as _l
 from crm.partners.models import HONORIFICS, LANGUAGE_CODES, OrgKind, Sector
 from crm.partners.services import ContactFilters, OrgFilters
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm import i18n
 from crm.core.enums import LabelledEnum, enum_type
 from crm.db import Base, TimestampMixin, UTCDateTime, VersionMixin, search_key, utcnow
+from crm.i18n import lazy_gettext as _l
 
 
 class OrgKind(LabelledEnum):
@@ -59,7 +59,7 @@ class Country(Base):
 
     @property
     def name(self) -> str:
-        return self.name_en if str(get_locale() or "fr") == "en" else self.name_fr
+        return self.name_en if str(i18n.locale() or "fr") == "en" else self.name_fr
 
 
 class Organisation(VersionMixin, TimestampMixin, Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pycountry
 from babel import Locale
@@ -144,9 +144,15 @@ def _current_position_clause(today: date):
     return or_(Position.end_date.is_(None), Position.end_date >= today)
 
 
-def list_contacts(session: DbSession, filters: ContactFilters, *, cursor: str | None, size: int) -> Page:
+def list_contacts(
+    session: DbSession, filters: ContactFilters, *, cursor: str | None, size: int, with_positions: bool = True
+) -> Page:
+    """``with_positions=False``: positions are not loaded (the list page reads them with ``current_posts``;
+    exports read the positions themselves)."""
     today = date.today()
-    stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
+    stmt = select(Contact)
+    if with_positions:
+        stmt = stmt.options(selectinload(Contact.positions).joinedload(Position.organisation))
     stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
     capped = False
     if filters.q.strip():
@@ -166,6 +172,39 @@ def list_contacts(session: DbSession, filters: ContactFilters, *, cursor: str | 
         stmt = stmt.where(exists(held))
     order, descending = CONTACT_SORTS.get(filters.sort, CONTACT_SORTS["name"])
     return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending, capped=capped)
+
+
+class Post(NamedTuple):
+    """A position as a list shows it."""
+
+    title: str
+    organisation_id: int
+    organisation_label: str  # acronym, else name
+
+
+def current_posts(session: DbSession, contact_ids: list[int]) -> dict[int, list[Post]]:
+    """The posts each contact holds today, in ``current_positions``' order: a few columns in one statement
+    instead of two ORM objects per position."""
+    today = date.today()
+    rows = session.execute(
+        select(
+            Position.contact_id,
+            Position.title,
+            Position.start_date,
+            Position.end_date,
+            Organisation.id,
+            Organisation.acronym,
+            Organisation.name,
+        )
+        .join(Organisation, Organisation.id == Position.organisation_id)
+        .where(Position.contact_id.in_(contact_ids))
+        .order_by(Position.start_date.desc())
+    )
+    posts: dict[int, list[Post]] = {}
+    for contact_id, title, start, end, org_id, acronym, name in rows:
+        if (start is None or start <= today) and (end is None or today <= end):  # Position.held_on
+            posts.setdefault(contact_id, []).append(Post(title, org_id, acronym or name))
+    return posts
 
 
 def current_positions(contact: Contact, on: date | None = None) -> list[Position]:

@@ -156,14 +156,14 @@ def contacts():
     args = request.args
     filters = contact_filters(args)
     page = services.list_contacts(
-        db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"]
+        db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"], with_positions=False
     )
     return render(
         "partners/contacts.html",
         page=page,
         filters=filters,
         countries=[] if htmx else _countries(),
-        current_positions=services.current_positions,
+        posts=services.current_posts(db.session, [c.id for c in page.rows]),
     )
 
 

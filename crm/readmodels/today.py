@@ -181,7 +181,7 @@ def _week_meetings(
     return [
         (meeting, bool(mine))
         for meeting, mine in session.execute(
-            select(Meeting, meetings.is_participant_clause(user, Meeting.id))
+            select(Meeting, meetings.is_participant_clause(user.id, Meeting.id))
             .where(
                 Meeting.starts_at >= start,
                 Meeting.starts_at < end,
@@ -198,7 +198,7 @@ def _week_visits(session: DbSession, user: User, monday: date, next_monday: date
     return [
         (visit, bool(mine))
         for visit, mine in session.execute(
-            select(Visit, visits.is_member_clause(user, Visit.id))
+            select(Visit, visits.is_member_clause(user.id, Visit.id))
             .where(
                 Visit.starts_on < next_monday,
                 Visit.ends_on >= monday,

@@ -340,15 +340,19 @@ def search_figures() -> None:
     os.environ.setdefault("CRM_INSTANCE_PATH", str(tmp))
     os.environ.setdefault("CRM_SECRET_KEY", secrets.token_urlsafe(16))
     print(f"\nSearch (viewer; {RUNS} runs each; p95 of the service call, in process):")
-    targets = [("sqlite", lambda n: f"sqlite:///{tmp / f'search-{n}.sqlite3'}")]
+    engines = [d.strip().lower() for d in (os.environ.get("DBS") or "sqlite,postgresql").split(",") if d.strip()]
+    targets: list[tuple[str, Any]] = []
+    if "sqlite" in engines:
+        targets.append(("sqlite", lambda n: f"sqlite:///{tmp / f'search-{n}.sqlite3'}"))
 
     def pg_url(n: int) -> str:
         return f"{PG_URL}_{n}" if KEEP else PG_URL
 
-    if _pg_answers([pg_url(n) for n in SIZES]):
-        targets.append(("postgresql", pg_url))
-    else:
-        print(f"  (PostgreSQL skipped: nothing answers at {PG_URL})")
+    if "postgresql" in engines:
+        if _pg_answers([pg_url(n) for n in SIZES]):
+            targets.append(("postgresql", pg_url))
+        else:
+            print(f"  (PostgreSQL skipped: nothing answers at {PG_URL})")
     figures: dict[tuple[str, int, str], float] = {}
     for _name, url_for in targets:
         for n in SIZES:

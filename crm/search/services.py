@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import and_, delete, event, exists, insert, inspect, literal, or_, select, true, union_all
 from sqlalchemy.engine import Connection
@@ -29,6 +28,7 @@ from crm.commitments.models import Commitment, CommitmentUpdate
 from crm.core.fulltext import Reading, SearchEntry, fold, query_words, title_holds
 from crm.db import DbSession, search_key
 from crm.documents.models import Attachment
+from crm.i18n import lazy_gettext as _l
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MeetingOrganisation, MinutesRevision
 from crm.partners.models import Contact, Organisation, Position

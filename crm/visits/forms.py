@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.core.confidentiality import Confidentiality, Sharing
 from crm.forms import OnceForm, VersionField, enum_choices, optional_int, query_id, strip_filter
+from crm.i18n import lazy_gettext as _l
 from crm.visits.models import Direction, MemberRole, VisitStatus
 from crm.visits.services import VisitFilters
 

@@ -41,9 +41,9 @@ MAX_VISIT_DAYS = 60
 # --- who may see what -------------------------------------------------------------------------
 
 
-def is_member_clause(user: User, visit_id_column) -> ColumnElement[bool]:
-    member = VisitMember.__table__.alias()  # a Core alias: built on every query, and cheap to build
-    return exists(select(member.c.id).where(member.c.visit_id == visit_id_column, member.c.user_id == user.id))
+def is_member_clause(user_id: int, visit_id_column) -> ColumnElement[bool]:
+    member = VisitMember.__table__.alias()  # a Core alias: cheap to build
+    return exists(select(member.c.id).where(member.c.visit_id == visit_id_column, member.c.user_id == user_id))
 
 
 def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]:
@@ -55,13 +55,18 @@ def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
-    """Who sees a visit: the same rule as meetings (core.confidentiality.visible_clause)."""
+    """Who sees a visit: the same rule as meetings (core.confidentiality.visible_clause), built once per reader."""
+    return _visible(user.id, user.institution_id, user.can(Role.ADMIN))
+
+
+@confidentiality.per_reader
+def _visible(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
     return confidentiality.visible_clause(
-        owned=co_owned_clause(user.institution_id, Visit.id),
+        owned=co_owned_clause(institution_id, Visit.id),
         sharing=Visit.sharing,
         limited=confidentiality.is_limited(Visit.confidentiality),
-        taking_part=is_member_clause(user, Visit.id),
-        admin=user.can(Role.ADMIN),
+        taking_part=is_member_clause(user_id, Visit.id),
+        admin=admin,
     )
 
 
@@ -296,7 +301,7 @@ def list_visits(
     if filters.event_id:
         stmt = stmt.where(Visit.event_id == filters.event_id)
     if filters.mine:
-        stmt = stmt.where(is_member_clause(user, Visit.id))
+        stmt = stmt.where(is_member_clause(user.id, Visit.id))
     return keyset_page(
         session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past, capped=capped
     )

@@ -1,0 +1,120 @@
+"""Translations looked up once per request for what pages translate many times (template strings, labels).
+
+flask_babel's ``gettext`` finds its request state three times a call (domain, locale, catalogue): a list page
+translates a hundred strings and labels, so that lookup cost more than the translating. Here the catalogue is
+kept beside flask_babel's own state, keyed by its locale object, so ``force_locale`` (e-mails and PDFs in their
+reader's language) and ``refresh`` still switch language as they do for flask_babel's functions.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+from babel import Locale
+from babel.support import NullTranslations
+from flask import g
+from flask_babel import get_locale, get_timezone, get_translations
+from flask_babel.speaklater import LazyString
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+_UNTRANSLATED = NullTranslations()  # outside an application context, as flask_babel (one object: a cache key)
+
+
+def _state() -> Any:
+    """flask_babel's per-request state (locale, zone), or None outside an application context."""
+    try:
+        return g._flask_babel
+    except (AttributeError, RuntimeError):  # not set yet, or no application context
+        return None
+
+
+def locale() -> Locale | None:
+    """As flask_babel's ``get_locale``, without its lookups once the locale is chosen."""
+    return getattr(_state(), "babel_locale", None) or get_locale()
+
+
+def timezone() -> tzinfo:
+    """As flask_babel's ``get_timezone``."""
+    return getattr(_state(), "babel_tzinfo", None) or get_timezone()
+
+
+def translations() -> NullTranslations:
+    """The catalogue of the current locale (flask_babel's, found once per request and locale)."""
+    state = _state()
+    locale = getattr(state, "babel_locale", None)
+    if locale is None:  # the locale not chosen yet (flask_babel chooses it now), or no application context
+        return get_translations() if g else _UNTRANSLATED
+    cached = getattr(state, "crm_translations", None)
+    if cached is None or cached[0] is not locale:
+        cached = (locale, get_translations())
+        state.crm_translations = cached
+    return cached[1]
+
+
+KEPT = 10_000  # translations kept at most (the catalogues hold ~1,500 strings; a computed msgid is not kept forever)
+_TEXT: dict[tuple[NullTranslations, str], str] = {}  # labels (enums, form fields) as last translated
+
+
+def gettext(string: str, **variables: Any) -> str:
+    catalogue = translations()
+    if variables:
+        return catalogue.ugettext(string) % variables
+    text = _TEXT.get((catalogue, string))
+    if text is None:
+        text = catalogue.ugettext(string)
+        if len(_TEXT) < KEPT:
+            _TEXT[(catalogue, string)] = text
+    return text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    return translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyString:
+    """As flask_babel's: translated when shown, in the language of that moment."""
+    return LazyString(gettext, string, **variables)
+
+
+_PLAIN: dict[tuple[NullTranslations, str, bool], str] = {}  # a page's fixed strings, as last rendered
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, **variables: Any) -> str:
+    """Jinja's newstyle ``gettext`` in one call instead of three: escaped unless the template is plain text,
+    and always formatted (so "%%" reads "%" whether or not the string has variables), as Jinja's own. A string
+    without variables is kept once translated: a list page shows the same few labels on every row."""
+    catalogue, autoescape = translations(), context.eval_ctx.autoescape
+    if not variables:
+        key = (catalogue, string, autoescape)
+        done = _PLAIN.get(key)
+        if done is None:
+            done = _template_text(catalogue, string, autoescape, {})
+            if len(_PLAIN) < KEPT:
+                _PLAIN[key] = done
+        return done
+    return _template_text(catalogue, string, autoescape, variables)
+
+
+def _template_text(catalogue: NullTranslations, string: str, autoescape: bool, variables: dict[str, Any]) -> str:
+    text = catalogue.ugettext(string)
+    if autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+def install(jinja_env: Environment) -> None:
+    """Templates' ``_``, ``gettext`` and ``ngettext`` through the per-request catalogue (newstyle, as
+    flask_babel installs them: the same escaping and formatting)."""
+    jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
+    jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)  # the one a page calls 100 times
