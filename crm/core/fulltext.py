@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     cast,
     column,
     event,
@@ -135,27 +136,32 @@ def _sqlite_ddl() -> list[str]:
 SQLITE_DDL = _sqlite_ddl()
 SQLITE_REBUILD = [f"INSERT INTO {name}({name}) VALUES ('rebuild')" for name, _cols in _INDEXES]
 SQLITE_DROP = [f"DROP TABLE IF EXISTS {name}" for name, _cols in _INDEXES]
+# The kinds of records the index holds (crm.search says what each puts in it).
+KINDS = ("organisation", "contact", "meeting", "commitment", "visit", "event", "attachment")
 # PostgreSQL: the words as stored tsvectors computed by the database from the folded columns, one for all the
-# words and one for the title's, each with its GIN index; the index on (kind, id) walks the newest entries of a
-# kind when a word is common (the planner picks, from the columns' statistics).
+# words and one for the title's, each with a GIN index per kind (partial): "is 'réunion' in any commitment?" is
+# answered by the commitments' index alone, without reading the million meetings that hold the word.
 PG_COLUMN = "search_vector"
 PG_TITLE_COLUMN = "search_title_vector"
 PG_INDEX = "ix_search_entry_vector"
 PG_TITLE_INDEX = "ix_search_entry_title_vector"
-# The kind is a word of each vector, "#meeting" (no word typed holds a "#"): "the meetings matching huawei" is
-# then answered by the GIN index alone.
-_PG_KIND = "array_to_tsvector(ARRAY['#' || kind])"
+_PG_INDEXES = [
+    (f"{index}_{kind}", column_name, kind)
+    for index, column_name in ((PG_INDEX, PG_COLUMN), (PG_TITLE_INDEX, PG_TITLE_COLUMN))
+    for kind in KINDS
+]
 PG_DDL = [
     f"ALTER TABLE search_entry ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
-    f"(to_tsvector('simple'::regconfig, terms) || {_PG_KIND}) STORED",
+    "(to_tsvector('simple'::regconfig, terms)) STORED",
     f"ALTER TABLE search_entry ADD COLUMN {PG_TITLE_COLUMN} tsvector GENERATED ALWAYS AS "
-    f"(to_tsvector('simple'::regconfig, title_key) || {_PG_KIND}) STORED",
-    f"CREATE INDEX {PG_INDEX} ON search_entry USING gin ({PG_COLUMN})",
-    f"CREATE INDEX {PG_TITLE_INDEX} ON search_entry USING gin ({PG_TITLE_COLUMN})",
+    "(to_tsvector('simple'::regconfig, title_key)) STORED",
+    *(
+        f"CREATE INDEX {name} ON search_entry USING gin ({col}) WHERE kind = '{kind}'"
+        for name, col, kind in _PG_INDEXES
+    ),
 ]
 PG_DROP = [
-    f"DROP INDEX IF EXISTS {PG_INDEX}",
-    f"DROP INDEX IF EXISTS {PG_TITLE_INDEX}",
+    *(f"DROP INDEX IF EXISTS {name}" for name, _col, _kind in _PG_INDEXES),
     f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_COLUMN}",
     f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_TITLE_COLUMN}",
 ]
@@ -224,11 +230,11 @@ def _fts_expression(words: list[str], in_title: bool, kind: str | None) -> str:
     return f"kind : {kind} AND {expression}" if kind else expression
 
 
-def _pg_condition(words: list[str], in_title: bool, kind: str | None) -> ColumnElement[bool]:
-    # Written as a tsquery directly (the words are folded already, letters and digits only, quoted).
-    terms = [f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)]
-    query = cast(" & ".join([f"'#{kind}'", *terms] if kind else terms), TSQUERY)
-    return (_title_vector if in_title else _vector).op("@@")(query)
+def _pg_condition(words: list[str], in_title: bool, kind: str) -> ColumnElement[bool]:
+    """The words matched in ``kind``'s entries (the kind's own GIN index). Written as a tsquery directly: the
+    words are folded already, letters and digits only, quoted."""
+    query = cast(" & ".join(f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)), TSQUERY)
+    return and_(SearchEntry.kind == kind, (_title_vector if in_title else _vector).op("@@")(query))
 
 
 def title_holds(words: list[str], title: str) -> bool:
@@ -238,27 +244,28 @@ def title_holds(words: list[str], title: str) -> bool:
 
 
 class Reading:
-    """One search's reads of the index. On PostgreSQL: where each kind's recent entries begin, read once, and the
-    planner told to plan each statement for its own words (a plan kept for other words would not fit)."""
+    """One search's reads of the index. On PostgreSQL: where each kind's recent entries begin and end, read once,
+    and the planner told to plan each statement for its own words (a plan kept for other words would not fit)."""
 
     def __init__(self, session: DbSession, kinds: Iterable[str]) -> None:
         self.session = session
         self.postgres = _dialect(session) == "postgresql"
         self.floors: dict[str, int] = {}
+        self.ceilings: dict[str, int] = {}
         if self.postgres:
             kinds = sorted(set(kinds))
-            row = session.execute(
-                select(
-                    func.set_config("plan_cache_mode", "force_custom_plan", True),
-                    *(self._floor(kind).label(f"floor_{i}") for i, kind in enumerate(kinds)),
-                )
-            ).one()
-            self.floors = dict(zip(kinds, row[1:], strict=True))
+            bounds = [self._nth_newest(kind, n) for kind in kinds for n in (RECENT_ENTRIES, 1)]
+            row = session.execute(select(func.set_config("plan_cache_mode", "force_custom_plan", True), *bounds)).one()
+            for i, kind in enumerate(kinds):
+                self.floors[kind], self.ceilings[kind] = row[1 + 2 * i], row[2 + 2 * i]
 
     @staticmethod
-    def _floor(kind: str) -> ColumnElement[Any]:
-        newest = select(SearchEntry.id).where(SearchEntry.kind == kind).order_by(SearchEntry.id.desc())
-        return func.coalesce(newest.offset(RECENT_ENTRIES - 1).limit(1).scalar_subquery(), 0)
+    def _nth_newest(kind: str, n: int) -> ColumnElement[Any]:
+        # The kind as a range and the order as the (kind, id) index's: only that index serves it, where
+        # "kind = … ORDER BY id" lets the planner walk the primary key past every other kind's newer entries.
+        newest = select(SearchEntry.id).where(SearchEntry.kind.between(kind, kind))
+        newest = newest.order_by(SearchEntry.kind.desc(), SearchEntry.id.desc())
+        return func.coalesce(newest.offset(n - 1).limit(1).scalar_subquery(), 0)
 
     def parts(self, kind: str) -> tuple[str | None, ...]:
         """The parts a read of ``kind`` is made in, in order (one, the whole kind, when it is small)."""
@@ -291,7 +298,9 @@ class Reading:
         if part == OLDER:  # through the GIN index alone: the id compared as an expression, no other index to walk
             candidates = candidates.where(SearchEntry.id + 0 < floor).order_by((SearchEntry.id + 0).desc())
         else:  # the kind's newest entries: the (kind, id) index, bounded whichever way it is read
-            candidates = candidates.where(SearchEntry.kind == kind, SearchEntry.id >= floor)
+            ceiling = self.ceilings.get(kind, 0)
+            if floor:  # between its bounds: whichever index is walked, no more than the kind's recent entries
+                candidates = candidates.where(SearchEntry.id.between(floor, ceiling))
             candidates = candidates.order_by(SearchEntry.id.desc())
         found = candidates.limit(max(limit, CANDIDATES)).subquery()
         stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
@@ -339,7 +348,8 @@ def count_matching(session: DbSession, q: str) -> int:
     if not words:
         return 0
     if _dialect(session) == "postgresql":
-        stmt = select(func.count()).select_from(SearchEntry).where(_pg_condition(words, False, None))
+        with_kinds = [_pg_condition(words, False, kind) for kind in KINDS]
+        return sum(session.scalar(select(func.count()).where(condition)) or 0 for condition in with_kinds)
     else:
         stmt = (
             select(func.count())

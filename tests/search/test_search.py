@@ -335,3 +335,9 @@ def test_an_elided_word_is_found_and_marked_and_a_name_with_an_apostrophe_still_
     assert [str(h.title) for h in search.overview(db.session, user, "ndiaye").groups["contact"]] == [
         "Moussa <mark>N’Diaye</mark>"
     ]
+
+
+def test_the_index_knows_every_kind_the_search_shows():
+    from crm.core import fulltext
+
+    assert tuple(search.KINDS) == fulltext.KINDS == tuple(search.BUILDERS)
