@@ -145,6 +145,10 @@ PG_COLUMN = "search_vector"
 PG_TITLE_COLUMN = "search_title_vector"
 PG_INDEX = "ix_search_entry_vector"
 PG_TITLE_INDEX = "ix_search_entry_title_vector"
+# Each index's predicate names an always-filled column of its own ("… IS NOT NULL"), which only the queries
+# meant for it mention: a query on the words then cannot read a kind's title index whole as the list of that
+# kind's entries, and a query among the recent entries cannot read every match of a common word.
+_PG_MARKERS = {PG_COLUMN: "record_id", PG_TITLE_COLUMN: "guard_kind"}
 _PG_INDEXES = [
     (f"{index}_{kind}", column_name, kind)
     for index, column_name in ((PG_INDEX, PG_COLUMN), (PG_TITLE_INDEX, PG_TITLE_COLUMN))
@@ -156,8 +160,9 @@ PG_DDL = [
     f"ALTER TABLE search_entry ADD COLUMN {PG_TITLE_COLUMN} tsvector GENERATED ALWAYS AS "
     "(to_tsvector('simple'::regconfig, title_key)) STORED",
     *(
-        f"CREATE INDEX {name} ON search_entry USING gin ({col}) WHERE kind = '{kind}'"
-        for name, col, kind in _PG_INDEXES
+        f"CREATE INDEX {name} ON search_entry USING gin ({column}) "
+        f"WHERE kind = '{kind}' AND {_PG_MARKERS[column]} IS NOT NULL"
+        for name, column, kind in _PG_INDEXES
     ),
 ]
 PG_DROP = [
@@ -230,11 +235,14 @@ def _fts_expression(words: list[str], in_title: bool, kind: str | None) -> str:
     return f"kind : {kind} AND {expression}" if kind else expression
 
 
-def _pg_condition(words: list[str], in_title: bool, kind: str) -> ColumnElement[bool]:
-    """The words matched in ``kind``'s entries (the kind's own GIN index). Written as a tsquery directly: the
-    words are folded already, letters and digits only, quoted."""
+def _pg_condition(words: list[str], in_title: bool, kind: str, *, gin: bool = True) -> ColumnElement[bool]:
+    """The words matched in ``kind``'s entries; ``gin``: through the kind's own GIN index (whose predicate the
+    query then implies), or not (among a few entries: the GIN index would read every match). Written as a
+    tsquery directly: the words are folded already, letters and digits only, quoted."""
     query = cast(" & ".join(f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)), TSQUERY)
-    return and_(SearchEntry.kind == kind, (_title_vector if in_title else _vector).op("@@")(query))
+    vector, marker = (_title_vector, SearchEntry.guard_kind) if in_title else (_vector, SearchEntry.record_id)
+    condition = and_(SearchEntry.kind == kind, vector.op("@@")(query))
+    return and_(condition, marker.is_not(None)) if gin else condition
 
 
 def title_holds(words: list[str], title: str) -> bool:
@@ -255,9 +263,18 @@ class Reading:
         if self.postgres:
             kinds = sorted(set(kinds))
             bounds = [self._nth_newest(kind, n) for kind in kinds for n in (RECENT_ENTRIES, 1)]
-            row = session.execute(select(func.set_config("plan_cache_mode", "force_custom_plan", True), *bounds)).one()
+            # Planned for their own words, compiled by nobody (JIT costs more than these statements), one process.
+            settings = [
+                func.set_config(name, value, True)
+                for name, value in (
+                    ("plan_cache_mode", "force_custom_plan"),
+                    ("jit", "off"),
+                    ("max_parallel_workers_per_gather", "0"),
+                )
+            ]
+            row = session.execute(select(*settings, *bounds)).one()[len(settings) :]
             for i, kind in enumerate(kinds):
-                self.floors[kind], self.ceilings[kind] = row[1 + 2 * i], row[2 + 2 * i]
+                self.floors[kind], self.ceilings[kind] = row[2 * i], row[2 * i + 1]
 
     @staticmethod
     def _nth_newest(kind: str, n: int) -> ColumnElement[Any]:
@@ -291,10 +308,20 @@ class Reading:
             if before is not None:
                 stmt = stmt.where(index.c.rowid < before)
             return stmt.order_by(index.c.rowid.desc()).limit(limit)
-        candidates = select(SearchEntry.id).where(_pg_condition(words, in_title, kind))
+        found = self.candidates(words, kind=kind, in_title=in_title, before=before, limit=limit, part=part).subquery()
+        stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
+        return stmt.order_by(SearchEntry.id.desc()).limit(limit)
+
+    def candidates(
+        self, words: list[str], *, kind: str, in_title: bool, before: int | None, limit: int, part: str | None
+    ) -> Select:
+        """PostgreSQL: the ids of the newest matches in ``part`` (CANDIDATES at least), before any condition of
+        the caller's: those are then checked on these only (``among``), with the planner knowing how few."""
+        floor = self.floors.get(kind, 0)
+        # Among the recent entries, not through the GIN index: it would read every match of a common word.
+        candidates = select(SearchEntry.id).where(_pg_condition(words, in_title, kind, gin=part == OLDER or not floor))
         if before is not None:
             candidates = candidates.where(SearchEntry.id < before)
-        floor = self.floors.get(kind, 0)
         if part == OLDER:  # through the GIN index alone: the id compared as an expression, no other index to walk
             candidates = candidates.where(SearchEntry.id + 0 < floor).order_by((SearchEntry.id + 0).desc())
         else:  # the kind's newest entries: the (kind, id) index, bounded whichever way it is read
@@ -302,9 +329,12 @@ class Reading:
             if floor:  # between its bounds: whichever index is walked, no more than the kind's recent entries
                 candidates = candidates.where(SearchEntry.id.between(floor, ceiling))
             candidates = candidates.order_by(SearchEntry.id.desc())
-        found = candidates.limit(max(limit, CANDIDATES)).subquery()
-        stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
-        return stmt.order_by(SearchEntry.id.desc()).limit(limit)
+        return candidates.limit(max(limit, CANDIDATES))
+
+    @staticmethod
+    def among(ids: list[int], *columns: Any, limit: int) -> Select:
+        """SELECT ``columns`` of these entries, the newest first, at most ``limit`` (conditions to be added)."""
+        return select(*columns).where(SearchEntry.id.in_(ids)).order_by(SearchEntry.id.desc()).limit(limit)
 
     @contextmanager
     def around(self, part: str | None) -> Iterator[None]:
@@ -320,8 +350,9 @@ class Reading:
             self.session.execute(select(func.set_config("enable_seqscan", "on", True)))
 
 
-# A list's own search box reads at most this many matches (the newest): beyond, the list says so.
-LIST_CAP = 1000
+# A list's own search box reads at most this many matches (the newest): beyond, the list says so. About what
+# the recent entries of a kind hold of a partner's name (1 meeting in 16), so that it is read among them.
+LIST_CAP = 250
 
 
 def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool]:

@@ -486,32 +486,67 @@ class _Arm:
 
 
 def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) -> list[list[Any]]:
-    """Each arm's rows, newest first: one statement for all the arms, per part of the index (core.fulltext)."""
+    """Each arm's rows, newest first: per part of the index (core.fulltext), one statement for all the arms (on
+    PostgreSQL two: the candidates' ids, then the visible ones among them)."""
     reading = Reading(session, {arm.kind for arm in arms})
     plans = [reading.parts(arm.kind) for arm in arms]
     found: list[list[Any]] = [[] for _ in arms]
     for step in range(2):
         pending = [i for i, plan in enumerate(plans) if step < len(plan) and len(found[i]) < arms[i].reads]
         for part in dict.fromkeys(plans[i][step] for i in pending):
-            selects = []
-            for i in (i for i in pending if plans[i][step] == part):
-                arm = arms[i]
-                stmt = reading.select(
-                    words,
-                    *COLUMNS,
-                    literal(arm.stage).label("stage"),
-                    literal(i).label("arm"),
-                    kind=arm.kind,
-                    in_title=arm.in_title,
-                    before=arm.before,
-                    limit=arm.reads,
-                    part=part,
-                ).where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
-                selects.append(select(stmt.subquery()))
+            chosen = [i for i in pending if plans[i][step] == part]
             with reading.around(part):
+                ids = _candidates(session, reading, words, arms, chosen, part) if reading.postgres else {}
+            selects = []
+            for i in chosen:
+                arm = arms[i]
+                extra = (literal(arm.stage).label("stage"), literal(i).label("arm"))
+                if reading.postgres:
+                    if not ids.get(i):
+                        continue
+                    stmt = reading.among(ids[i], *COLUMNS, *extra, limit=arm.reads)
+                else:
+                    stmt = reading.select(
+                        words,
+                        *COLUMNS,
+                        *extra,
+                        kind=arm.kind,
+                        in_title=arm.in_title,
+                        before=arm.before,
+                        limit=arm.reads,
+                        part=part,
+                    )
+                stmt = stmt.where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
+                selects.append(select(stmt.subquery()))
+            if selects:
                 for row in session.execute(union_all(*selects) if len(selects) > 1 else selects[0]):
                     found[row.arm].append(row)
     return [sorted(rows, key=lambda row: -row.id)[: arm.reads] for arm, rows in zip(arms, found, strict=True)]
+
+
+def _candidates(
+    session: DbSession, reading: Reading, words: list[str], arms: list[_Arm], chosen: list[int], part: str | None
+) -> dict[int, list[int]]:
+    """PostgreSQL: each chosen arm's candidate ids, in one statement."""
+    selects = [
+        select(
+            reading.candidates(
+                words,
+                kind=arms[i].kind,
+                in_title=arms[i].in_title,
+                before=arms[i].before,
+                limit=arms[i].reads,
+                part=part,
+            )
+            .add_columns(literal(i).label("arm"))
+            .subquery()
+        )
+        for i in chosen
+    ]
+    ids: dict[int, list[int]] = defaultdict(list)
+    for entry_id, arm in session.execute(union_all(*selects) if len(selects) > 1 else selects[0]):
+        ids[arm].append(entry_id)
+    return ids
 
 
 def _shown(arm: _Arm, rows: list[Any], words: list[str]) -> list[Any]:
