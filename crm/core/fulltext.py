@@ -17,8 +17,7 @@ indexed as "ndiaye"), so both engines index the same words and no database exten
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -263,11 +262,14 @@ class Reading:
         if self.postgres:
             kinds = sorted(set(kinds))
             bounds = [self._nth_newest(kind, n) for kind in kinds for n in (RECENT_ENTRIES, 1)]
-            # Planned for their own words, compiled by nobody (JIT costs more than these statements), one process.
+            # For the rest of the search's transaction: statements planned for their own words, never a sequential
+            # scan (below the recent entries, the GIN index is the way, whatever the planner guesses of a word's
+            # frequency from every kind), compiled by nobody (JIT costs more than they do), in one process.
             settings = [
                 func.set_config(name, value, True)
                 for name, value in (
                     ("plan_cache_mode", "force_custom_plan"),
+                    ("enable_seqscan", "off"),
                     ("jit", "off"),
                     ("max_parallel_workers_per_gather", "0"),
                 )
@@ -336,19 +338,6 @@ class Reading:
         """SELECT ``columns`` of these entries, the newest first, at most ``limit`` (conditions to be added)."""
         return select(*columns).where(SearchEntry.id.in_(ids)).order_by(SearchEntry.id.desc()).limit(limit)
 
-    @contextmanager
-    def around(self, part: str | None) -> Iterator[None]:
-        """Around the statements reading ``part``: below the recent entries, the GIN index is the way (the words
-        are rare there), whatever the planner guesses from their frequency in every kind."""
-        if part != OLDER:
-            yield
-            return
-        self.session.execute(select(func.set_config("enable_seqscan", "off", True)))
-        try:
-            yield
-        finally:
-            self.session.execute(select(func.set_config("enable_seqscan", "on", True)))
-
 
 # A list's own search box reads at most this many matches (the newest): beyond, the list says so. About what
 # the recent entries of a kind hold of a partner's name (1 meeting in 16), so that it is read among them.
@@ -364,10 +353,7 @@ def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool
     reading = Reading(session, [kind])
     ids: list[int] = []
     for part in reading.parts(kind):
-        with reading.around(part):
-            ids += session.scalars(
-                reading.select(words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part)
-            )
+        ids += session.scalars(reading.select(words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part))
         if len(ids) > LIST_CAP:
             break
     return ids[:LIST_CAP], len(ids) > LIST_CAP

@@ -493,13 +493,11 @@ def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) ->
     found: list[list[Any]] = [[] for _ in arms]
     for step in range(2):
         pending = [i for i, plan in enumerate(plans) if step < len(plan) and len(found[i]) < arms[i].reads]
-        for part in dict.fromkeys(plans[i][step] for i in pending):
-            chosen = [i for i in pending if plans[i][step] == part]
-            with reading.around(part):
-                ids = _candidates(session, reading, words, arms, chosen, part) if reading.postgres else {}
+        if pending:
+            ids = _candidates(session, reading, words, arms, pending, plans, step) if reading.postgres else {}
             selects = []
-            for i in chosen:
-                arm = arms[i]
+            for i in pending:
+                arm, part = arms[i], plans[i][step]
                 extra = (literal(arm.stage).label("stage"), literal(i).label("arm"))
                 if reading.postgres:
                     if not ids.get(i):
@@ -525,7 +523,13 @@ def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) ->
 
 
 def _candidates(
-    session: DbSession, reading: Reading, words: list[str], arms: list[_Arm], chosen: list[int], part: str | None
+    session: DbSession,
+    reading: Reading,
+    words: list[str],
+    arms: list[_Arm],
+    chosen: list[int],
+    plans: list[tuple[str | None, ...]],
+    step: int,
 ) -> dict[int, list[int]]:
     """PostgreSQL: each chosen arm's candidate ids, in one statement."""
     selects = [
@@ -536,7 +540,7 @@ def _candidates(
                 in_title=arms[i].in_title,
                 before=arms[i].before,
                 limit=arms[i].reads,
-                part=part,
+                part=plans[i][step],
             )
             .add_columns(literal(i).label("arm"))
             .subquery()
