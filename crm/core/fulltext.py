@@ -214,7 +214,8 @@ PREFIX_FROM = 3
 #   OLDER, below them, through the GIN index (ordered by an expression, so no index walk can be chosen).
 
 RECENT, OLDER = "recent", "older"
-RECENT_ENTRIES = 5000
+RECENT_ENTRIES = 5000  # a list's search box: its 250 newest matches of a partner's name are found among them
+SEARCH_RECENT_ENTRIES = 2000  # the search box, showing a few of each kind: each read of the recent entries costs less
 # In each part, so many of the newest matches are read before the caller's conditions (visibility) are checked
 # on them: a reader who may see almost none of them sees fewer results than there are (readers see most).
 CANDIDATES = 250
@@ -254,14 +255,14 @@ class Reading:
     """One search's reads of the index. On PostgreSQL: where each kind's recent entries begin and end, read once,
     and the planner told to plan each statement for its own words (a plan kept for other words would not fit)."""
 
-    def __init__(self, session: DbSession, kinds: Iterable[str]) -> None:
+    def __init__(self, session: DbSession, kinds: Iterable[str], recent: int = RECENT_ENTRIES) -> None:
         self.session = session
         self.postgres = _dialect(session) == "postgresql"
         self.floors: dict[str, int] = {}
         self.ceilings: dict[str, int] = {}
         if self.postgres:
             kinds = sorted(set(kinds))
-            bounds = [self._nth_newest(kind, n) for kind in kinds for n in (RECENT_ENTRIES, 1)]
+            bounds = [self._nth_newest(kind, n) for kind in kinds for n in (recent, 1)]
             # For the rest of the search's transaction: statements planned for their own words, never a sequential
             # scan (below the recent entries, the GIN index is the way, whatever the planner guesses of a word's
             # frequency from every kind), compiled by nobody (JIT costs more than they do), in one process.

@@ -25,7 +25,15 @@ from sqlalchemy.orm import Session
 from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
-from crm.core.fulltext import Reading, SearchEntry, fold, query_words, title_holds
+from crm.core.fulltext import (
+    RECENT_ENTRIES,
+    SEARCH_RECENT_ENTRIES,
+    Reading,
+    SearchEntry,
+    fold,
+    query_words,
+    title_holds,
+)
 from crm.db import DbSession, search_key
 from crm.documents.models import Attachment
 from crm.i18n import lazy_gettext as _l
@@ -488,7 +496,10 @@ class _Arm:
 def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) -> list[list[Any]]:
     """Each arm's rows, newest first: per part of the index (core.fulltext), one statement for all the arms (on
     PostgreSQL two: the candidates' ids, then the visible ones among them)."""
-    reading = Reading(session, {arm.kind for arm in arms})
+    # One word: a few of each kind are found among fewer recent entries. More words match fewer entries: a wider
+    # look among the recent ones spares reading their posting lists below.
+    recent = SEARCH_RECENT_ENTRIES if len(words) == 1 else RECENT_ENTRIES
+    reading = Reading(session, {arm.kind for arm in arms}, recent=recent)
     plans = [reading.parts(arm.kind) for arm in arms]
     found: list[list[Any]] = [[] for _ in arms]
     for step in range(2):
