@@ -83,11 +83,12 @@ def owned_clause(institution_id: int) -> ColumnElement[bool]:
 def visible_clause(user: User) -> ColumnElement[bool]:
     """Who sees a commitment: as for its origin (confidentiality and sharing are copied onto its own row).
     Built once per reader."""
-    return _visible(user.id, user.institution_id, user.can(Role.ADMIN))
+    return visible_to(user.id, user.institution_id, user.can(Role.ADMIN))
 
 
 @confidentiality.per_reader
-def _visible(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+def visible_to(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+    """``visible_clause`` for a reader given as (user id, institution, admin or not)."""
     return confidentiality.visible_clause(
         owned=owned_clause(institution_id),
         sharing=Commitment.sharing,
@@ -558,7 +559,7 @@ def _arising() -> Select[Any]:
 
 
 def _review(ids: Any, user_id: int, institution_id: int, admin: bool) -> Select[Any]:
-    return with_people(select(Commitment)).where(Commitment.id.in_(ids), _visible(user_id, institution_id, admin))
+    return with_people(select(Commitment)).where(Commitment.id.in_(ids), visible_to(user_id, institution_id, admin))
 
 
 @dataclass

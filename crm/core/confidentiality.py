@@ -50,9 +50,9 @@ def visible_clause(
 T = TypeVar("T")
 
 
-def per_reader(build: Callable[[int, int, bool], T]) -> Callable[[int, int, bool], T]:
+def per_reader(build: Callable[..., T]) -> Callable[..., T]:
     """A visibility clause (or a statement holding one) built once per reader (user id, institution, admin or
-    not) instead of per request.
+    not, and any further hashable arguments: a kind…) instead of per request.
 
     Clauses and statements hold no state: statements may share them, and the key is all they depend on (a reader
     who changes institution or role gets another). Building one cost more than running its list's query."""

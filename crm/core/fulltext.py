@@ -133,7 +133,6 @@ def _sqlite_ddl() -> list[str]:
 
 
 SQLITE_DDL = _sqlite_ddl()
-SQLITE_REBUILD = [f"INSERT INTO {name}({name}) VALUES ('rebuild')" for name, _cols in _INDEXES]
 SQLITE_DROP = [f"DROP TABLE IF EXISTS {name}" for name, _cols in _INDEXES]
 # The kinds of records the index holds (crm.search says what each puts in it).
 KINDS = ("organisation", "contact", "meeting", "commitment", "visit", "event", "attachment")

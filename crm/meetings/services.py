@@ -82,12 +82,13 @@ def visible_clause(user: User, meeting: Any = Meeting) -> ColumnElement[bool]:
     """Who sees a meeting (core.confidentiality.visible_clause), inside every query on meetings (``meeting``:
     Meeting or an alias of it). On Meeting itself the clause is built once per reader, not per request."""
     if meeting is Meeting:
-        return _visible_meetings(user.id, user.institution_id, user.can(Role.ADMIN))
+        return visible_to(user.id, user.institution_id, user.can(Role.ADMIN))
     return _visible(user.id, user.institution_id, user.can(Role.ADMIN), meeting)
 
 
 @confidentiality.per_reader
-def _visible_meetings(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+def visible_to(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+    """``visible_clause`` on Meeting, for a reader given as (user id, institution, admin or not)."""
     return _visible(user_id, institution_id, admin, Meeting)
 
 
@@ -190,7 +191,7 @@ def _meeting_page_statement(user_id: int, institution_id: int, admin: bool) -> S
     return (
         _detail(select(Meeting, previous))
         .outerjoin(previous, previous.id == previous_id)
-        .where(Meeting.id == bindparam("meeting_id"), _visible_meetings(user_id, institution_id, admin))
+        .where(Meeting.id == bindparam("meeting_id"), visible_to(user_id, institution_id, admin))
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from crm.auth.models import Role, User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
+from crm.core import confidentiality
 from crm.core.fulltext import (
     RECENT_ENTRIES,
     SEARCH_RECENT_ENTRIES,
@@ -394,40 +395,31 @@ GUARDS: dict[str, tuple[str, ...]] = {
 
 def visible_entries(user: User, kind: str | None = None) -> Any:
     """An entry is seen when the record guarding it is: the rule of each domain, inside the query (for
-    ``kind``: only the rules that can guard its entries).
-
-    Built once per reader (who they are, their institution and role) and kind, and kept: the clause holds no
-    state of its own, and building it costs more than the search itself when the index answers at once.
-    """
-    key = (user.id, user.institution_id, user.can(Role.ADMIN), kind)
-    clause = _visible.get(key)
-    if clause is None:
-        if len(_visible) >= 1024:
-            _visible.clear()
-        guards = GUARDS[kind] if kind else ("meeting", "visit", "commitment")
-        clause = _visible[key] = _visible_clause(user, guards)
-    return clause
+    ``kind``: only the rules that can guard its entries). Built once per reader and kind."""
+    return _visible_entries(user.id, user.institution_id, user.can(Role.ADMIN), kind)
 
 
-_visible: dict[tuple[int, int, bool, str | None], Any] = {}
-
-
-def _visible_clause(user: User, guards: tuple[str, ...]) -> Any:
-    rules = {
-        "meeting": lambda: exists(
-            select(Meeting.id).where(Meeting.id == SearchEntry.guard_id, meetings.visible_clause(user))
-        ),
-        "visit": lambda: exists(select(Visit.id).where(Visit.id == SearchEntry.guard_id, visits.visible_clause(user))),
-        "commitment": lambda: exists(
-            select(Commitment.id).where(Commitment.id == SearchEntry.guard_id, commitments.visible_clause(user))
-        ),
+@confidentiality.per_reader
+def _visible_entries(user_id: int, institution_id: int, admin: bool, kind: str | None) -> Any:
+    rules: dict[str, tuple[Any, Any]] = {
+        "meeting": (Meeting.id, meetings.visible_to),
+        "visit": (Visit.id, visits.visible_to),
+        "commitment": (Commitment.id, commitments.visible_to),
     }
+    guards = GUARDS[kind] if kind else tuple(rules)
     if not guards:
         return true()
-    return or_(
-        SearchEntry.guard_kind == "",
-        *(and_(SearchEntry.guard_kind == guard, rules[guard]()) for guard in guards),
-    )
+    seen = []
+    for guard in guards:
+        record_id, visible_to = rules[guard]
+        rule = visible_to(user_id, institution_id, admin)
+        seen.append(
+            and_(
+                SearchEntry.guard_kind == guard,
+                exists(select(record_id).where(record_id == SearchEntry.guard_id, rule)),
+            )
+        )
+    return or_(SearchEntry.guard_kind == "", *seen)
 
 
 @dataclass

@@ -56,11 +56,12 @@ def co_owned_clause(institution_id: int, visit_id_column) -> ColumnElement[bool]
 
 def visible_clause(user: User) -> ColumnElement[bool]:
     """Who sees a visit: the same rule as meetings (core.confidentiality.visible_clause), built once per reader."""
-    return _visible(user.id, user.institution_id, user.can(Role.ADMIN))
+    return visible_to(user.id, user.institution_id, user.can(Role.ADMIN))
 
 
 @confidentiality.per_reader
-def _visible(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+def visible_to(user_id: int, institution_id: int, admin: bool) -> ColumnElement[bool]:
+    """``visible_clause`` for a reader given as (user id, institution, admin or not)."""
     return confidentiality.visible_clause(
         owned=co_owned_clause(institution_id, Visit.id),
         sharing=Visit.sharing,
