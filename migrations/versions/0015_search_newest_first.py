@@ -14,6 +14,9 @@ comes with its own migration, which drops and makes it again as this one does. E
 here (an elided word is now indexed as itself too: "d’Orange" is found by "orange").
 """
 
+import runpy
+from pathlib import Path
+
 from alembic import op
 
 revision = "0015"
@@ -54,26 +57,11 @@ def downgrade():
         for statement in fulltext.PG_DROP:
             op.execute(statement)
     op.drop_index("ix_search_entry_kind_id", table_name="search_entry")
-    # The previous revision's index, made again and filled.
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        statements = [
-            "CREATE VIRTUAL TABLE search_fts USING fts5(title_key, terms, content='search_entry', "
-            "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
-            "INSERT INTO search_fts(search_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0)')",
-            "CREATE TRIGGER search_entry_ai AFTER INSERT ON search_entry BEGIN INSERT INTO search_fts(rowid, "
-            "title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
-            "CREATE TRIGGER search_entry_ad AFTER DELETE ON search_entry BEGIN INSERT INTO search_fts(search_fts, "
-            "rowid, title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); END",
-            "CREATE TRIGGER search_entry_au AFTER UPDATE ON search_entry BEGIN INSERT INTO search_fts(search_fts, "
-            "rowid, title_key, terms) VALUES ('delete', old.id, old.title_key, old.terms); INSERT INTO "
-            "search_fts(rowid, title_key, terms) VALUES (new.id, new.title_key, new.terms); END",
-            "INSERT INTO search_fts(search_fts) VALUES ('rebuild')",
-        ]
+    # The previous revision's index, as 0013 wrote it, made again and filled.
+    previous = runpy.run_path(str(Path(__file__).with_name("0013_search_index.py")))
+    if op.get_bind().dialect.name == "sqlite":
+        statements = [*previous["SQLITE_DDL"], "INSERT INTO search_fts(search_fts) VALUES ('rebuild')"]
     else:
-        statements = [
-            "CREATE INDEX ix_search_entry_vector ON search_entry USING gin ((setweight(to_tsvector("
-            "'simple'::regconfig, title_key), 'A') || setweight(to_tsvector('simple'::regconfig, terms), 'B')))"
-        ]
+        statements = previous["PG_DDL"]
     for statement in statements:
         op.execute(statement)
