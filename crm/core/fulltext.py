@@ -101,6 +101,9 @@ TITLE_TABLE = "search_title_fts"
 # index of their own, so that "whose title holds the words" is read, not filtered out of every match.
 _FTS_OPTIONS = "tokenize='unicode61 remove_diacritics 2', prefix='3 4 5 6 7 8 9 10 11 12', detail=column"
 PREFIX_INDEXED = 12
+# The last word typed matches the start of a word from three letters on (as a prefix, "re" would match most of
+# the index while one is still typing); the words before it are whole.
+PREFIX_FROM = 3
 _INDEXES = ((FTS_TABLE, ("kind", "title_key", "terms")), (TITLE_TABLE, ("kind", "title_key")))
 
 
@@ -152,21 +155,49 @@ _PG_INDEXES = [
     for index, column_name in ((PG_INDEX, PG_COLUMN), (PG_TITLE_INDEX, PG_TITLE_COLUMN))
     for kind in KINDS
 ]
-PG_DDL = [
-    f"ALTER TABLE search_entry ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
-    "(to_tsvector('simple'::regconfig, terms)) STORED",
-    f"ALTER TABLE search_entry ADD COLUMN {PG_TITLE_COLUMN} tsvector GENERATED ALWAYS AS "
-    "(to_tsvector('simple'::regconfig, title_key)) STORED",
-    *(
+# The title's words and, weighted A, the start of each (3 to 12 letters: "fib", "fibr", "fibre" for "fibre"),
+# so that the word being typed is one key of the GIN index, not a prefix: GIN gathers every entry under a
+# prefix before it looks at the other words ("huawei fib" read the 115,000 commitments titled "fibre…" to find
+# that none has "huawei" in its title). Words are asked for as weight D (to_tsvector's), starts as weight A.
+_TITLE_STARTS = " || ' ' || ".join(
+    rf"regexp_replace(title_key, '\m(\w{{{n}}})\w*|\m\w{{1,{n - 1}}}\M', '\1', 'g')"
+    for n in range(PREFIX_FROM, PREFIX_INDEXED + 1)
+)
+PG_TITLE_EXPRESSION = (
+    f"to_tsvector('simple'::regconfig, title_key) || setweight(to_tsvector('simple'::regconfig, {_TITLE_STARTS}), 'A')"
+)
+WORD_WEIGHT, START_WEIGHT = "D", "A"
+
+
+def _pg_index_ddl(*columns: str) -> list[str]:
+    return [
         f"CREATE INDEX {name} ON search_entry USING gin ({column}) "
         f"WHERE kind = '{kind}' AND {_PG_MARKERS[column]} IS NOT NULL"
         for name, column, kind in _PG_INDEXES
-    ),
+        if column in columns
+    ]
+
+
+# The title's column and its indexes alone (a migration makes them again when the title's expression changes).
+PG_TITLE_DDL = [
+    f"ALTER TABLE search_entry ADD COLUMN {PG_TITLE_COLUMN} tsvector GENERATED ALWAYS AS ({PG_TITLE_EXPRESSION}) "
+    "STORED",
+    *_pg_index_ddl(PG_TITLE_COLUMN),
+]
+PG_DDL = [
+    f"ALTER TABLE search_entry ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple'::regconfig, terms)) STORED",
+    *_pg_index_ddl(PG_COLUMN),
+    *PG_TITLE_DDL,
+]
+PG_TITLE_DROP = [
+    *(f"DROP INDEX IF EXISTS {name}" for name, column, _kind in _PG_INDEXES if column == PG_TITLE_COLUMN),
+    f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_TITLE_COLUMN}",
 ]
 PG_DROP = [
-    *(f"DROP INDEX IF EXISTS {name}" for name, _col, _kind in _PG_INDEXES),
+    *(f"DROP INDEX IF EXISTS {name}" for name, column, _kind in _PG_INDEXES if column == PG_COLUMN),
     f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_COLUMN}",
-    f"ALTER TABLE search_entry DROP COLUMN IF EXISTS {PG_TITLE_COLUMN}",
+    *PG_TITLE_DROP,
 ]
 # Made outside the models' metadata (a virtual table, a generated tsvector column and its index): the
 # comparison of the migrated schema with the models leaves them out by these names.
@@ -195,10 +226,6 @@ def _dialect(session: DbSession) -> str:
     return session.get_bind().dialect.name
 
 
-# The last word is the one being typed: it matches the start of a word (from three letters: as a prefix, "re"
-# would match most of the index while one is still typing); the words before it are whole.
-PREFIX_FROM = 3
-
 # --- matching, newest first -------------------------------------------------------------------------------
 #
 # A search reads the index newest entry first and stops at the rows it shows, so that it costs what it
@@ -209,10 +236,17 @@ PREFIX_FROM = 3
 #   frequency whether to walk the (kind, id) index downwards or to read the GIN index and sort, and guesses
 #   wrong when a word common in one kind is absent from another (it then walks the whole kind). So a query is
 #   made in parts whose cost does not hang on the guess: RECENT, among the kind's newest RECENT_ENTRIES
-#   entries (bounded whichever plan); then, only when they held too few matches, so that the words are rare,
-#   OLDER, below them, through the GIN index (ordered by an expression, so no index walk can be chosen).
+#   entries (bounded whichever plan); then, only when they held too few matches: WIDER, the WIDER_ENTRIES
+#   ids below them, read the same way, when the matches among the recent entries say that what is missing
+#   should be there (words of middling frequency: their posting lists, which grow with the data, are not
+#   read); OLDER, below, through the GIN index (ordered by an expression, so no index walk can be chosen),
+#   when the words are rare (short posting lists) or the wider look came short.
 
-RECENT, OLDER = "recent", "older"
+RECENT, WIDER, OLDER = "recent", "wider", "older"
+# At most so many ids below the recent entries are read without the GIN index (about 10 ms at worst, warm):
+# a kind's newest matches of two words that each match one entry in twenty, say, are found there whatever the
+# size of the index, where their posting lists would be read whole.
+WIDER_ENTRIES = 40_000
 RECENT_ENTRIES = 5000  # a list's search box: its 250 newest matches of a partner's name are found among them
 SEARCH_RECENT_ENTRIES = 2000  # the search box, showing a few of each kind: each read of the recent entries costs less
 # In each part, so many of the newest matches are read before the caller's conditions (visibility) are checked
@@ -238,7 +272,11 @@ def _pg_condition(words: list[str], in_title: bool, kind: str, *, gin: bool = Tr
     """The words matched in ``kind``'s entries; ``gin``: through the kind's own GIN index (whose predicate the
     query then implies), or not (among a few entries: the GIN index would read every match). Written as a
     tsquery directly: the words are folded already, letters and digits only, quoted."""
-    query = cast(" & ".join(f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)), TSQUERY)
+    if in_title:  # whole words, and the start of one as a word of its own (PG_TITLE_EXPRESSION)
+        typed = [f"'{w}':{START_WEIGHT if prefix else WORD_WEIGHT}" for w, prefix in _typed(words)]
+    else:
+        typed = [f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)]
+    query = cast(" & ".join(typed), TSQUERY)
     vector, marker = (_title_vector, SearchEntry.guard_kind) if in_title else (_vector, SearchEntry.record_id)
     condition = and_(SearchEntry.kind == kind, vector.op("@@")(query))
     return and_(condition, marker.is_not(None)) if gin else condition
@@ -288,7 +326,19 @@ class Reading:
 
     def parts(self, kind: str) -> tuple[str | None, ...]:
         """The parts a read of ``kind`` is made in, in order (one, the whole kind, when it is small)."""
-        return (RECENT, OLDER) if self.floors.get(kind) else (None,)
+        return (RECENT, WIDER, OLDER) if self.floors.get(kind) else (None,)
+
+    def worth_wider(self, kind: str, recent: int, missing: int) -> bool:
+        """Whether the wider look should hold the ``missing`` matches, ``recent`` found among the recent entries
+        (the candidates read there): the words are then of middling frequency. None found: they are rare, and
+        their posting lists short."""
+        span = self.ceilings.get(kind, 0) - self.floors.get(kind, 0) + 1
+        return recent > 0 and missing * span <= recent * WIDER_ENTRIES
+
+    def below(self, kind: str, part: str | None) -> int:
+        """The id the parts after ``part`` (the last read of ``kind``) read below."""
+        floor = self.floors.get(kind, 0)
+        return floor - WIDER_ENTRIES if part == WIDER else floor
 
     def select(
         self,
@@ -299,10 +349,12 @@ class Reading:
         before: int | None = None,
         limit: int,
         part: str | None = None,
+        below: int | None = None,
     ) -> Select:
         """SELECT ``columns`` of the entries of ``kind`` matching every word (in their title only; older than
-        the entry ``before``; in ``part``), the newest first, at most ``limit``. The caller may add conditions
-        (visibility), checked on the rows read (on PostgreSQL: on the newest CANDIDATES matches)."""
+        the entry ``before``; in ``part``, OLDER below ``below``), the newest first, at most ``limit``. The
+        caller may add conditions (visibility), checked on the rows read (on PostgreSQL: on the newest
+        CANDIDATES matches)."""
         if not self.postgres:
             index, name = (_title_fts, TITLE_TABLE) if in_title else (_fts, FTS_TABLE)
             match = literal_column(name).op("MATCH")(_fts_expression(words, in_title, kind))
@@ -310,28 +362,44 @@ class Reading:
             if before is not None:
                 stmt = stmt.where(index.c.rowid < before)
             return stmt.order_by(index.c.rowid.desc()).limit(limit)
-        found = self.candidates(words, kind=kind, in_title=in_title, before=before, limit=limit, part=part).subquery()
+        found = self.candidates(
+            words, kind=kind, in_title=in_title, before=before, limit=limit, part=part, below=below
+        ).subquery()
         stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
         return stmt.order_by(SearchEntry.id.desc()).limit(limit)
 
     def candidates(
-        self, words: list[str], *, kind: str, in_title: bool, before: int | None, limit: int, part: str | None
+        self,
+        words: list[str],
+        *,
+        kind: str,
+        in_title: bool,
+        before: int | None,
+        limit: int,
+        part: str | None,
+        below: int | None = None,
     ) -> Select:
         """PostgreSQL: the ids of the newest matches in ``part`` (CANDIDATES at least), before any condition of
-        the caller's: those are then checked on these only (``among``), with the planner knowing how few."""
+        the caller's: those are then checked on these only (``among``), with the planner knowing how few.
+        OLDER reads below ``below`` (by default below the recent entries: the wider look was passed over)."""
         floor = self.floors.get(kind, 0)
-        # Among the recent entries, not through the GIN index: it would read every match of a common word.
+        # Among the recent entries (or the wider look), not through the GIN index: it would read every match of a
+        # common word.
         candidates = select(SearchEntry.id).where(_pg_condition(words, in_title, kind, gin=part == OLDER or not floor))
         if before is not None:
             candidates = candidates.where(SearchEntry.id < before)
         if part == OLDER:  # through the GIN index alone: the id compared as an expression, no other index to walk
-            candidates = candidates.where(SearchEntry.id + 0 < floor).order_by((SearchEntry.id + 0).desc())
+            bound = floor if below is None else below
+            candidates = candidates.where(SearchEntry.id + 0 < bound).order_by((SearchEntry.id + 0).desc())
         else:  # the kind's newest entries: the (kind, id) index, bounded whichever way it is read
-            ceiling = self.ceilings.get(kind, 0)
-            if floor:  # between its bounds: whichever index is walked, no more than the kind's recent entries
-                candidates = candidates.where(SearchEntry.id.between(floor, ceiling))
+            if part == WIDER:  # the ids just below the recent entries
+                candidates = candidates.where(SearchEntry.id.between(floor - WIDER_ENTRIES, floor - 1))
+            elif floor:  # between its bounds: whichever index is walked, no more than the kind's recent entries
+                candidates = candidates.where(SearchEntry.id.between(floor, self.ceilings.get(kind, 0)))
             candidates = candidates.order_by(SearchEntry.id.desc())
-        return candidates.limit(max(limit, CANDIDATES))
+        # The wider look stops at what is missing: read to CANDIDATES, it would read all of it for words of
+        # middling frequency (a reader who may see few of them gets the rest from the older part).
+        return candidates.limit(limit if part == WIDER else max(limit, CANDIDATES))
 
     @staticmethod
     def among(ids: list[int], *columns: Any, limit: int) -> Select:
@@ -352,8 +420,20 @@ def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool
         return [], False
     reading = Reading(session, [kind])
     ids: list[int] = []
+    last: str | None = None
     for part in reading.parts(kind):
-        ids += session.scalars(reading.select(words, SearchEntry.record_id, kind=kind, limit=LIST_CAP + 1, part=part))
+        if part == WIDER and not reading.worth_wider(kind, len(ids), LIST_CAP + 1 - len(ids)):
+            continue
+        stmt = reading.select(
+            words,
+            SearchEntry.record_id,
+            kind=kind,
+            limit=LIST_CAP + 1 - len(ids),
+            part=part,
+            below=reading.below(kind, last),
+        )
+        ids += session.scalars(stmt)
+        last = part
         if len(ids) > LIST_CAP:
             break
     return ids[:LIST_CAP], len(ids) > LIST_CAP

@@ -27,8 +27,8 @@ from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
 from crm.core import confidentiality
 from crm.core.fulltext import (
-    RECENT_ENTRIES,
     SEARCH_RECENT_ENTRIES,
+    WIDER,
     Reading,
     SearchEntry,
     fold,
@@ -488,20 +488,30 @@ class _Arm:
 def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) -> list[list[Any]]:
     """Each arm's rows, newest first: per part of the index (core.fulltext), one statement for all the arms (on
     PostgreSQL two: the candidates' ids, then the visible ones among them)."""
-    # One word: a few of each kind are found among fewer recent entries. More words match fewer entries: a wider
-    # look among the recent ones spares reading their posting lists below.
-    recent = SEARCH_RECENT_ENTRIES if len(words) == 1 else RECENT_ENTRIES
-    reading = Reading(session, {arm.kind for arm in arms}, recent=recent)
+    # A few of each kind are found among fewer recent entries than a list's box reads; words of middling
+    # frequency are then found in the wider look below them (core.fulltext).
+    reading = Reading(session, {arm.kind for arm in arms}, recent=SEARCH_RECENT_ENTRIES)
     plans = [reading.parts(arm.kind) for arm in arms]
     found: list[list[Any]] = [[] for _ in arms]
-    for step in range(2):
+    read: list[str | None] = [None for _ in arms]  # the last part read of each arm
+    recent_candidates: dict[int, int] = {}
+    for step in range(3):
         pending = [i for i, plan in enumerate(plans) if step < len(plan) and len(found[i]) < arms[i].reads]
+        pending = [
+            i
+            for i in pending
+            if plans[i][step] != WIDER
+            or reading.worth_wider(arms[i].kind, recent_candidates.get(i, 0), arms[i].reads - len(found[i]))
+        ]
         if pending:
-            ids = _candidates(session, reading, words, arms, pending, plans, step) if reading.postgres else {}
+            ids = _candidates(session, reading, words, arms, pending, plans, step, read) if reading.postgres else {}
+            if step == 0:
+                recent_candidates = {i: len(arm_ids) for i, arm_ids in ids.items()}
             selects = []
             for i in pending:
                 arm, part = arms[i], plans[i][step]
                 extra = (literal(arm.stage).label("stage"), literal(i).label("arm"))
+                read[i] = part
                 if reading.postgres:
                     if not ids.get(i):
                         continue
@@ -533,6 +543,7 @@ def _candidates(
     chosen: list[int],
     plans: list[tuple[str | None, ...]],
     step: int,
+    read: list[str | None],
 ) -> dict[int, list[int]]:
     """PostgreSQL: each chosen arm's candidate ids, in one statement."""
     selects = [
@@ -544,6 +555,7 @@ def _candidates(
                 before=arms[i].before,
                 limit=arms[i].reads,
                 part=plans[i][step],
+                below=reading.below(arms[i].kind, read[i]),
             )
             .add_columns(literal(i).label("arm"))
             .subquery()

@@ -341,3 +341,66 @@ def test_the_index_knows_every_kind_the_search_shows():
     from crm.core import fulltext
 
     assert tuple(search.KINDS) == fulltext.KINDS == tuple(search.BUILDERS)
+
+
+def _everything(db, user, q: str) -> tuple:
+    """All a reader gets for ``q``: the full page, the header's list, every page of commitments, a list's box."""
+    pages, cursor = [], None
+    for _ in range(30):
+        page = search.one_kind(db.session, user, q, "commitment", cursor=cursor, size=4)
+        pages.append([hit.record_id for hit in page.groups.get("commitment", [])])
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    overview = search.overview(db.session, user, q)
+    return (
+        {kind: [hit.record_id for hit in hits] for kind, hits in overview.groups.items()},
+        overview.more,
+        {kind: [hit.record_id for hit in hits] for kind, hits in search.live(db.session, user, q).groups.items()},
+        pages,
+        matching_ids(db.session, "commitment", q),
+    )
+
+
+# (recent entries for the search box, for a list's box, ids read below them without the GIN index)
+WINDOWS = [(6, 6, 4), (10, 10, 3), (10, 10, 16), (10, 10, 40), (10, 10, 50), (10, 10, 200), (4, 20, 8), (3, 3, 1)]
+
+
+@pytest.mark.parametrize("windows", WINDOWS)
+def test_reading_the_index_in_parts_finds_what_reading_it_whole_finds(db, monkeypatch, windows):
+    """On PostgreSQL a kind is read in parts (its newest entries, the ids just below them, then the rest through
+    the GIN index) whenever it holds more entries than the first part: whichever parts a query needs, the reader
+    gets what one read of the whole index gives, in the same order (on SQLite the index is always read whole)."""
+    from crm.core import fulltext
+
+    user = make_user(Role.STAFF)
+    made = []
+    for i in range(48):
+        details = "Relancer Huawei" + (" fibre" if i % 8 == 0 else "") + (" Zinder" if i == 1 else "")
+        made.append(make_commitment(user, f"Point {i}", details=details).id)
+    make_commitment(user, "Huawei fibre optique", details="Convention")  # a title match, the newest entry
+
+    whole = {q: _everything(db, user, q) for q in ("huawei", "huawei fibre", "zinder", "relancer huawei fib")}
+    assert whole["zinder"][0] == {"commitment": [made[1]]}
+    assert whole["huawei fibre"][0]["commitment"][1:] == [made[40], made[32], made[24], made[16]]
+
+    recent, recent_words, wider = windows
+    monkeypatch.setattr(search, "SEARCH_RECENT_ENTRIES", recent)
+    monkeypatch.setattr(fulltext, "RECENT_ENTRIES", recent_words)
+    monkeypatch.setattr(fulltext, "WIDER_ENTRIES", wider)
+    for q, expected in whole.items():
+        assert _everything(db, user, q) == expected, q
+
+
+def test_the_word_being_typed_matches_the_start_of_a_title_word_the_others_whole_words(db):
+    user = make_user(Role.STAFF)
+    make_meeting(user, "Huaweicloud et la fibre")
+    make_meeting(user, "Huawei et la fibre optique")
+    make_meeting(user, "Fibrer le réseau")
+    assert _found(db, user, "huawei fib") == {"meeting": ["Huawei et la fibre optique"]}
+    assert _found(db, user, "fibre huaw") == {"meeting": ["Huawei et la fibre optique", "Huaweicloud et la fibre"]}
+    assert _found(db, user, "fibr") == {
+        "meeting": ["Fibrer le réseau", "Huawei et la fibre optique", "Huaweicloud et la fibre"]
+    }
+    assert _found(db, user, "fibre le") == {}  # "fibre" whole: not "Fibrer"
+    assert _found(db, user, "fibre optique et") == {"meeting": ["Huawei et la fibre optique"]}
