@@ -29,6 +29,7 @@ from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument
 from crm.documents.pdf import LOGO_URL, QR_URL
+from crm.documents.renderserver import RemoteRenderer
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
 from crm.extensions import real_app
@@ -46,8 +47,17 @@ LANGUAGES = ("fr", "en")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
 
 
-def renderer() -> PdfRenderer:
-    """The worker's renderer: WeasyPrint imported, fonts and stylesheet parsed on first use, then kept."""
+def renderer() -> PdfRenderer | RemoteRenderer:
+    """The render server when there is one (under gunicorn: crm/documents/renderserver.py), else this process's."""
+    app = real_app()
+    path = app.config.get("CRM_PDF_SOCKET")
+    if path:
+        return RemoteRenderer(path, app.config["CRM_PDF_TIMEOUT"], local_renderer)
+    return local_renderer()
+
+
+def local_renderer() -> PdfRenderer:
+    """This process's renderer: WeasyPrint imported, fonts and stylesheet parsed on first use, then kept."""
     app = real_app()
     if "crm_pdf" not in app.extensions:
         from crm.documents.weasy import PdfRenderer
