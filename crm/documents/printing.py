@@ -18,13 +18,14 @@ from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
-from crm.auth.models import User
+from crm.auth.models import Role, User
 from crm.commitments import services as commitments
+from crm.core import confidentiality
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument
@@ -431,17 +432,25 @@ class Download:
 
 def download(session: DbSession, meeting_id: int, number: int | None, user: User) -> Download | None:
     """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
-    stmt = (
-        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
-        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
-        .where(Meeting.id == meeting_id, meetings.visible_clause(user))
-    )
-    if number is not None:
-        stmt = stmt.where(MinutesRevision.number == number)
-    row = session.execute(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
+    stmt = _download_statement(user.id, user.institution_id, user.can(Role.ADMIN), number is not None)
+    parameters = {"meeting_id": meeting_id} if number is None else {"meeting_id": meeting_id, "number": number}
+    row = session.execute(stmt, parameters).first()
     if row is None:
         return None
     return Download(row[0], row[1], row[2], row[3], row[4] == MinutesStatus.APPROVED)
+
+
+@confidentiality.per_reader
+def _download_statement(user_id: int, institution_id: int, admin: bool, numbered: bool) -> Select[Any]:
+    """Built once per reader (meeting and number are its parameters)."""
+    stmt = (
+        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
+        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
+        .where(Meeting.id == bindparam("meeting_id"), meetings.visible_to(user_id, institution_id, admin))
+    )
+    if numbered:
+        stmt = stmt.where(MinutesRevision.number == bindparam("number"))
+    return stmt.order_by(MinutesRevision.number.desc()).limit(1)
 
 
 def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:
