@@ -355,23 +355,12 @@ def _spare(listener: socket.socket, taken: int, server: int, renderer: PdfRender
 
 
 def _warm_up_html() -> str:
-    """A document shaped like the minutes (letterhead, facts, people, seven agenda items with decisions, a table of
-    commitments, signatures, a watermark, page counters; three pages; Latin, N’Ko and Arabic). A spare renders it
-    before it waits, so that a real render finds the pages it writes already copied (copy-on-write): with a
-    one-page warm-up a child's render of the bench's minutes cost ~25 % more CPU than in a warm process, ~5 % with
-    this one."""
-    text = "Le Ministre a rappelé les attentes de l’État vis-à-vis des acteurs du numérique « en 2026 » : 12,5 %. " * 6
-    items = "".join(
-        f'<li><h3 dir="auto">Point {n} de l’ordre du jour</h3><p class="pre" dir="auto">{text}</p>'
-        '<div class="decisions"><strong>Décisions</strong><ul><li dir="auto">Décision A</li>'
-        '<li dir="auto">Décision B</li></ul></div></li>'
-        for n in range(1, 8)
-    )
-    rows = "".join(
-        f'<tr><td class="ref">ML-ENG-{n:07d}</td><td dir="auto">Transmettre la note technique {n}</td><td>MN-ML</td>'
-        "<td>Awa Traoré</td><td>—</td><td>2 déc. 2026</td></tr>"
-        for n in range(1, 6)
-    )
+    """A page shaped like the minutes (letterhead, facts, people, an agenda item with decisions, a table of
+    commitments, signatures, a watermark, page counters; Latin, N’Ko and Arabic). A spare renders it before it waits,
+    so that a real render finds the pages it writes already copied (copy-on-write). CPU of a render of the bench's
+    minutes (3 pages): 116 ms in a warm process; in a child forked at the request 142 ms; in a spare warmed with
+    this page 114 ms (the warm-up itself: ~100 ms, spent before the request)."""
+    text = "Le Ministre a rappelé les attentes de l’État vis-à-vis des acteurs du numérique « en 2026 » : 12,5 %. " * 3
     return f"""<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Compte rendu — Échauffement</title>
 <meta name="author" content="Partenariats AES"><meta name="description" content="ML-AUD-2026-0000001">
 <style>@page {{ @top-left {{ content: "ML-AUD · rev. 1"; }} @top-right {{ content: "INTERNE"; }}
@@ -387,11 +376,14 @@ def _warm_up_html() -> str:
 Maïga</strong><br><span class="title">Directeur général</span></li></ul></div><div><h3>Côté partenaire</h3>
 <ul class="people"><li><strong dir="auto">ߝߊߕߎߡߊߕߊ ߞߋߕߊ</strong></li><li><strong dir="auto">مريم ولد أحمد</strong>
 </li></ul></div></div><h2>Synthèse</h2><p class="pre" dir="auto">{text}</p><h2>Ordre du jour</h2>
-<ol class="agenda">{items}</ol><h2>Engagements</h2><table class="grid"><thead><tr><th>Référence</th><th>Action</th>
+<ol class="agenda"><li><h3 dir="auto">Point 1 de l’ordre du jour</h3><p class="pre" dir="auto">{text}</p>
+<div class="decisions"><strong>Décisions</strong><ul><li dir="auto">Décision A</li><li dir="auto">Décision B</li></ul>
+</div></li></ol><h2>Engagements</h2><table class="grid"><thead><tr><th>Référence</th><th>Action</th>
 <th>À la charge de</th><th>Chargé(e) de suivi</th><th>Contact partenaire</th><th>Échéance</th></tr></thead>
-<tbody>{rows}</tbody></table><div class="signatures"><div><div class="role">Pour le Ministère</div>
-<div dir="auto"><strong>Ibrahim Maïga</strong></div></div><div><div class="role">Pour l’Organisation</div></div></div>
-</body></html>"""
+<tbody><tr><td class="ref">ML-ENG-0000001</td><td dir="auto">Transmettre la note technique</td><td>MN-ML</td>
+<td>Awa Traoré</td><td>—</td><td>2 déc. 2026</td></tr></tbody></table><div class="signatures"><div>
+<div class="role">Pour le Ministère</div><div dir="auto"><strong>Ibrahim Maïga</strong></div></div><div>
+<div class="role">Pour l’Organisation</div></div></div></body></html>"""
 
 
 WARM_UP = _warm_up_html()
