@@ -2,9 +2,12 @@
 
 gunicorn's master starts it before it forks its workers (deploy/gunicorn.conf.py: ``on_starting`` → ``start``,
 ``on_exit`` → ``RenderServer.stop``). It is a fork of the master that imports WeasyPrint, builds the renderer (fonts
-and stylesheet parsed, one small document rendered in every script the documents print, so that Pango's and
-fontconfig's caches are filled) and listens on a Unix socket in a private folder (0700, the socket 0600). For each
-request it forks a child that renders with the warm fonts (shared copy-on-write), writes the PDF back and exits:
+and stylesheet parsed, a page like the minutes rendered as a draft and as an archive, so that Pango's and
+fontconfig's caches are filled) and listens on a Unix socket in a private folder (0700, the socket 0600). Each
+render happens in a child of its own, forked from the warm server (fonts shared copy-on-write), which writes the PDF
+back and exits. The children are forked ahead: SPARES of them wait on the socket, each warmed by rendering that page
+once more (a child forked at the request spent ~20 % more CPU on its render, copying the pages it wrote); one taken
+is replaced when its render is over, or at once when none is left.
 
 - renders run side by side (each web worker sends one at a time; a child per render, no queue);
 - what a render grows (layout boxes, images, font subsets) goes back to the system when its child exits: the
@@ -57,7 +60,7 @@ SERVER_NAME = "crm-pdf"
 CHILD_NAME = "crm-pdf-spare"
 BUSY_NAME = "crm-pdf-render"
 # Children forked ahead, warm, each waiting for one request (a request arriving when both are taken waits for the
-# next, forked at once: ~0.1 s). Forked at the request instead, a render took 13–20 ms longer (copy-on-write).
+# next, forked at once and warmed: ~0.1 s).
 SPARES = 2
 # A child still rendering this long after the worker gave up is killed.
 GRACE = 1.0
@@ -242,7 +245,7 @@ def _name(name: str) -> None:
 
 
 def _serve(listener: socket.socket, static_folder: Path, stylesheet: str) -> None:  # pragma: no cover - forked
-    """Keep SPARES children forked and warm, each waiting for one request; fork another as soon as one is taken."""
+    """Keep SPARES children forked and warm, each waiting for one request; reap them, log those killed."""
     _name(SERVER_NAME)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
         signal.signal(sig, _stop)
