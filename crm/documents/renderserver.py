@@ -3,15 +3,17 @@
 gunicorn's master starts it before it forks its workers (deploy/gunicorn.conf.py: ``on_starting`` → ``start``,
 ``on_exit`` → ``RenderServer.stop``). It is a fork of the master that imports WeasyPrint, builds the renderer (fonts
 and stylesheet parsed, a page like the minutes rendered as a draft and as an archive, so that Pango's and
-fontconfig's caches are filled) and listens on a Unix socket in a private folder (0700, the socket 0600). Each
-render happens in a child of its own, forked from the warm server (fonts shared copy-on-write), which writes the PDF
-back and exits. The children are forked ahead: SPARES of them wait on the socket, each warmed by rendering that page
-once more (a child forked at the request spent ~20 % more CPU on its render, copying the pages it wrote); one taken
-is replaced when its render is over, or at once when none is left.
+fontconfig's caches are filled) and listens on a Unix socket in a private folder (0700, the socket 0600). Renders
+happen in children forked from the warm server (fonts shared copy-on-write), forked ahead and warmed by rendering that
+page once more: a child renders the next request at once, as fast as a warm process would. A child renders up to
+RENDERS_PER_CHILD documents, then ends, and ends too once it has waited IDLE_EXIT for another; one is always waiting.
+(One child per document, forked at the request, spent ~20 % more CPU on its render, copying the pages it wrote; with
+a warm-up per document, the warm-ups took the cores from the renders: 1.35–1.40× WeasyPrint alone in `make bench`'s
+pattern, against 1.00–1.02× for children that render several.)
 
-- renders run side by side (each web worker sends one at a time; a child per render, no queue);
-- what a render grows (layout boxes, images, font subsets) goes back to the system when its child exits: the
-  server itself stays as it was after its warm-up, the web workers never load WeasyPrint (~40 MB each);
+- renders run side by side (each web worker sends one at a time; another child is forked when none is waiting);
+- what renders grow (layout boxes, images, font subsets) goes back to the system when their child ends: the server
+  itself stays as it was after its warm-up, the web workers never load WeasyPrint (~40 MB each);
 - a render past the limit is killed (SIGALRM in the child, a second after the worker gave up and answered 503),
   where a timed-out render thread in a worker went on to the end.
 
@@ -59,9 +61,11 @@ STYLESHEET = ROOT / "templates" / "pdf" / "print.css"
 SERVER_NAME = "crm-pdf"
 CHILD_NAME = "crm-pdf-spare"
 BUSY_NAME = "crm-pdf-render"
-# Children forked ahead, warm, each waiting for one request (a request arriving when both are taken waits for the
-# next, forked at once and warmed: ~0.1 s).
-SPARES = 2
+# Children are forked ahead and warmed, one always waiting (a request arriving when every child is busy waits for
+# the one forked then: ~0.1 s). A child renders up to RENDERS_PER_CHILD documents and ends once it has waited
+# IDLE_EXIT seconds for another: what its renders grew (10–15 MB) is returned then.
+RENDERS_PER_CHILD = 16
+IDLE_EXIT = 30.0
 # A child still rendering this long after the worker gave up is killed.
 GRACE = 1.0
 # Reading a request: a worker sends it at once; a connection that sends nothing is dropped.
@@ -245,7 +249,7 @@ def _name(name: str) -> None:
 
 
 def _serve(listener: socket.socket, static_folder: Path, stylesheet: str) -> None:  # pragma: no cover - forked
-    """Keep SPARES children forked and warm, each waiting for one request; reap them, log those killed."""
+    """Keep one child forked, warm and waiting for a request at all times; reap children, log those killed."""
     _name(SERVER_NAME)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
         signal.signal(sig, _stop)
@@ -262,36 +266,37 @@ def _serve(listener: socket.socket, static_folder: Path, stylesheet: str) -> Non
     gc.freeze()  # what is warm now is never scanned by a child's collections (which would copy its pages)
     log.info("PDF render server ready in %.1f s", time.perf_counter() - started)
     parent, server = os.getppid(), os.getpid()
-    taken_r, taken_w = os.pipe()  # a spare writes its pid here when it takes a request
-    spares: set[int] = set()
+    states_r, states_w = os.pipe()  # a child writes (its pid, 1) when it takes a request, (its pid, 0) when done
+    idle: set[int] = set()
     renders: dict[int, float] = {}
     try:
         while os.getppid() == parent:
-            # A spare taken is replaced once its render is over (a spare warming up beside a render slows it down),
-            # or at once when no spare is left.
-            while len(spares) < (SPARES - len(renders) if spares else 1):
+            while not idle:  # one child at least waits for the next request
                 pid = os.fork()
                 if pid == 0:
-                    os.close(taken_r)
-                    _spare(listener, taken_w, server, renderer)
-                spares.add(pid)
-            readable, _w, _x = select.select([taken_r], [], [], 0.25)
+                    os.close(states_r)
+                    _spare(listener, states_w, server, renderer)
+                idle.add(pid)
+            readable, _w, _x = select.select([states_r], [], [], 0.25)
             if readable:
-                for (pid,) in _PID.iter_unpack(os.read(taken_r, _PID.size * 64)):
-                    spares.discard(pid)
-                    renders[pid] = time.monotonic()
-            _reap(spares, renders)
+                for pid, busy in _STATE.iter_unpack(os.read(states_r, _STATE.size * 64)):
+                    if busy and pid in idle:  # (a child reaped already is in neither)
+                        idle.discard(pid)
+                        renders[pid] = time.monotonic()
+                    elif not busy and renders.pop(pid, None) is not None:
+                        idle.add(pid)
+            _reap(idle, renders)
     except _Stop:
         pass
     finally:
         listener.close()
-        for pid in spares | set(renders):
+        for pid in idle | set(renders):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        _reap(spares, renders, block=True)
+        _reap(idle, renders, block=True)
 
 
-_PID = struct.Struct("=i")
+_STATE = struct.Struct("=ii")
 
 
 def _reap(spares: set[int], renders: dict[int, float], *, block: bool = False) -> None:  # pragma: no cover - forked
@@ -312,10 +317,11 @@ def _reap(spares: set[int], renders: dict[int, float], *, block: bool = False) -
             log.error("PDF render %d ended abnormally (status %d)", pid, status)
 
 
-def _spare(listener: socket.socket, taken: int, server: int, renderer: PdfRenderer) -> None:  # pragma: no cover
-    """A child waiting for one request, warmed first: the small document rendered once more copies the pages a
-    render writes (copy-on-write) before a request waits on it. Then one render, and the process ends (os._exit:
-    nothing inherited is cleaned up or flushed twice)."""
+def _spare(listener: socket.socket, states: int, server: int, renderer: PdfRenderer) -> None:  # pragma: no cover
+    """A child that renders, warmed first: a page like the minutes rendered once more copies the pages a render
+    writes (copy-on-write) before a request waits on it. It renders up to RENDERS_PER_CHILD documents, one at a
+    time, and ends once it has rendered and waited IDLE_EXIT for another (os._exit: nothing inherited is cleaned up
+    or flushed twice); past a document's limit it is killed."""
     code = 0
     try:
         _name(CHILD_NAME)
@@ -323,38 +329,54 @@ def _spare(listener: socket.socket, taken: int, server: int, renderer: PdfRender
             signal.signal(sig, signal.SIG_DFL)
         renderer.write(WARM_UP, None, None, False)
         listener.settimeout(2.0)
-        while True:
+        rendered, idle_since = 0, time.monotonic()
+        while rendered < RENDERS_PER_CHILD:
             try:
                 conn, _address = listener.accept()
-                break
             except TimeoutError:
                 if os.getppid() != server:  # the server is gone: so is its spare
-                    os._exit(0)
-        listener.close()
-        _name(BUSY_NAME)
-        os.write(taken, _PID.pack(os.getpid()))
-        signal.setitimer(signal.ITIMER_REAL, READ_LIMIT)
-        conn.settimeout(READ_LIMIT)
-        header = _header(conn)
-        html = _exactly(conn, _size(header, "html")).decode()
-        logo = _exactly(conn, _size(header, "logo")) or None
-        qr_png = _exactly(conn, _size(header, "qr")) or None
-        limit = float(header.get("timeout") or 20.0)
-        # Killed (SIGALRM's default action) a moment after the worker stopped waiting.
-        signal.setitimer(signal.ITIMER_REAL, limit + GRACE)
-        conn.settimeout(None)
-        try:
-            data = renderer.write(html, logo, qr_png, bool(header.get("archival")))
-        except Exception as error:
-            log.exception("PDF render failed")
-            _send(conn, {"error": f"{type(error).__name__}: {error}"[:500]})
-        else:
-            _send(conn, {"pdf": len(data)}, data)
-        conn.close()
+                    break
+                if rendered and time.monotonic() - idle_since > IDLE_EXIT:
+                    break
+                continue
+            _name(BUSY_NAME)
+            os.write(states, _STATE.pack(os.getpid(), 1))
+            _one(conn, renderer)
+            rendered += 1
+            idle_since = time.monotonic()
+            _name(CHILD_NAME)
+            os.write(states, _STATE.pack(os.getpid(), 0))
     except BaseException:
         code = 1
     finally:
         os._exit(code)
+
+
+def _one(conn: socket.socket, renderer: PdfRenderer) -> None:  # pragma: no cover - forked
+    """One request: read it, render, answer. A worker that went away (it gave up at its limit) is not an error."""
+    with conn:
+        signal.setitimer(signal.ITIMER_REAL, READ_LIMIT)
+        try:
+            conn.settimeout(READ_LIMIT)
+            header = _header(conn)
+            html = _exactly(conn, _size(header, "html")).decode()
+            logo = _exactly(conn, _size(header, "logo")) or None
+            qr_png = _exactly(conn, _size(header, "qr")) or None
+            limit = float(header.get("timeout") or 20.0)
+            # Killed (SIGALRM's default action) a moment after the worker stopped waiting.
+            signal.setitimer(signal.ITIMER_REAL, limit + GRACE)
+            conn.settimeout(None)
+            try:
+                data = renderer.write(html, logo, qr_png, bool(header.get("archival")))
+            except Exception as error:
+                log.exception("PDF render failed")
+                _send(conn, {"error": f"{type(error).__name__}: {error}"[:500]})
+            else:
+                _send(conn, {"pdf": len(data)}, data)
+        except (OSError, EOFError, ValueError) as error:
+            log.warning("PDF request dropped: %r", error)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _warm_up_html() -> str:
