@@ -6,7 +6,8 @@ and stylesheet parsed, a page like the minutes rendered as a draft and as an arc
 fontconfig's caches are filled) and listens on a Unix socket in a private folder (0700, the socket 0600). Renders
 happen in children forked from the warm server (fonts shared copy-on-write), forked ahead and warmed by rendering that
 page once more: a child renders the next request at once, as fast as a warm process would. A child renders up to
-RENDERS_PER_CHILD documents, then ends, and ends too once it has waited IDLE_EXIT for another; one is always waiting.
+RENDERS_PER_CHILD documents, then ends, and ends too once it has waited IDLE_EXIT for another; SPARES are kept,
+one always waiting.
 (One child per document, forked at the request, spent ~20 % more CPU on its render, copying the pages it wrote; with
 a warm-up per document, the warm-ups took the cores from the renders: 1.35–1.40× WeasyPrint alone in `make bench`'s
 pattern, against 1.00–1.02× for children that render several.)
@@ -61,9 +62,10 @@ STYLESHEET = ROOT / "templates" / "pdf" / "print.css"
 SERVER_NAME = "crm-pdf"
 CHILD_NAME = "crm-pdf-spare"
 BUSY_NAME = "crm-pdf-render"
-# Children are forked ahead and warmed, one always waiting (a request arriving when every child is busy waits for
-# the one forked then: ~0.1 s). A child renders up to RENDERS_PER_CHILD documents and ends once it has waited
-# IDLE_EXIT seconds for another: what its renders grew (10–15 MB) is returned then.
+# Children are forked ahead and warmed: SPARES at least, one always waiting (a request arriving when every child is
+# busy waits for the one forked then: ~0.1 s). A child renders up to RENDERS_PER_CHILD documents and ends once it
+# has waited IDLE_EXIT seconds for another: what its renders grew (10–15 MB) is returned then.
+SPARES = 2
 RENDERS_PER_CHILD = 16
 IDLE_EXIT = 30.0
 # A child still rendering this long after the worker gave up is killed.
@@ -249,7 +251,7 @@ def _name(name: str) -> None:
 
 
 def _serve(listener: socket.socket, static_folder: Path, stylesheet: str) -> None:  # pragma: no cover - forked
-    """Keep one child forked, warm and waiting for a request at all times; reap children, log those killed."""
+    """Keep SPARES children forked and warm, one waiting for a request at all times; reap them, log those killed."""
     _name(SERVER_NAME)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
         signal.signal(sig, _stop)
@@ -271,7 +273,7 @@ def _serve(listener: socket.socket, static_folder: Path, stylesheet: str) -> Non
     renders: dict[int, float] = {}
     try:
         while os.getppid() == parent:
-            while not idle:  # one child at least waits for the next request
+            while not idle or len(idle) + len(renders) < SPARES:
                 pid = os.fork()
                 if pid == 0:
                     os.close(states_r)
