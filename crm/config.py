@@ -83,6 +83,9 @@ def load_config(instance_path: Path) -> dict:
         "SEND_FILE_MAX_AGE_DEFAULT": timedelta(days=365),  # static URLs carry a content hash
         "CRM_DOCUMENTS_DIR": os.environ.get("CRM_DOCUMENTS_DIR") or str(instance_path / "documents"),
         "CRM_PDF_TIMEOUT": float(os.environ.get("CRM_PDF_TIMEOUT", "20")),
+        # The render server's socket, set by gunicorn's master when it starts the server (deploy/gunicorn.conf.py);
+        # without one, PDFs are rendered in the process that asks.
+        "CRM_PDF_SOCKET": os.environ.get("CRM_PDF_SOCKET") or None,
         "CRM_ATTACHMENTS_DIR": os.environ.get("CRM_ATTACHMENTS_DIR") or str(instance_path / "attachments"),
         # Attachments up to CRM_MAX_UPLOAD_MB; a request a little larger than that is cut off with a 413.
         "CRM_MAX_ATTACHMENT_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "20")) * 1024 * 1024,

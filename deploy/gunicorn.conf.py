@@ -1,7 +1,8 @@
 """gunicorn settings, for `make run` and for deploy/crm.service: gunicorn -c deploy/gunicorn.conf.py app:app
 
 Environment: CRM_BIND (default 127.0.0.1:8000; `make run` passes --bind), CRM_WORKERS (default 2 × cores + 1,
-at most 8: see crm/ops/server.py), plus the app's own CRM_* variables.
+at most 8: see crm/ops/server.py), CRM_PDF_SERVER (default 1; 0 renders PDFs in the web workers, as `make dev` does),
+plus the app's own CRM_* variables.
 """
 
 import os
@@ -52,3 +53,27 @@ def post_fork(server, worker):
     app = server.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+# The PDF render server (crm/documents/renderserver.py): WeasyPrint in a process of its own, forked from the master
+# before the workers, so that a worker that prints stays as small as one that does not (~96 MB instead of ~138 MB).
+_render_servers: list = []
+
+
+def on_starting(server):
+    if os.environ.get("CRM_PDF_SERVER", "1") == "0":
+        return
+    from crm.documents import renderserver
+
+    app = server.app.wsgi() if server.cfg.preload_app else None
+    render = renderserver.start(getattr(app, "static_folder", None))
+    _render_servers.append(render)
+    os.environ["CRM_PDF_SOCKET"] = render.path  # for workers that load the app themselves
+    if app is not None and hasattr(app, "config"):
+        app.config["CRM_PDF_SOCKET"] = render.path
+    server.log.info("PDF render server %s on %s", render.pid, render.path)
+
+
+def on_exit(server):
+    for render in _render_servers:
+        render.stop()

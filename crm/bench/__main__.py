@@ -113,9 +113,16 @@ class Server:
         self.stop()
         raise RuntimeError(f"server on port {port} did not start: see {log}")
 
-    def workers(self) -> list[int]:
+    def children(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         return [int(pid) for pid in children]
+
+    def workers(self) -> list[int]:
+        return [pid for pid in self.children() if not _is_render_server(pid)]
+
+    def render_server(self) -> int | None:
+        """The PDF render server gunicorn's master started (crm/documents/renderserver.py), if any."""
+        return next((pid for pid in self.children() if _is_render_server(pid)), None)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -124,6 +131,15 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+
+
+def _is_render_server(pid: int) -> bool:
+    from crm.documents.renderserver import SERVER_NAME
+
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == SERVER_NAME
+    except OSError:
+        return False
 
 
 def _memory(server: Server) -> dict[int, tuple[float, float]]:
@@ -315,6 +331,10 @@ def _print_memory(server: Server, pages_only: dict[int, tuple[float, float]]) ->
             )
     rss, pss = _rss(server.process.pid)
     print(f"    master {server.process.pid}:                    RSS {rss:6.1f} MB, PSS {pss:6.1f} MB")
+    render = server.render_server()
+    if render is not None:
+        rss, pss = _rss(render)
+        print(f"    PDF render server {render}:         RSS {rss:6.1f} MB, PSS {pss:6.1f} MB  (WeasyPrint)")
 
 
 def _first_load(port: int, cookie: str) -> None:

@@ -429,12 +429,17 @@ def for_visit(session: DbSession, visit_id: int, user: User) -> list[Commitment]
 
 
 def for_meeting(session: DbSession, meeting_id: int, user: User) -> list[Commitment]:
-    return list(
-        session.scalars(
-            with_people(select(Commitment))
-            .where(Commitment.origin_meeting_id == meeting_id, visible_clause(user))
-            .order_by(Commitment.id)
-        )
+    stmt = _for_meeting_statement(user.id, user.institution_id, user.can(Role.ADMIN))
+    return list(session.scalars(stmt, {"meeting_id": meeting_id}))
+
+
+@confidentiality.per_reader
+def _for_meeting_statement(user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    """Built once per reader (the meeting's id is its parameter)."""
+    return (
+        with_people(select(Commitment))
+        .where(Commitment.origin_meeting_id == bindparam("meeting_id"), visible_to(user_id, institution_id, admin))
+        .order_by(Commitment.id)
     )
 
 

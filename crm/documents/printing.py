@@ -18,17 +18,19 @@ from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
-from crm.auth.models import User
+from crm.auth.models import Role, User
 from crm.commitments import services as commitments
+from crm.core import confidentiality
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument
 from crm.documents.pdf import LOGO_URL, QR_URL
+from crm.documents.renderserver import RemoteRenderer
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
 from crm.extensions import real_app
@@ -46,8 +48,17 @@ LANGUAGES = ("fr", "en")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "pdf"
 
 
-def renderer() -> PdfRenderer:
-    """The worker's renderer: WeasyPrint imported, fonts and stylesheet parsed on first use, then kept."""
+def renderer() -> PdfRenderer | RemoteRenderer:
+    """The render server when there is one (under gunicorn: crm/documents/renderserver.py), else this process's."""
+    app = real_app()
+    path = app.config.get("CRM_PDF_SOCKET")
+    if path:
+        return RemoteRenderer(path, app.config["CRM_PDF_TIMEOUT"], local_renderer)
+    return local_renderer()
+
+
+def local_renderer() -> PdfRenderer:
+    """This process's renderer: WeasyPrint imported, fonts and stylesheet parsed on first use, then kept."""
     app = real_app()
     if "crm_pdf" not in app.extensions:
         from crm.documents.weasy import PdfRenderer
@@ -421,17 +432,25 @@ class Download:
 
 def download(session: DbSession, meeting_id: int, number: int | None, user: User) -> Download | None:
     """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
-    stmt = (
-        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
-        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
-        .where(Meeting.id == meeting_id, meetings.visible_clause(user))
-    )
-    if number is not None:
-        stmt = stmt.where(MinutesRevision.number == number)
-    row = session.execute(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
+    stmt = _download_statement(user.id, user.institution_id, user.can(Role.ADMIN), number is not None)
+    parameters = {"meeting_id": meeting_id} if number is None else {"meeting_id": meeting_id, "number": number}
+    row = session.execute(stmt, parameters).first()
     if row is None:
         return None
     return Download(row[0], row[1], row[2], row[3], row[4] == MinutesStatus.APPROVED)
+
+
+@confidentiality.per_reader
+def _download_statement(user_id: int, institution_id: int, admin: bool, numbered: bool) -> Select[Any]:
+    """Built once per reader (meeting and number are its parameters)."""
+    stmt = (
+        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
+        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
+        .where(Meeting.id == bindparam("meeting_id"), meetings.visible_to(user_id, institution_id, admin))
+    )
+    if numbered:
+        stmt = stmt.where(MinutesRevision.number == bindparam("number"))
+    return stmt.order_by(MinutesRevision.number.desc()).limit(1)
 
 
 def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:

@@ -52,7 +52,7 @@ def minutes_pdf(meeting_id: int):
         document = printing.frozen(db.session, wanted.revision_id, lang)
         if document is not None:
             return _frozen(document, filename)
-    meeting = meetings.meeting_detail(db.session, meeting_id, current_user) or abort(404)
+    meeting = meetings.meeting_for_print(db.session, meeting_id, current_user) or abort(404)
     revision = meetings.revision_with_items(db.session, meeting.id, wanted.number) or abort(404)
     try:
         if revision.status == MinutesStatus.APPROVED:  # approved outside a request (the demo loader): frozen now

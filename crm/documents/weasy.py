@@ -74,7 +74,8 @@ class PdfRenderer:
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pdf")
 
-    def _render(self, html: str, logo: bytes | None, qr_png: bytes | None, archival: bool) -> bytes:
+    def write(self, html: str, logo: bytes | None, qr_png: bytes | None, archival: bool) -> bytes:
+        """The PDF, in this thread, without a time limit (the render server's children are killed past it)."""
         fetcher = LocalOnlyFetcher(self.static_folder, logo, qr_png)
         document = HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=fetcher)
         if not archival:
@@ -96,11 +97,11 @@ class PdfRenderer:
         Every document is tagged (headings, lists, tables reach screen readers); an ``archival`` one is also
         PDF/A-3b: XMP metadata with its creation date, fonts embedded, an sRGB output intent.
         """
-        future = self._pool.submit(self._render, html, logo, qr_png, archival)
+        future = self._pool.submit(self.write, html, logo, qr_png, archival)
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
-            future.cancel()
+            future.cancel()  # a render already running goes on in its thread: the render server kills its own
             raise RenderTimeout from None
 
 

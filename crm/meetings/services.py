@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -136,9 +137,9 @@ def visible_meeting(session: DbSession, meeting_id: int, user: User) -> Meeting 
     return session.scalars(select(Meeting).where(Meeting.id == meeting_id, visible_clause(user))).first()
 
 
-def _detail(stmt):
-    """The meeting and all its page shows, in two statements: the meeting with its few holders, partners and
-    revisions joined (three of each at most, in practice one or two), then its participants with their people."""
+def _people(stmt):
+    """The meeting with its few holders and partners joined (three of each at most, in practice one or two), then
+    its participants with their people in a second statement."""
     return stmt.options(
         joinedload(Meeting.owner_institution),
         joinedload(Meeting.institutions).joinedload(MeetingInstitution.institution),
@@ -149,6 +150,12 @@ def _detail(stmt):
             joinedload(Participant.institution),
             joinedload(Participant.contact).joinedload(Contact.positions),
         ),
+    )
+
+
+def _detail(stmt):
+    """The meeting and all its page shows, in two statements: ``_people`` and its revisions joined."""
+    return _people(stmt).options(
         joinedload(Meeting.revisions).options(
             joinedload(MinutesRevision.approved_by), joinedload(MinutesRevision.submitted_by)
         ),
@@ -158,6 +165,20 @@ def _detail(stmt):
 def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
     stmt = _detail(select(Meeting)).where(Meeting.id == meeting_id, visible_clause(user))
     return session.scalars(stmt).unique().first()
+
+
+def meeting_for_print(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
+    """The meeting as its minutes print it: its holders, partners and people, not its revisions (the print shows
+    one, loaded on its own). The statement is built once per reader, the meeting's id its parameter."""
+    stmt = _print_statement(user.id, user.institution_id, user.can(Role.ADMIN))
+    return session.scalars(stmt, {"meeting_id": meeting_id}).unique().first()
+
+
+@confidentiality.per_reader
+def _print_statement(user_id: int, institution_id: int, admin: bool) -> Select[Any]:
+    return _people(select(Meeting)).where(
+        Meeting.id == bindparam("meeting_id"), visible_to(user_id, institution_id, admin)
+    )
 
 
 def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeting, Meeting | None] | None:
@@ -649,6 +670,15 @@ def revisions(session: DbSession, meeting_id: int) -> list[MinutesRevision]:
 
 
 def revision_with_items(session: DbSession, meeting_id: int, number: int | None = None) -> MinutesRevision | None:
+    """The latest revision of a meeting, or its revision ``number``, with its items and approvals."""
+    stmt = _revision_statement(number is not None)
+    parameters = {"meeting_id": meeting_id} if number is None else {"meeting_id": meeting_id, "number": number}
+    return session.scalars(stmt, parameters).unique().first()
+
+
+@cache
+def _revision_statement(numbered: bool) -> Select[Any]:
+    """Built once (meeting and number are its parameters): building it cost more than running it."""
     stmt = (
         select(MinutesRevision)
         .options(
@@ -660,11 +690,11 @@ def revision_with_items(session: DbSession, meeting_id: int, number: int | None 
                 joinedload(MinutesApproval.institution), joinedload(MinutesApproval.approved_by)
             ),
         )
-        .where(MinutesRevision.meeting_id == meeting_id)
+        .where(MinutesRevision.meeting_id == bindparam("meeting_id"))
     )
-    if number is not None:
-        stmt = stmt.where(MinutesRevision.number == number)
-    return session.scalars(stmt.order_by(MinutesRevision.number.desc()).limit(1)).unique().first()
+    if numbered:
+        stmt = stmt.where(MinutesRevision.number == bindparam("number"))
+    return stmt.order_by(MinutesRevision.number.desc()).limit(1)
 
 
 def start_minutes(session: DbSession, meeting: Meeting) -> MinutesRevision:
