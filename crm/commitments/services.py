@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
 from typing import Any
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, union_all, update
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, func, or_, select, union_all, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
@@ -21,7 +21,7 @@ from crm.commitments.models import (
     Priority,
 )
 from crm.core import confidentiality, fulltext
-from crm.core.confidentiality import Sharing
+from crm.core.confidentiality import Sharing, reader_key
 from crm.db import DbSession, check_version
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
@@ -392,29 +392,44 @@ def list_commitments(
     session: DbSession, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
 ) -> Page:
     """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
-    stmt = with_people(select(Commitment)).where(visible_clause(user))
     capped = False
+    ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "commitment", filters.q)
-        stmt = stmt.where(Commitment.id.in_(ids))
-    if filters.status == "active":
-        stmt = stmt.where(Commitment.closed.is_(False))
-    elif filters.status == "closed":
-        stmt = stmt.where(Commitment.closed.is_(True))
-    elif filters.status in set(CommitmentStatus):
-        stmt = stmt.where(Commitment.status == filters.status)
-    if filters.owed_by in set(OwedBy):
-        stmt = stmt.where(Commitment.owed_by == filters.owed_by)
-    if filters.organisation_id:
-        stmt = stmt.where(Commitment.organisation_id == filters.organisation_id)
-    if filters.mine:
-        stmt = stmt.where(Commitment.responsible_id == user.id)
-    elif filters.responsible_id:
-        stmt = stmt.where(Commitment.responsible_id == filters.responsible_id)
-    if filters.overdue:
-        stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < today)
+
+    def build() -> Select[Any]:
+        stmt = with_people(select(Commitment)).where(visible_clause(user))
+        if ids is not None:
+            stmt = stmt.where(Commitment.id.in_(ids))
+        if filters.status == "active":
+            stmt = stmt.where(Commitment.closed.is_(False))
+        elif filters.status == "closed":
+            stmt = stmt.where(Commitment.closed.is_(True))
+        elif filters.status in set(CommitmentStatus):
+            stmt = stmt.where(Commitment.status == filters.status)
+        if filters.owed_by in set(OwedBy):
+            stmt = stmt.where(Commitment.owed_by == filters.owed_by)
+        if filters.organisation_id:
+            stmt = stmt.where(Commitment.organisation_id == filters.organisation_id)
+        if filters.mine:
+            stmt = stmt.where(Commitment.responsible_id == user.id)
+        elif filters.responsible_id:
+            stmt = stmt.where(Commitment.responsible_id == filters.responsible_id)
+        if filters.overdue:
+            stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < bindparam("today", type_=Date))
+        return stmt
+
+    # A search's ids make each statement its own; any other is the same for the reader and filters.
+    shape = None if ids is not None else ("commitments", *reader_key(user), astuple(filters))
     return keyset_page(
-        session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size, capped=capped
+        session,
+        build,
+        [Commitment.closed, Commitment.due_key, Commitment.id],
+        cursor=cursor,
+        size=size,
+        capped=capped,
+        shape=shape,
+        params={"today": today} if filters.overdue else None,
     )
 
 
