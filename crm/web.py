@@ -121,6 +121,42 @@ def id_url(endpoint: str, key: str) -> Callable[[int], str]:
     return lambda record_id: f"{head}{int(record_id)}{tail}"
 
 
+# The header's links (and the bell's): the same on every page of an app served under one root.
+HEADER_ENDPOINTS = (
+    "home.home",
+    "meetings.meetings",
+    "meetings.month",
+    "visits.visits",
+    "partners.organisations",
+    "partners.contacts",
+    "aes.overview",
+    "documents.letterhead",
+    "auth.users",
+    "partners.institutions_list",
+    "search.search",
+    "search.live",
+    "auth.account",
+    "auth.switch_language",
+    "auth.logout",
+    "auth.session_check",
+    "notifications.inbox",
+    "notifications.bell",
+)
+
+
+def header_urls() -> dict[str, str]:
+    """The header's links by endpoint (and ``commitments.mine``), built once per application root instead of
+    some twenty ``url_for`` calls on every page."""
+    built: dict[str, dict[str, str]] = current_app.extensions.setdefault("crm_header_urls", {})
+    root = request.script_root
+    urls = built.get(root)
+    if urls is None:
+        urls = {endpoint: url_for(endpoint) for endpoint in HEADER_ENDPOINTS}
+        urls["commitments.mine"] = url_for("commitments.commitments", mine=1)
+        built[root] = urls
+    return urls
+
+
 def script_urls() -> list[str]:
     """The page's scripts: one fingerprinted bundle when the static-file layer built it, else each file."""
     static = current_app.extensions.get("crm_static")
@@ -428,6 +464,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         static_url=static_url,
         script_urls=script_urls,
+        header_urls=header_urls,
         id_url=id_url,
         can=can,
         Role=Role,
