@@ -18,13 +18,14 @@ from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
 from crm.auth.models import User
 from crm.commitments import services as commitments
+from crm.core.confidentiality import per_reader, reader_key
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument
@@ -410,28 +411,52 @@ def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: Use
 
 @dataclass
 class Download:
-    """What the download of a revision's PDF needs, read in one statement: no meeting, no participants."""
+    """What the download of a revision's PDF needs, read in one statement: no meeting, no participants; and the
+    document frozen at approval in the language asked for, if there is one."""
 
     meeting_id: int
     reference: str
     revision_id: int
     number: int
     approved: bool
+    frozen: FrozenDocument | None = None
 
 
-def download(session: DbSession, meeting_id: int, number: int | None, user: User) -> Download | None:
+def download(session: DbSession, meeting_id: int, number: int | None, user: User, lang: str = "fr") -> Download | None:
     """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
-    stmt = (
-        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
-        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
-        .where(Meeting.id == meeting_id, meetings.visible_clause(user))
-    )
+    params: dict[str, Any] = {"meeting_id": meeting_id, "lang": lang}
     if number is not None:
-        stmt = stmt.where(MinutesRevision.number == number)
-    row = session.execute(stmt.order_by(MinutesRevision.number.desc()).limit(1)).first()
+        params["number"] = number
+    stmt = _download_statement(*reader_key(user), number is not None)
+    row = session.execute(stmt, params).first()
     if row is None:
         return None
-    return Download(row[0], row[1], row[2], row[3], row[4] == MinutesStatus.APPROVED)
+    approved = row[4] == MinutesStatus.APPROVED
+    return Download(row[0], row[1], row[2], row[3], approved, row[5] if approved else None)
+
+
+@per_reader
+def _download_statement(user_id: int, institution_id: int, admin: bool, numbered: bool) -> Select[Any]:
+    """Built once per reader (the meeting, the number and the language are parameters), not on every download."""
+    stmt = (
+        select(
+            Meeting.id,
+            Meeting.reference,
+            MinutesRevision.id,
+            MinutesRevision.number,
+            MinutesRevision.status,
+            FrozenDocument,
+        )
+        .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
+        .outerjoin(
+            FrozenDocument,
+            and_(FrozenDocument.revision_id == MinutesRevision.id, FrozenDocument.lang == bindparam("lang")),
+        )
+        .where(Meeting.id == bindparam("meeting_id"), meetings.visible_to(user_id, institution_id, admin))
+    )
+    if numbered:
+        stmt = stmt.where(MinutesRevision.number == bindparam("number"))
+    return stmt.order_by(MinutesRevision.number.desc()).limit(1)
 
 
 def frozen_bytes(session: DbSession, document: FrozenDocument) -> bytes:

@@ -46,12 +46,10 @@ def minutes_pdf(meeting_id: int):
     the browser already holds is a 304). Otherwise: a fresh draft marked as such."""
     lang = _lang()
     number = int_arg("rev")
-    wanted = printing.download(db.session, meeting_id, number, current_user) or abort(404)
+    wanted = printing.download(db.session, meeting_id, number, current_user, lang) or abort(404)
     filename = f"{wanted.reference}-r{wanted.number}-{lang}.pdf"
-    if wanted.approved:
-        document = printing.frozen(db.session, wanted.revision_id, lang)
-        if document is not None:
-            return _frozen(document, filename)
+    if wanted.frozen is not None:  # approved, and printed at approval
+        return _frozen(wanted.frozen, filename)
     meeting = meetings.meeting_detail(db.session, meeting_id, current_user) or abort(404)
     revision = meetings.revision_with_items(db.session, meeting.id, wanted.number) or abort(404)
     try:
