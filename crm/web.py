@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -44,6 +44,7 @@ from crm.audit import services as audit
 from crm.auth import services as auth_services
 from crm.auth.models import Role
 from crm.auth.permissions import can, public
+from crm.core.enums import LabelledEnum
 from crm.core.ids import MAX_ID
 from crm.cycle import Busy, OutOfRange
 from crm.errors import DomainError
@@ -155,6 +156,11 @@ def header_urls() -> dict[str, str]:
         urls["commitments.mine"] = url_for("commitments.commitments", mine=1)
         built[root] = urls
     return urls
+
+
+def labels(enum_class: Iterable[LabelledEnum]) -> dict[LabelledEnum, str]:
+    """Each member's label in the reader's language, translated once for a whole list rather than on every row."""
+    return {member: member.label for member in enum_class}
 
 
 def script_urls() -> list[str]:
@@ -465,6 +471,7 @@ def init_app(app: Flask) -> None:
         static_url=static_url,
         script_urls=script_urls,
         header_urls=header_urls,
+        labels=labels,
         id_url=id_url,
         can=can,
         Role=Role,

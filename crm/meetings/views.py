@@ -96,6 +96,7 @@ def meetings():
         organisation=organisation,
         kinds=MeetingKind,
         statuses=MeetingStatus,
+        minutes_statuses=MinutesStatus,
         minutes_choices=minutes_choices(),
     )
 
