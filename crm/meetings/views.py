@@ -190,7 +190,7 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
         carried=carried,
         arising=arising,
         attachments=documents.for_meeting(db.session, record.id),
-        history=db.session.scalars(audit.history_for("meeting", record.id)).all(),
+        history=audit.history(db.session, "meeting", record.id),
         roles=ParticipantRole,
         attendances=Attendance,
         attachment_form=AttachmentForm(formdata=None),

@@ -110,7 +110,7 @@ def organisation(org_id: int):
         org=org,
         people=services.organisation_people(db.session, org_id),
         units=services.organisation_units(db.session, org_id),
-        history=db.session.scalars(audit.history_for("organisation", org_id)).all(),
+        history=audit.history(db.session, "organisation", org_id),
         archive_form=ArchiveForm(obj=org),
         following=services.follows(db.session, current_user.id, org_id),
         follow_form=FollowForm(formdata=None),
@@ -215,7 +215,7 @@ def contact(contact_id: int):
         "partners/contact.html",
         contact=person,
         current=services.current_positions(person),
-        history=db.session.scalars(audit.history_for("contact", contact_id)).all(),
+        history=audit.history(db.session, "contact", contact_id),
         archive_form=ArchiveForm(obj=person),
     )
 
