@@ -28,7 +28,7 @@ from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
 from crm.pagination import Page, keyset_page
 from crm.partners import institutions
-from crm.partners.models import Contact, Organisation, Position
+from crm.partners.models import Contact, Institution, Organisation, Position
 from crm.references import next_reference
 from crm.visits import services as visits
 from crm.visits.models import Visit
@@ -107,6 +107,19 @@ def with_people(stmt):
         joinedload(Commitment.organisation),
         joinedload(Commitment.contact),
         joinedload(Commitment.institution),
+    )
+
+
+def with_names(stmt):
+    """``with_people`` for a list: of each person or body, only the fields a row shows (their other columns,
+    a user's among them, are neither read nor turned into attributes)."""
+    return stmt.options(
+        joinedload(Commitment.responsible).load_only(User.name, raiseload=True),
+        joinedload(Commitment.organisation).load_only(Organisation.acronym, Organisation.name, raiseload=True),
+        joinedload(Commitment.contact).load_only(
+            Contact.honorific, Contact.given_name, Contact.family_name, raiseload=True
+        ),
+        joinedload(Commitment.institution).load_only(Institution.short_name, raiseload=True),
     )
 
 
@@ -389,16 +402,24 @@ class CommitmentFilters:
 
 
 def list_commitments(
-    session: DbSession, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
+    session: DbSession,
+    user: User,
+    filters: CommitmentFilters,
+    *,
+    cursor: str | None,
+    size: int,
+    today: date,
+    names_only: bool = False,
 ) -> Page:
-    """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
+    """Open ones first, soonest due first (so overdue ones lead), then the closed ones. ``names_only``: of the
+    people and bodies, only what the list page shows (exports and reports read them whole)."""
     capped = False
     ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "commitment", filters.q)
 
     def build() -> Select[Any]:
-        stmt = with_people(select(Commitment)).where(visible_clause(user))
+        stmt = (with_names if names_only else with_people)(select(Commitment)).where(visible_clause(user))
         if ids is not None:
             stmt = stmt.where(Commitment.id.in_(ids))
         if filters.status == "active":
@@ -420,7 +441,7 @@ def list_commitments(
         return stmt
 
     # A search's ids make each statement its own; any other is the same for the reader and filters.
-    shape = None if ids is not None else ("commitments", *reader_key(user), astuple(filters))
+    shape = None if ids is not None else ("commitments", *reader_key(user), astuple(filters), names_only)
     return keyset_page(
         session,
         build,
