@@ -210,7 +210,11 @@ def run(db: str, size_name: str, rounds: int, per_round: int, port: int, results
     started = time.perf_counter()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url} if db == "sqlite" else None)
     built = build(app, size)
-    cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": built.token})  # type: ignore[attr-defined]
+    # The session cookie of a browser that has already been served a page: it holds the CSRF token that page's
+    # forms were given (without one, every request would make a token and send a new cookie, as only a first
+    # visit does).
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    cookie = signer.dumps({"_user_id": built.token, "csrf_token": secrets.token_hex(20)})
     only = chosen()
     page_list = [page for page in pages(built) if only is None or page.key in only]
     plans = _capture(app, built, cookie, page_list)
