@@ -595,7 +595,8 @@ def _arising() -> Select[Any]:
 
 
 def _review(ids: Any, user_id: int, institution_id: int, admin: bool) -> Select[Any]:
-    return with_people(select(Commitment)).where(Commitment.id.in_(ids), visible_to(user_id, institution_id, admin))
+    # The meeting page's tables show a name of each person or body: with_names, not with_people.
+    return with_names(select(Commitment)).where(Commitment.id.in_(ids), visible_to(user_id, institution_id, admin))
 
 
 @dataclass
