@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from flask import (
     session,
     url_for,
 )
+from flask import Request as FlaskRequest
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -180,10 +181,13 @@ def _require_login():
     return None
 
 
-def _wtforms_translations() -> None:
-    """flask_wtf reads WTForms' own messages ("This field is required." in French) from disk on every request
-    that builds a form; they are kept per language instead, in the request attribute flask_wtf looks at first."""
-    request.wtforms_translations = _wtforms_catalogue(str(i18n.locale() or "fr"))  # type: ignore[attr-defined]
+class Request(FlaskRequest):
+    @cached_property
+    def wtforms_translations(self) -> NullTranslations:
+        """WTForms' own messages ("This field is required." in French), which flask_wtf reads from disk on every
+        request that builds a form: kept per language instead, and found only by requests that show a form
+        (flask_wtf looks at this attribute first)."""
+        return _wtforms_catalogue(str(i18n.locale() or "fr"))
 
 
 @cache
@@ -450,7 +454,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # our server-side sessions do better
     app.before_request(_check_host)
     app.before_request(_require_login)
-    app.before_request(_wtforms_translations)  # after the login: the user's language is known
+    app.request_class = Request
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
