@@ -28,7 +28,7 @@ from crm.commitments import services as commitments
 from crm.core.confidentiality import per_reader, reader_key
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
-from crm.documents.models import FrozenDocument
+from crm.documents.models import FrozenDocument, StoredFile
 from crm.documents.pdf import LOGO_URL, QR_URL
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
@@ -420,23 +420,31 @@ class Download:
     number: int
     approved: bool
     frozen: FrozenDocument | None = None
+    data: bytes | None = None  # the frozen document's bytes, when asked for
 
 
-def download(session: DbSession, meeting_id: int, number: int | None, user: User, lang: str = "fr") -> Download | None:
-    """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
+def download(
+    session: DbSession, meeting_id: int, number: int | None, user: User, lang: str = "fr", *, with_bytes: bool = False
+) -> Download | None:
+    """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one.
+    With it, the document frozen at approval in ``lang`` and (``with_bytes``: a download that will send them
+    whatever happens, not a conditional one that may end in a 304) its bytes."""
     params: dict[str, Any] = {"meeting_id": meeting_id, "lang": lang}
     if number is not None:
         params["number"] = number
-    stmt = _download_statement(*reader_key(user), number is not None)
+    stmt = _download_statement(*reader_key(user), number is not None, with_bytes)
     row = session.execute(stmt, params).first()
     if row is None:
         return None
     approved = row[4] == MinutesStatus.APPROVED
-    return Download(row[0], row[1], row[2], row[3], approved, row[5] if approved else None)
+    frozen = row[5] if approved else None
+    return Download(row[0], row[1], row[2], row[3], approved, frozen, row[6] if frozen and with_bytes else None)
 
 
 @per_reader
-def _download_statement(user_id: int, institution_id: int, admin: bool, numbered: bool) -> Select[Any]:
+def _download_statement(
+    user_id: int, institution_id: int, admin: bool, numbered: bool, with_bytes: bool
+) -> Select[Any]:
     """Built once per reader (the meeting, the number and the language are parameters), not on every download."""
     stmt = (
         select(
@@ -454,6 +462,8 @@ def _download_statement(user_id: int, institution_id: int, admin: bool, numbered
         )
         .where(Meeting.id == bindparam("meeting_id"), meetings.visible_to(user_id, institution_id, admin))
     )
+    if with_bytes:
+        stmt = stmt.add_columns(StoredFile.data).outerjoin(StoredFile, StoredFile.id == FrozenDocument.file_id)
     if numbered:
         stmt = stmt.where(MinutesRevision.number == bindparam("number"))
     return stmt.order_by(MinutesRevision.number.desc()).limit(1)
