@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, func,
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
+from crm.auth.permissions import reader_key
 from crm.commitments.models import (
     Commitment,
     CommitmentStatus,
@@ -21,7 +22,7 @@ from crm.commitments.models import (
     Priority,
 )
 from crm.core import confidentiality, fulltext
-from crm.core.confidentiality import Sharing, reader_key
+from crm.core.confidentiality import Sharing
 from crm.db import DbSession, check_version
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 
-from crm.auth.models import Role, User
 from crm.core.enums import LabelledEnum
 from crm.i18n import lazy_gettext as _l
 
@@ -58,12 +57,6 @@ def per_reader(build: Callable[..., T]) -> Callable[..., T]:
     Clauses and statements hold no state: statements may share them, and the key is all they depend on (a reader
     who changes institution or role gets another). Building one cost more than running its list's query."""
     return lru_cache(maxsize=1024)(build)
-
-
-def reader_key(user: User) -> tuple[int, int, bool]:
-    """What a reader's visibility clauses depend on (the arguments of each domain's ``visible_to``): a key for
-    statements kept per reader."""
-    return user.id, user.institution_id, user.can(Role.ADMIN)
 
 
 def is_limited(confidentiality: Any) -> ColumnElement[bool]:

@@ -24,8 +24,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
 from crm.auth.models import User
+from crm.auth.permissions import reader_key
 from crm.commitments import services as commitments
-from crm.core.confidentiality import per_reader, reader_key
+from crm.core.confidentiality import per_reader
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
 from crm.documents.models import FrozenDocument, StoredFile

@@ -16,8 +16,8 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
+from crm.auth.permissions import reader_key
 from crm.core import confidentiality, fulltext
-from crm.core.confidentiality import reader_key
 from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
 from crm.meetings.models import (
