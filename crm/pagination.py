@@ -95,7 +95,7 @@ def keyset_page(
         finished = base.order_by(*[col.desc() if descending else col.asc() for col in order]).limit(size + 1)
         if key is not None:
             if len(_SHAPES) >= SHAPES_KEPT:
-                del _SHAPES[next(iter(_SHAPES))]  # the oldest
+                _SHAPES.pop(next(iter(_SHAPES), None), None)  # the oldest
             _SHAPES[key] = finished
     values = dict(params or {})
     if cursor:
