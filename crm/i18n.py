@@ -14,6 +14,7 @@ from typing import Any
 from babel import Locale
 from babel.support import NullTranslations
 from flask import g
+from flask.globals import _cv_app
 from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import Environment, pass_context
@@ -24,11 +25,12 @@ _UNTRANSLATED = NullTranslations()  # outside an application context, as flask_b
 
 
 def _state() -> Any:
-    """flask_babel's per-request state (locale, zone), or None outside an application context."""
-    try:
-        return g._flask_babel
-    except (AttributeError, RuntimeError):  # not set yet, or no application context
-        return None
+    """flask_babel's per-request state (locale, zone), or None outside an application context.
+
+    Read from the application context itself (what ``g`` stands for) rather than through the ``g`` proxy: a list
+    page asks a few hundred times (every label, date and translated string)."""
+    context = _cv_app.get(None)
+    return getattr(context.g, "_flask_babel", None) if context is not None else None
 
 
 def locale() -> Locale | None:

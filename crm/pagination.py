@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flask import abort
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, bindparam, tuple_
 
 from crm.db import DbSession
 
@@ -60,26 +60,47 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     return [_typed(v) for v in values]
 
 
+SHAPES_KEPT = 1024  # statements kept (lists × readers × filter combinations in use)
+_SHAPES: dict[Hashable, Select] = {}
+
+
 def keyset_page(
     session: DbSession,
-    stmt: Select,
+    stmt: Select | Callable[[], Select],
     order: Sequence[Any],
     *,
     cursor: str | None,
     size: int,
     descending: bool = False,
     capped: bool = False,
+    shape: Hashable | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Page:
     """Rows of ``stmt`` ordered by ``order`` (ending with a unique column), after ``cursor``.
 
     ``order`` holds the ORM attributes; each row's values for them make the next cursor.
+
+    With ``shape`` (everything the statement depends on besides ``params``: the list, the reader, the filters),
+    ``stmt`` is a function and the finished statement (order, limit, the cursor's clause with the cursor's values
+    as parameters) is built once per shape and kept: SQLAlchemy finds its compiled form by a key it computed
+    once, instead of walking the whole statement (visibility clause included) on every request.
     """
+    key = (shape, bool(cursor), tuple(order), descending, size) if shape is not None else None
+    finished = _SHAPES.get(key) if key is not None else None
+    if finished is None:
+        base = stmt() if callable(stmt) else stmt
+        if cursor:
+            after = tuple_(*[bindparam(f"after_{i}", type_=col.type) for i, col in enumerate(order)])
+            base = base.where(tuple_(*order) < after if descending else tuple_(*order) > after)
+        finished = base.order_by(*[col.desc() if descending else col.asc() for col in order]).limit(size + 1)
+        if key is not None:
+            if len(_SHAPES) >= SHAPES_KEPT:
+                _SHAPES.pop(next(iter(_SHAPES), None), None)  # the oldest
+            _SHAPES[key] = finished
+    values = dict(params or {})
     if cursor:
-        values = decode_cursor(cursor, len(order))
-        key = tuple_(*order)
-        stmt = stmt.where(key < tuple(values) if descending else key > tuple(values))
-    stmt = stmt.order_by(*[col.desc() if descending else col.asc() for col in order]).limit(size + 1)
-    rows = list(session.scalars(stmt).unique().all())
+        values.update((f"after_{i}", v) for i, v in enumerate(decode_cursor(cursor, len(order))))
+    rows = list(session.scalars(finished, values).unique().all())
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]

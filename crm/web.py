@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from flask import (
     session,
     url_for,
 )
+from flask import Request as FlaskRequest
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -44,6 +45,7 @@ from crm.audit import services as audit
 from crm.auth import services as auth_services
 from crm.auth.models import Role
 from crm.auth.permissions import can, public
+from crm.core.enums import LabelledEnum
 from crm.core.ids import MAX_ID
 from crm.cycle import Busy, OutOfRange
 from crm.errors import DomainError
@@ -121,6 +123,47 @@ def id_url(endpoint: str, key: str) -> Callable[[int], str]:
     return lambda record_id: f"{head}{int(record_id)}{tail}"
 
 
+# The header's links (and the bell's): the same on every page of an app served under one root.
+HEADER_ENDPOINTS = (
+    "home.home",
+    "meetings.meetings",
+    "meetings.month",
+    "visits.visits",
+    "partners.organisations",
+    "partners.contacts",
+    "aes.overview",
+    "documents.letterhead",
+    "auth.users",
+    "partners.institutions_list",
+    "search.search",
+    "search.live",
+    "auth.account",
+    "auth.switch_language",
+    "auth.logout",
+    "auth.session_check",
+    "notifications.inbox",
+    "notifications.bell",
+)
+
+
+def header_urls() -> dict[str, str]:
+    """The header's links by endpoint (and ``commitments.mine``), built once per application root instead of
+    some twenty ``url_for`` calls on every page."""
+    built: dict[str, dict[str, str]] = current_app.extensions.setdefault("crm_header_urls", {})
+    root = request.script_root
+    urls = built.get(root)
+    if urls is None:
+        urls = {endpoint: url_for(endpoint) for endpoint in HEADER_ENDPOINTS}
+        urls["commitments.mine"] = url_for("commitments.commitments", mine=1)
+        built[root] = urls
+    return urls
+
+
+def labels(enum_class: Iterable[LabelledEnum]) -> dict[LabelledEnum, str]:
+    """Each member's label in the reader's language, translated once for a whole list rather than on every row."""
+    return {member: member.label for member in enum_class}
+
+
 def script_urls() -> list[str]:
     """The page's scripts: one fingerprinted bundle when the static-file layer built it, else each file."""
     static = current_app.extensions.get("crm_static")
@@ -138,10 +181,13 @@ def _require_login():
     return None
 
 
-def _wtforms_translations() -> None:
-    """flask_wtf reads WTForms' own messages ("This field is required." in French) from disk on every request
-    that builds a form; they are kept per language instead, in the request attribute flask_wtf looks at first."""
-    request.wtforms_translations = _wtforms_catalogue(str(i18n.locale() or "fr"))  # type: ignore[attr-defined]
+class Request(FlaskRequest):
+    @cached_property
+    def wtforms_translations(self) -> NullTranslations:
+        """WTForms' own messages ("This field is required." in French), which flask_wtf reads from disk on every
+        request that builds a form: kept per language instead, and found only by requests that show a form
+        (flask_wtf looks at this attribute first)."""
+        return _wtforms_catalogue(str(i18n.locale() or "fr"))
 
 
 @cache
@@ -408,7 +454,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # our server-side sessions do better
     app.before_request(_check_host)
     app.before_request(_require_login)
-    app.before_request(_wtforms_translations)  # after the login: the user's language is known
+    app.request_class = Request
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
@@ -428,6 +474,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         static_url=static_url,
         script_urls=script_urls,
+        header_urls=header_urls,
+        labels=labels,
         id_url=id_url,
         can=can,
         Role=Role,

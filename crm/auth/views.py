@@ -203,7 +203,7 @@ def user_edit(user_id: int):
             "auth/user_form.html",
             form=form,
             user=services.user_with_institution(db.session, user_id),
-            history=db.session.scalars(audit.history_for("user_account", user_id)).all(),
+            history=audit.history(db.session, "user_account", user_id),
             **kw,
         ),
         record=user,

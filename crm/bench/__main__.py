@@ -5,6 +5,9 @@ Options (environment, or `make bench SIZES=10k,100k,1m DBS=sqlite ROUNDS=6`):
   DBS     sqlite,postgresql (PostgreSQL: CRM_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/crm_bench)
   ROUNDS  interleaved rounds per page (each round: N app requests, then N floor requests); PER_ROUND is N
   BENCH_PORT  the app's port, 5106 (the floor listens on the next one)
+  PAGES   only these, comma-separated keys: meetings, commitments, organisations, contacts, visits, search, meeting,
+          week, month, draft, approved (the draft and approved PDFs); memory, first load and the search part are
+          then left out. Unset: everything.
 Prints figures and PASS/FAIL against the budgets of issue 15; never fails itself.
 """
 
@@ -37,21 +40,31 @@ class Page:
     label: str
     path: str
     kind: str  # list, meeting, calendar, search (every page here is in the growth budget: none is one partner's)
+    key: str  # what PAGES names it by
 
 
 def pages(built: Built) -> list[Page]:
     m = built.meeting_id
     return [
-        Page("meetings, past", "/meetings?when=past", "list"),
-        Page("commitments", "/commitments", "list"),
-        Page("organisations", "/organisations", "list"),
-        Page("contacts", "/contacts", "list"),
-        Page("visits, past", "/visits?when=past", "list"),
-        Page("meetings search", "/meetings?when=past&q=reunion%20de%20travail%2099", "search"),
-        Page("meeting page", f"/meetings/{m}", "meeting"),
-        Page("week view", f"/calendar/week?d={built.week.isoformat()}", "calendar"),
-        Page("month view", f"/meetings/month?m={built.month}", "calendar"),
+        Page("meetings, past", "/meetings?when=past", "list", "meetings"),
+        Page("commitments", "/commitments", "list", "commitments"),
+        Page("organisations", "/organisations", "list", "organisations"),
+        Page("contacts", "/contacts", "list", "contacts"),
+        Page("visits, past", "/visits?when=past", "list", "visits"),
+        Page("meetings search", "/meetings?when=past&q=reunion%20de%20travail%2099", "search", "search"),
+        Page("meeting page", f"/meetings/{m}", "meeting", "meeting"),
+        Page("week view", f"/calendar/week?d={built.week.isoformat()}", "calendar", "week"),
+        Page("month view", f"/meetings/month?m={built.month}", "calendar", "month"),
     ]
+
+
+PDF_KEYS = ("draft", "approved")
+
+
+def chosen() -> set[str] | None:
+    """The keys named by PAGES, or None for everything."""
+    named = {k.strip().lower() for k in (os.environ.get("PAGES") or "").split(",") if k.strip()}
+    return named or None
 
 
 def _url(db: str, tmp: Path) -> str:
@@ -213,8 +226,13 @@ def run(db: str, size_name: str, rounds: int, per_round: int, port: int, results
     started = time.perf_counter()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url} if db == "sqlite" else None)
     built = build(app, size)
-    cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": built.token})  # type: ignore[attr-defined]
-    page_list = pages(built)
+    # The session cookie of a browser that has already been served a page: it holds the CSRF token that page's
+    # forms were given (without one, every request would make a token and send a new cookie, as only a first
+    # visit does).
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    cookie = signer.dumps({"_user_id": built.token, "csrf_token": secrets.token_hex(20)})
+    only = chosen()
+    page_list = [page for page in pages(built) if only is None or page.key in only]
     plans = _capture(app, built, cookie, page_list)
     frozen_size = _frozen_size(app, built)
     (tmp / "static").mkdir()
@@ -263,9 +281,10 @@ def run(db: str, size_name: str, rounds: int, per_round: int, port: int, results
             print(f"{_sides(page.label, a, b)} {ratio:5.2f} {sql:4d} {size_kb:6.1f}  {budget}{errors}", flush=True)
             rows[page.label] = (a.median, ratio)
         pages_only = _memory(server)
-        _pdfs(port, built, auth, rounds, rows)
-        _print_memory(server, pages_only)
-        _first_load(port, cookie)
+        _pdfs(port, built, auth, rounds, rows, only)
+        if only is None:
+            _print_memory(server, pages_only)
+            _first_load(port, cookie)
     finally:
         server.stop()
         floor.stop()
@@ -294,9 +313,13 @@ def _frozen_size(app, built: Built) -> int:
     return int(size or 0)
 
 
-def _pdfs(port: int, built: Built, auth: dict, rounds: int, rows: dict) -> None:
+def _pdfs(port: int, built: Built, auth: dict, rounds: int, rows: dict, only: set[str] | None) -> None:
     draft = f"/meetings/{built.meeting_id}/minutes.pdf?lang=fr"
     approved = f"/meetings/{built.approved_id}/minutes.pdf?lang=fr"
+    if only is not None and "draft" not in only:
+        if "approved" in only:
+            _approved(port, approved, auth, rounds)
+        return
     client.get(port, draft, auth)  # the app's first render writes its HTML for the floor
     n = max(2, rounds // 2)
     fresh = {**auth, "X-Bench-Fresh": "1"}  # bench mode only: skip the draft cache, a first render each time
@@ -312,6 +335,12 @@ def _pdfs(port: int, built: Built, auth: dict, rounds: int, rows: dict) -> None:
         f"{'draft PDF, unchanged':22} {c.median:7.1f} {c.p95:7.1f} {c.rps:6.1f} | {'':>7} {'':>7} {'':>6} | "
         f"{c.median / b.median:5.2f} {'':>4} {'':>6}  served from cache {verdict(c.median < 0.25 * b.median)}"
     )
+    if only is None or "approved" in only:
+        _approved(port, approved, auth, rounds)
+    rows["draft PDF"] = (a.median, ratio)
+
+
+def _approved(port: int, approved: str, auth: dict, rounds: int) -> None:
     d, e = client.interleaved((port, approved), (port, "/bench-static/same-size.pdf"), rounds, 8, auth)
     ratio = d.median / e.median
     print(
@@ -319,7 +348,6 @@ def _pdfs(port: int, built: Built, auth: dict, rounds: int, rows: dict) -> None:
         f"{ratio:5.2f} {int(d.last.headers.get('x-bench-sql', -1)) if d.last else -1:4d} "
         f"{len(d.last.body) / 1024 if d.last else 0:6.1f}  ≤ 3× static file of the same size {verdict(ratio <= 3)}"
     )
-    rows["draft PDF"] = (a.median, ratio)
 
 
 def _print_memory(server: Server, pages_only: dict[int, tuple[float, float]]) -> None:
@@ -377,9 +405,10 @@ def main() -> None:
             for label, (ms, _) in results[("sqlite", size)].items():
                 growth = ms / base[label][0]
                 print(f"    {label:22} {base[label][0]:7.1f} → {ms:7.1f} ms  {growth:5.2f}×  {verdict(growth <= 1.5)}")
-    from crm.search.bench import search_figures
+    if chosen() is None:
+        from crm.search.bench import search_figures
 
-    search_figures()
+        search_figures()
 
 
 if __name__ == "__main__":

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
 from typing import Any
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select, union_all, update
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, func, or_, select, union_all, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import Role, User
+from crm.auth.permissions import reader_key
 from crm.commitments.models import (
     Commitment,
     CommitmentStatus,
@@ -28,7 +29,7 @@ from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
 from crm.pagination import Page, keyset_page
 from crm.partners import institutions
-from crm.partners.models import Contact, Organisation, Position
+from crm.partners.models import Contact, Institution, Organisation, Position
 from crm.references import next_reference
 from crm.visits import services as visits
 from crm.visits.models import Visit
@@ -107,6 +108,19 @@ def with_people(stmt):
         joinedload(Commitment.organisation),
         joinedload(Commitment.contact),
         joinedload(Commitment.institution),
+    )
+
+
+def with_names(stmt):
+    """``with_people`` for a list: of each person or body, only the fields a row shows (their other columns,
+    a user's among them, are neither read nor turned into attributes)."""
+    return stmt.options(
+        joinedload(Commitment.responsible).load_only(User.name, raiseload=True),
+        joinedload(Commitment.organisation).load_only(Organisation.acronym, Organisation.name, raiseload=True),
+        joinedload(Commitment.contact).load_only(
+            Contact.honorific, Contact.given_name, Contact.family_name, raiseload=True
+        ),
+        joinedload(Commitment.institution).load_only(Institution.short_name, raiseload=True),
     )
 
 
@@ -389,32 +403,55 @@ class CommitmentFilters:
 
 
 def list_commitments(
-    session: DbSession, user: User, filters: CommitmentFilters, *, cursor: str | None, size: int, today: date
+    session: DbSession,
+    user: User,
+    filters: CommitmentFilters,
+    *,
+    cursor: str | None,
+    size: int,
+    today: date,
+    names_only: bool = False,
 ) -> Page:
-    """Open ones first, soonest due first (so overdue ones lead), then the closed ones."""
-    stmt = with_people(select(Commitment)).where(visible_clause(user))
+    """Open ones first, soonest due first (so overdue ones lead), then the closed ones. ``names_only``: of the
+    people and bodies, only what the list page shows (exports and reports read them whole)."""
     capped = False
+    ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "commitment", filters.q)
-        stmt = stmt.where(Commitment.id.in_(ids))
-    if filters.status == "active":
-        stmt = stmt.where(Commitment.closed.is_(False))
-    elif filters.status == "closed":
-        stmt = stmt.where(Commitment.closed.is_(True))
-    elif filters.status in set(CommitmentStatus):
-        stmt = stmt.where(Commitment.status == filters.status)
-    if filters.owed_by in set(OwedBy):
-        stmt = stmt.where(Commitment.owed_by == filters.owed_by)
-    if filters.organisation_id:
-        stmt = stmt.where(Commitment.organisation_id == filters.organisation_id)
-    if filters.mine:
-        stmt = stmt.where(Commitment.responsible_id == user.id)
-    elif filters.responsible_id:
-        stmt = stmt.where(Commitment.responsible_id == filters.responsible_id)
-    if filters.overdue:
-        stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < today)
+
+    def build() -> Select[Any]:
+        stmt = (with_names if names_only else with_people)(select(Commitment)).where(visible_clause(user))
+        if ids is not None:
+            stmt = stmt.where(Commitment.id.in_(ids))
+        if filters.status == "active":
+            stmt = stmt.where(Commitment.closed.is_(False))
+        elif filters.status == "closed":
+            stmt = stmt.where(Commitment.closed.is_(True))
+        elif filters.status in set(CommitmentStatus):
+            stmt = stmt.where(Commitment.status == filters.status)
+        if filters.owed_by in set(OwedBy):
+            stmt = stmt.where(Commitment.owed_by == filters.owed_by)
+        if filters.organisation_id:
+            stmt = stmt.where(Commitment.organisation_id == filters.organisation_id)
+        if filters.mine:
+            stmt = stmt.where(Commitment.responsible_id == user.id)
+        elif filters.responsible_id:
+            stmt = stmt.where(Commitment.responsible_id == filters.responsible_id)
+        if filters.overdue:
+            stmt = stmt.where(Commitment.closed.is_(False), Commitment.due_key < bindparam("today", type_=Date))
+        return stmt
+
+    # A search's ids make each statement its own; any other is the same for the reader and filters.
+    shape = None if ids is not None else ("commitments", *reader_key(user), astuple(filters), names_only)
     return keyset_page(
-        session, stmt, [Commitment.closed, Commitment.due_key, Commitment.id], cursor=cursor, size=size, capped=capped
+        session,
+        build,
+        [Commitment.closed, Commitment.due_key, Commitment.id],
+        cursor=cursor,
+        size=size,
+        capped=capped,
+        shape=shape,
+        params={"today": today} if filters.overdue else None,
     )
 
 
@@ -564,7 +601,8 @@ def _arising() -> Select[Any]:
 
 
 def _review(ids: Any, user_id: int, institution_id: int, admin: bool) -> Select[Any]:
-    return with_people(select(Commitment)).where(Commitment.id.in_(ids), visible_to(user_id, institution_id, admin))
+    # The meeting page's tables show a name of each person or body: with_names, not with_people.
+    return with_names(select(Commitment)).where(Commitment.id.in_(ids), visible_to(user_id, institution_id, admin))
 
 
 @dataclass

@@ -40,6 +40,7 @@ def commitments():
         cursor=args.get("after"),
         size=current_app.config["CRM_PAGE_SIZE"],
         today=date.today(),
+        names_only=True,
     )
     organisation = db.session.get(Organisation, filters.organisation_id) if filters.organisation_id else None
     return render(

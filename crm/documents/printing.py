@@ -18,17 +18,18 @@ from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.audit import services as audit
 from crm.audit.models import AuditEvent
-from crm.auth.models import Role, User
+from crm.auth.models import User
+from crm.auth.permissions import reader_key
 from crm.commitments import services as commitments
 from crm.core import confidentiality
 from crm.core.urls import absolute_url
 from crm.db import DbSession, check_version, utcnow
-from crm.documents.models import FrozenDocument
+from crm.documents.models import FrozenDocument, StoredFile
 from crm.documents.pdf import LOGO_URL, QR_URL
 from crm.documents.renderserver import RemoteRenderer
 from crm.documents.services import file_bytes, forget_file, store_bytes
@@ -421,33 +422,59 @@ def approve_and_freeze(session: DbSession, revision: MinutesRevision, actor: Use
 
 @dataclass
 class Download:
-    """What the download of a revision's PDF needs, read in one statement: no meeting, no participants."""
+    """What the download of a revision's PDF needs, read in one statement: no meeting, no participants; and the
+    document frozen at approval in the language asked for, if there is one."""
 
     meeting_id: int
     reference: str
     revision_id: int
     number: int
     approved: bool
+    frozen: FrozenDocument | None = None
+    data: bytes | None = None  # the frozen document's bytes, when asked for
 
 
-def download(session: DbSession, meeting_id: int, number: int | None, user: User) -> Download | None:
-    """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one."""
-    stmt = _download_statement(user.id, user.institution_id, user.can(Role.ADMIN), number is not None)
-    parameters = {"meeting_id": meeting_id} if number is None else {"meeting_id": meeting_id, "number": number}
-    row = session.execute(stmt, parameters).first()
+def download(
+    session: DbSession, meeting_id: int, number: int | None, user: User, lang: str = "fr", *, with_bytes: bool = False
+) -> Download | None:
+    """The revision (the latest, or `number`) of a meeting the user may see; None for a missing or hidden one.
+    With it, the document frozen at approval in ``lang`` and (``with_bytes``: a download that will send them
+    whatever happens, not a conditional one that may end in a 304) its bytes."""
+    params: dict[str, Any] = {"meeting_id": meeting_id, "lang": lang}
+    if number is not None:
+        params["number"] = number
+    stmt = _download_statement(*reader_key(user), number is not None, with_bytes)
+    row = session.execute(stmt, params).first()
     if row is None:
         return None
-    return Download(row[0], row[1], row[2], row[3], row[4] == MinutesStatus.APPROVED)
+    approved = row[4] == MinutesStatus.APPROVED
+    frozen = row[5] if approved else None
+    return Download(row[0], row[1], row[2], row[3], approved, frozen, row[6] if frozen and with_bytes else None)
 
 
 @confidentiality.per_reader
-def _download_statement(user_id: int, institution_id: int, admin: bool, numbered: bool) -> Select[Any]:
-    """Built once per reader (meeting and number are its parameters)."""
+def _download_statement(
+    user_id: int, institution_id: int, admin: bool, numbered: bool, with_bytes: bool
+) -> Select[Any]:
+    """Built once per reader (the meeting, the number and the language are parameters), not on every download."""
     stmt = (
-        select(Meeting.id, Meeting.reference, MinutesRevision.id, MinutesRevision.number, MinutesRevision.status)
+        select(
+            Meeting.id,
+            Meeting.reference,
+            MinutesRevision.id,
+            MinutesRevision.number,
+            MinutesRevision.status,
+            FrozenDocument,
+        )
         .join(MinutesRevision, MinutesRevision.meeting_id == Meeting.id)
+        .outerjoin(
+            FrozenDocument,
+            and_(FrozenDocument.revision_id == MinutesRevision.id, FrozenDocument.lang == bindparam("lang")),
+        )
         .where(Meeting.id == bindparam("meeting_id"), meetings.visible_to(user_id, institution_id, admin))
     )
+    if with_bytes:
+        stmt = stmt.add_columns(StoredFile.data).outerjoin(StoredFile, StoredFile.id == FrozenDocument.file_id)
     if numbered:
         stmt = stmt.where(MinutesRevision.number == bindparam("number"))
     return stmt.order_by(MinutesRevision.number.desc()).limit(1)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from functools import cache
 from typing import IO
 
 import filetype
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from crm.auth.models import User
@@ -143,11 +144,15 @@ def for_visit(session: DbSession, visit_id: int) -> list[Attachment]:
 
 
 def for_meeting(session: DbSession, meeting_id: int) -> list[Attachment]:
-    return list(
-        session.scalars(
-            select(Attachment)
-            .options(joinedload(Attachment.uploaded_by))
-            .where(Attachment.meeting_id == meeting_id)
-            .order_by(Attachment.id)
-        )
+    return list(session.scalars(_for_meeting_statement(), {"meeting_id": meeting_id}))
+
+
+@cache
+def _for_meeting_statement() -> Select[tuple[Attachment]]:
+    """Built once (the meeting a parameter): the meeting page asks on every view."""
+    return (
+        select(Attachment)
+        .options(joinedload(Attachment.uploaded_by))
+        .where(Attachment.meeting_id == bindparam("meeting_id"))
+        .order_by(Attachment.id)
     )

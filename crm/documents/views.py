@@ -46,12 +46,13 @@ def minutes_pdf(meeting_id: int):
     the browser already holds is a 304). Otherwise: a fresh draft marked as such."""
     lang = _lang()
     number = int_arg("rev")
-    wanted = printing.download(db.session, meeting_id, number, current_user) or abort(404)
+    # A request that cannot end in a 304 reads the bytes with the revision: one statement, not two.
+    unconditional = not (request.if_none_match or request.if_modified_since)
+    wanted = printing.download(db.session, meeting_id, number, current_user, lang, with_bytes=unconditional)
+    wanted = wanted or abort(404)
     filename = f"{wanted.reference}-r{wanted.number}-{lang}.pdf"
-    if wanted.approved:
-        document = printing.frozen(db.session, wanted.revision_id, lang)
-        if document is not None:
-            return _frozen(document, filename)
+    if wanted.frozen is not None:  # approved, and printed at approval
+        return _frozen(wanted.frozen, filename, wanted.data)
     meeting = meetings.meeting_for_print(db.session, meeting_id, current_user) or abort(404)
     revision = meetings.revision_with_items(db.session, meeting.id, wanted.number) or abort(404)
     try:
@@ -70,7 +71,7 @@ def minutes_pdf(meeting_id: int):
         abort(503)
 
 
-def _frozen(document: FrozenDocument, filename: str):
+def _frozen(document: FrozenDocument, filename: str, data: bytes | None = None):
     """An approved PDF never changes: its SHA-256 is its ETag, its freezing time its Last-Modified, and a
     conditional request is answered 304 without reading the bytes. (Like every page, it stays `no-store`:
     minutes may be restricted, and a shared office computer must not keep them.)"""
@@ -81,7 +82,7 @@ def _frozen(document: FrozenDocument, filename: str):
     response.content_type = "application/pdf"
     response.make_conditional(request)
     if response.status_code != 304:
-        response.set_data(printing.frozen_bytes(db.session, document))
+        response.set_data(data if data is not None else printing.frozen_bytes(db.session, document))
     return response
 
 

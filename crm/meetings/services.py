@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
+from crm.auth.permissions import reader_key
 from crm.core import confidentiality, fulltext
 from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
@@ -570,71 +571,95 @@ def list_meetings(
 ) -> Page:
     """``with_partners=False``: the meetings' partners are not loaded (the list page reads their names with
     ``partner_names``; exports read the organisations themselves)."""
-    now = utcnow()
-    stmt = select(Meeting).where(visible_clause(user))
-    if with_partners:
-        stmt = stmt.options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
-    past = filters.when == "past"
-    stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
     capped = False
+    ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "meeting", filters.q)
-        stmt = stmt.where(Meeting.id.in_(ids))
-    if filters.organisation_id:
-        # One partner has few meetings: start from them rather than from every meeting.
-        # A group counts its units and subsidiaries (Huawei Technologies: Huawei Mali, Burkina, Niger).
-        group = select(Organisation.id).where(
-            or_(Organisation.id == filters.organisation_id, Organisation.parent_id == filters.organisation_id)
-        )
-        stmt = stmt.where(
-            Meeting.id.in_(select(MeetingOrganisation.meeting_id).where(MeetingOrganisation.organisation_id.in_(group)))
-        )
-    in_country = partners.country_filter(Organisation.country_code, filters.country)
-    if in_country is not None:
-        orgs = (
-            select(MeetingOrganisation.id)
-            .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
-            .where(MeetingOrganisation.meeting_id == Meeting.id, in_country)
-        )
-        stmt = stmt.where(exists(orgs))
-    if filters.kind:
-        stmt = stmt.where(Meeting.kind == filters.kind)
-    if filters.status:
-        stmt = stmt.where(Meeting.status == filters.status)
-    if filters.date_from:
-        stmt = stmt.where(Meeting.starts_at >= datetime.combine(filters.date_from, datetime.min.time(), UTC))
-    if filters.date_to:
-        stmt = stmt.where(
-            Meeting.starts_at < datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time(), UTC)
-        )
-    if filters.mine:
-        stmt = stmt.where(is_participant_clause(user.id, Meeting.id))
-    if filters.institution_id:
-        stmt = stmt.where(co_owned_clause(filters.institution_id, Meeting.id))
-    if filters.minutes == "none":
-        stmt = stmt.where(
-            Meeting.minutes_status.is_(None), Meeting.ends_at < now, Meeting.status != MeetingStatus.CANCELLED
-        )
-    elif filters.minutes in set(MinutesStatus):
-        stmt = stmt.where(Meeting.minutes_status == filters.minutes)
+    now = bindparam("now", type_=Meeting.starts_at.type)  # a parameter: the statement is kept (see keyset_page)
+
+    def build() -> Select[Any]:
+        stmt = select(Meeting).where(visible_clause(user))
+        if with_partners:
+            stmt = stmt.options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
+        stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
+        if ids is not None:
+            stmt = stmt.where(Meeting.id.in_(ids))
+        if filters.organisation_id:
+            # One partner has few meetings: start from them rather than from every meeting.
+            # A group counts its units and subsidiaries (Huawei Technologies: Huawei Mali, Burkina, Niger).
+            group = select(Organisation.id).where(
+                or_(Organisation.id == filters.organisation_id, Organisation.parent_id == filters.organisation_id)
+            )
+            stmt = stmt.where(
+                Meeting.id.in_(
+                    select(MeetingOrganisation.meeting_id).where(MeetingOrganisation.organisation_id.in_(group))
+                )
+            )
+        in_country = partners.country_filter(Organisation.country_code, filters.country)
+        if in_country is not None:
+            orgs = (
+                select(MeetingOrganisation.id)
+                .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
+                .where(MeetingOrganisation.meeting_id == Meeting.id, in_country)
+            )
+            stmt = stmt.where(exists(orgs))
+        if filters.kind:
+            stmt = stmt.where(Meeting.kind == filters.kind)
+        if filters.status:
+            stmt = stmt.where(Meeting.status == filters.status)
+        if filters.date_from:
+            stmt = stmt.where(Meeting.starts_at >= datetime.combine(filters.date_from, datetime.min.time(), UTC))
+        if filters.date_to:
+            stmt = stmt.where(
+                Meeting.starts_at < datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time(), UTC)
+            )
+        if filters.mine:
+            stmt = stmt.where(is_participant_clause(user.id, Meeting.id))
+        if filters.institution_id:
+            stmt = stmt.where(co_owned_clause(filters.institution_id, Meeting.id))
+        if filters.minutes == "none":
+            stmt = stmt.where(
+                Meeting.minutes_status.is_(None), Meeting.ends_at < now, Meeting.status != MeetingStatus.CANCELLED
+            )
+        elif filters.minutes in set(MinutesStatus):
+            stmt = stmt.where(Meeting.minutes_status == filters.minutes)
+        return stmt
+
+    past = filters.when == "past"
+    # A search's ids make each statement its own; any other is the same for the reader and filters.
+    shape = None if ids is not None else ("meetings", *reader_key(user), astuple(filters), with_partners)
     return keyset_page(
-        session, stmt, [Meeting.starts_at, Meeting.id], cursor=cursor, size=size, descending=past, capped=capped
+        session,
+        build,
+        [Meeting.starts_at, Meeting.id],
+        cursor=cursor,
+        size=size,
+        descending=past,
+        capped=capped,
+        shape=shape,
+        params={"now": utcnow()},
     )
 
 
 def partner_names(session: DbSession, meeting_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     """Each meeting's partners as a list shows them (id, and acronym or else name), in the meeting's order:
     three columns in one statement instead of building two ORM objects per partner."""
-    rows = session.execute(
-        select(MeetingOrganisation.meeting_id, Organisation.id, Organisation.acronym, Organisation.name)
-        .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
-        .where(MeetingOrganisation.meeting_id.in_(meeting_ids))
-        .order_by(MeetingOrganisation.id)
-    )
+    rows = session.execute(_partner_names_statement(), {"meeting_ids": meeting_ids})
     names: dict[int, list[tuple[int, str]]] = {}
     for meeting_id, org_id, acronym, name in rows:
         names.setdefault(meeting_id, []).append((org_id, acronym or name))
     return names
+
+
+@cache
+def _partner_names_statement() -> Select[Any]:
+    """Built once (the meetings' ids a parameter), not on every request."""
+    return (
+        select(MeetingOrganisation.meeting_id, Organisation.id, Organisation.acronym, Organisation.name)
+        .join(Organisation, Organisation.id == MeetingOrganisation.organisation_id)
+        .where(MeetingOrganisation.meeting_id.in_(bindparam("meeting_ids", expanding=True)))
+        .order_by(MeetingOrganisation.id)
+    )
 
 
 def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str) -> list[Meeting]:

@@ -96,6 +96,7 @@ def meetings():
         organisation=organisation,
         kinds=MeetingKind,
         statuses=MeetingStatus,
+        minutes_statuses=MinutesStatus,
         minutes_choices=minutes_choices(),
     )
 
@@ -181,6 +182,7 @@ def meeting(meeting_id: int):
 def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, status: int = 200):
     record, previous = services.meeting_page(db.session, meeting_id, current_user) or abort(404)
     carried, arising = commitments.review(db.session, record, current_user)
+    editable = current_user.institution_id in {h.institution_id for h in record.institutions}
     page = render(
         "meetings/meeting.html",
         meeting=record,
@@ -189,13 +191,14 @@ def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, statu
         carried=carried,
         arising=arising,
         attachments=documents.for_meeting(db.session, record.id),
-        history=db.session.scalars(audit.history_for("meeting", record.id)).all(),
+        history=audit.history(db.session, "meeting", record.id),
         roles=ParticipantRole,
         attendances=Attendance,
-        attachment_form=AttachmentForm(formdata=None),
+        # The attachments' forms, for those who are shown them (documents/_attachments.html)
+        attachment_form=AttachmentForm(formdata=None) if editable and current_user.can(Role.STAFF) else None,
         attachment_error=attachment_error,
-        delete_form=DeleteForm(formdata=None),
-        editable=current_user.institution_id in {h.institution_id for h in record.institutions},
+        delete_form=DeleteForm(formdata=None) if editable and current_user.can(Role.OFFICER) else None,
+        editable=editable,
         status=status,
     )
     if record.confidentiality == Confidentiality.CONFIDENTIAL and request.method == "GET":

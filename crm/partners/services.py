@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
 import pycountry
 from babel import Locale
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Date, Select, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -107,21 +108,32 @@ ORG_SORTS: dict[str, tuple[list[Any], bool]] = {
 
 
 def list_organisations(session: DbSession, filters: OrgFilters, *, cursor: str | None, size: int) -> Page:
-    stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
-    stmt = stmt.where(Organisation.archived_at.is_not(None) if filters.archived else Organisation.archived_at.is_(None))
     capped = False
+    ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "organisation", filters.q)
-        stmt = stmt.where(Organisation.id.in_(ids))
-    if filters.kind:
-        stmt = stmt.where(Organisation.kind == filters.kind)
-    country = country_filter(Organisation.country_code, filters.country)
-    if country is not None:
-        stmt = stmt.where(country)
-    if filters.sector:
-        stmt = stmt.where(Organisation.sectors.like(f"%,{filters.sector},%"))
+
+    def build() -> Select[Any]:
+        stmt = select(Organisation).options(joinedload(Organisation.country), joinedload(Organisation.parent))
+        archived = Organisation.archived_at
+        stmt = stmt.where(archived.is_not(None) if filters.archived else archived.is_(None))
+        if ids is not None:
+            stmt = stmt.where(Organisation.id.in_(ids))
+        if filters.kind:
+            stmt = stmt.where(Organisation.kind == filters.kind)
+        country = country_filter(Organisation.country_code, filters.country)
+        if country is not None:
+            stmt = stmt.where(country)
+        if filters.sector:
+            stmt = stmt.where(Organisation.sectors.like(f"%,{filters.sector},%"))
+        return stmt
+
     order, descending = ORG_SORTS.get(filters.sort, ORG_SORTS["name"])
-    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending, capped=capped)
+    # The directory is the same for every reader: a statement per filters (a search's ids make each its own).
+    shape = None if ids is not None else ("organisations", astuple(filters))
+    return keyset_page(
+        session, build, order, cursor=cursor, size=size, descending=descending, capped=capped, shape=shape
+    )
 
 
 @dataclass
@@ -140,7 +152,7 @@ CONTACT_SORTS: dict[str, tuple[list[Any], bool]] = {
 }
 
 
-def _current_position_clause(today: date):
+def _current_position_clause(today: Any):
     return or_(Position.end_date.is_(None), Position.end_date >= today)
 
 
@@ -149,29 +161,46 @@ def list_contacts(
 ) -> Page:
     """``with_positions=False``: positions are not loaded (the list page reads them with ``current_posts``;
     exports read the positions themselves)."""
-    today = date.today()
-    stmt = select(Contact)
-    if with_positions:
-        stmt = stmt.options(selectinload(Contact.positions).joinedload(Position.organisation))
-    stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
     capped = False
+    ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "contact", filters.q)
-        stmt = stmt.where(Contact.id.in_(ids))
-    country = country_filter(Organisation.country_code, filters.country)
-    if country is not None or filters.organisation_id:
-        held = (
-            select(Position.id)
-            .join(Organisation, Organisation.id == Position.organisation_id)
-            .where(Position.contact_id == Contact.id, _current_position_clause(today))
-        )
-        if country is not None:
-            held = held.where(country)
-        if filters.organisation_id:
-            held = held.where(Position.organisation_id == filters.organisation_id)
-        stmt = stmt.where(exists(held))
+
+    def build() -> Select[Any]:
+        stmt = select(Contact)
+        if with_positions:
+            stmt = stmt.options(selectinload(Contact.positions).joinedload(Position.organisation))
+        stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
+        if ids is not None:
+            stmt = stmt.where(Contact.id.in_(ids))
+        country = country_filter(Organisation.country_code, filters.country)
+        if country is not None or filters.organisation_id:
+            held = (
+                select(Position.id)
+                .join(Organisation, Organisation.id == Position.organisation_id)
+                .where(Position.contact_id == Contact.id, _current_position_clause(bindparam("today", type_=Date)))
+            )
+            if country is not None:
+                held = held.where(country)
+            if filters.organisation_id:
+                held = held.where(Position.organisation_id == filters.organisation_id)
+            stmt = stmt.where(exists(held))
+        return stmt
+
     order, descending = CONTACT_SORTS.get(filters.sort, CONTACT_SORTS["name"])
-    return keyset_page(session, stmt, order, cursor=cursor, size=size, descending=descending, capped=capped)
+    # The directory is the same for every reader: a statement per filters (a search's ids make each its own).
+    shape = None if ids is not None else ("contacts", astuple(filters), with_positions)
+    return keyset_page(
+        session,
+        build,
+        order,
+        cursor=cursor,
+        size=size,
+        descending=descending,
+        capped=capped,
+        shape=shape,
+        params={"today": date.today()},
+    )
 
 
 class Post(NamedTuple):
@@ -186,7 +215,18 @@ def current_posts(session: DbSession, contact_ids: list[int]) -> dict[int, list[
     """The posts each contact holds today, in ``current_positions``' order: a few columns in one statement
     instead of two ORM objects per position."""
     today = date.today()
-    rows = session.execute(
+    rows = session.execute(_posts_statement(), {"contact_ids": contact_ids})
+    posts: dict[int, list[Post]] = {}
+    for contact_id, title, start, end, org_id, acronym, name in rows:
+        if (start is None or start <= today) and (end is None or today <= end):  # Position.held_on
+            posts.setdefault(contact_id, []).append(Post(title, org_id, acronym or name))
+    return posts
+
+
+@cache
+def _posts_statement() -> Select[Any]:
+    """Built once (the contacts' ids a parameter), not on every request."""
+    return (
         select(
             Position.contact_id,
             Position.title,
@@ -197,14 +237,9 @@ def current_posts(session: DbSession, contact_ids: list[int]) -> dict[int, list[
             Organisation.name,
         )
         .join(Organisation, Organisation.id == Position.organisation_id)
-        .where(Position.contact_id.in_(contact_ids))
+        .where(Position.contact_id.in_(bindparam("contact_ids", expanding=True)))
         .order_by(Position.start_date.desc())
     )
-    posts: dict[int, list[Post]] = {}
-    for contact_id, title, start, end, org_id, acronym, name in rows:
-        if (start is None or start <= today) and (end is None or today <= end):  # Position.held_on
-            posts.setdefault(contact_id, []).append(Post(title, org_id, acronym or name))
-    return posts
 
 
 def current_positions(contact: Contact, on: date | None = None) -> list[Position]:

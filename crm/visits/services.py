@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, exists, inspect, or_, select
+from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, inspect, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
+from crm.auth.permissions import reader_key
 from crm.core import confidentiality, fulltext
 from crm.db import DbSession, check_version, like_pattern, search_key
 from crm.errors import DomainError, Forbidden
@@ -288,23 +289,40 @@ class VisitFilters:
 def list_visits(
     session: DbSession, user: User, filters: VisitFilters, *, cursor: str | None, size: int, today: date
 ) -> Page:
-    stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
-    past = filters.when == "past"
-    stmt = stmt.where(Visit.ends_on < today if past else Visit.ends_on >= today)
     capped = False
+    ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "visit", filters.q)
-        stmt = stmt.where(Visit.id.in_(ids))
-    if filters.direction:
-        stmt = stmt.where(Visit.direction == filters.direction)
-    if filters.status:
-        stmt = stmt.where(Visit.status == filters.status)
-    if filters.event_id:
-        stmt = stmt.where(Visit.event_id == filters.event_id)
-    if filters.mine:
-        stmt = stmt.where(is_member_clause(user.id, Visit.id))
+    past = filters.when == "past"
+
+    def build() -> Select[Any]:
+        stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
+        on = bindparam("today", type_=Date)  # a parameter: the statement is kept (see keyset_page)
+        stmt = stmt.where(Visit.ends_on < on if past else Visit.ends_on >= on)
+        if ids is not None:
+            stmt = stmt.where(Visit.id.in_(ids))
+        if filters.direction:
+            stmt = stmt.where(Visit.direction == filters.direction)
+        if filters.status:
+            stmt = stmt.where(Visit.status == filters.status)
+        if filters.event_id:
+            stmt = stmt.where(Visit.event_id == filters.event_id)
+        if filters.mine:
+            stmt = stmt.where(is_member_clause(user.id, Visit.id))
+        return stmt
+
+    # A search's ids make each statement its own; any other is the same for the reader and filters.
+    shape = None if ids is not None else ("visits", *reader_key(user), astuple(filters))
     return keyset_page(
-        session, stmt, [Visit.starts_on, Visit.id], cursor=cursor, size=size, descending=past, capped=capped
+        session,
+        build,
+        [Visit.starts_on, Visit.id],
+        cursor=cursor,
+        size=size,
+        descending=past,
+        capped=capped,
+        shape=shape,
+        params={"today": today},
     )
 
 
