@@ -204,6 +204,15 @@ PG_DROP = [
 OUTSIDE_METADATA = (FTS_TABLE, TITLE_TABLE, PG_COLUMN, PG_TITLE_COLUMN, PG_INDEX, PG_TITLE_INDEX)
 
 
+def compact(conn: Any) -> None:
+    """After writing many entries at once: SQLite's FTS5 tables merged into one segment each (a query then reads
+    each word's list from one b-tree, not from the dozens a bulk write leaves: half the time of a list's box at
+    a million meetings). PostgreSQL's GIN indexes need nothing of the kind."""
+    if conn.dialect.name == "sqlite":
+        for name in (FTS_TABLE, TITLE_TABLE):
+            conn.exec_driver_sql(f"INSERT INTO {name}({name}) VALUES ('optimize')")
+
+
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
     """For Alembic: the index's engine-specific parts are not in the models' metadata."""
     return not (name and name.startswith(OUTSIDE_METADATA))
@@ -247,8 +256,9 @@ RECENT, WIDER, OLDER = "recent", "wider", "older"
 # a kind's newest matches of two words that each match one entry in twenty, say, are found there whatever the
 # size of the index, where their posting lists would be read whole.
 WIDER_ENTRIES = 40_000
-RECENT_ENTRIES = 5000  # a list's search box: its 250 newest matches of a partner's name are found among them
-SEARCH_RECENT_ENTRIES = 2000  # the search box, showing a few of each kind: each read of the recent entries costs less
+# A list's box wants LIST_CAP + 1 matches: a partner's name (in one meeting in sixteen) finds them among these; the
+# search box, showing a few of each kind, finds them among these too.
+RECENT_ENTRIES = 2000
 # In each part, so many of the newest matches are read before the caller's conditions (visibility) are checked
 # on them: a reader who may see almost none of them sees fewer results than there are (readers see most).
 CANDIDATES = 250
@@ -292,14 +302,14 @@ class Reading:
     """One search's reads of the index. On PostgreSQL: where each kind's recent entries begin and end, read once,
     and the planner told to plan each statement for its own words (a plan kept for other words would not fit)."""
 
-    def __init__(self, session: DbSession, kinds: Iterable[str], recent: int = RECENT_ENTRIES) -> None:
+    def __init__(self, session: DbSession, kinds: Iterable[str]) -> None:
         self.session = session
         self.postgres = _dialect(session) == "postgresql"
         self.floors: dict[str, int] = {}
         self.ceilings: dict[str, int] = {}
         if self.postgres:
             kinds = sorted(set(kinds))
-            bounds = [self._nth_newest(kind, n) for kind in kinds for n in (recent, 1)]
+            bounds = [self._nth_newest(kind, n) for kind in kinds for n in (RECENT_ENTRIES, 1)]
             # For the rest of the search's transaction: statements planned for their own words, never a sequential
             # scan (below the recent entries, the GIN index is the way, whatever the planner guesses of a word's
             # frequency from every kind), compiled by nobody (JIT costs more than they do), in one process.
@@ -407,9 +417,10 @@ class Reading:
         return select(*columns).where(SearchEntry.id.in_(ids)).order_by(SearchEntry.id.desc()).limit(limit)
 
 
-# A list's own search box reads at most this many matches (the newest): beyond, the list says so. About what
-# the recent entries of a kind hold of a partner's name (1 meeting in 16), so that it is read among them.
-LIST_CAP = 250
+# A list's own search box reads at most this many matches (the newest): four pages of a list; beyond, the list
+# says so and the search page (/search) pages through every match. Reading them costs what they are (250 cost
+# 2.5 times as much at a million meetings, where a word of the query is in most entries).
+LIST_CAP = 100
 
 
 def matching_ids(session: DbSession, kind: str, q: str) -> tuple[list[int], bool]:

@@ -27,10 +27,10 @@ from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
 from crm.core import confidentiality
 from crm.core.fulltext import (
-    SEARCH_RECENT_ENTRIES,
     WIDER,
     Reading,
     SearchEntry,
+    compact,
     fold,
     query_words,
     title_holds,
@@ -375,6 +375,7 @@ def rebuild_on(conn: Connection, echo: Any = None) -> dict[str, int]:
         counts[kind] = len(ids)
         if echo:
             echo(kind, len(ids))
+    compact(conn)
     return counts
 
 
@@ -488,9 +489,7 @@ class _Arm:
 def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) -> list[list[Any]]:
     """Each arm's rows, newest first: per part of the index (core.fulltext), one statement for all the arms (on
     PostgreSQL two: the candidates' ids, then the visible ones among them)."""
-    # A few of each kind are found among fewer recent entries than a list's box reads; words of middling
-    # frequency are then found in the wider look below them (core.fulltext).
-    reading = Reading(session, {arm.kind for arm in arms}, recent=SEARCH_RECENT_ENTRIES)
+    reading = Reading(session, {arm.kind for arm in arms})
     plans = [reading.parts(arm.kind) for arm in arms]
     found: list[list[Any]] = [[] for _ in arms]
     read: list[str | None] = [None for _ in arms]  # the last part read of each arm

@@ -362,8 +362,8 @@ def _everything(db, user, q: str) -> tuple:
     )
 
 
-# (recent entries for the search box, for a list's box, ids read below them without the GIN index)
-WINDOWS = [(6, 6, 4), (10, 10, 3), (10, 10, 16), (10, 10, 40), (10, 10, 50), (10, 10, 200), (4, 20, 8), (3, 3, 1)]
+# (recent entries, ids read below them without the GIN index)
+WINDOWS = [(6, 4), (10, 3), (10, 16), (10, 40), (10, 50), (10, 200), (4, 8), (3, 1), (20, 8)]
 
 
 @pytest.mark.parametrize("windows", WINDOWS)
@@ -384,9 +384,8 @@ def test_reading_the_index_in_parts_finds_what_reading_it_whole_finds(db, monkey
     assert whole["zinder"][0] == {"commitment": [made[1]]}
     assert whole["huawei fibre"][0]["commitment"][1:] == [made[40], made[32], made[24], made[16]]
 
-    recent, recent_words, wider = windows
-    monkeypatch.setattr(search, "SEARCH_RECENT_ENTRIES", recent)
-    monkeypatch.setattr(fulltext, "RECENT_ENTRIES", recent_words)
+    recent, wider = windows
+    monkeypatch.setattr(fulltext, "RECENT_ENTRIES", recent)
     monkeypatch.setattr(fulltext, "WIDER_ENTRIES", wider)
     for q, expected in whole.items():
         assert _everything(db, user, q) == expected, q
