@@ -252,10 +252,11 @@ def _dialect(session: DbSession) -> str:
 #   when the words are rare (short posting lists) or the wider look came short.
 
 RECENT, WIDER, OLDER = "recent", "wider", "older"
-# At most so many ids below the recent entries are read without the GIN index (about 10 ms at worst, warm):
-# a kind's newest matches of two words that each match one entry in twenty, say, are found there whatever the
-# size of the index, where their posting lists would be read whole.
-WIDER_ENTRIES = 40_000
+# At most so many ids below the recent entries are read without the GIN index (0.5-1 µs an entry: 10-20 ms at
+# worst): a kind's newest few matches of two words that each match one entry in twenty, say, are found there
+# whatever the size of the index, where their posting lists would be read whole. A list's box, which wants a
+# hundred of them, reads the GIN index instead (a wider look would cost as much, and come short more often).
+WIDER_ENTRIES = 20_000
 # A list's box wants LIST_CAP + 1 matches: a partner's name (in one meeting in sixteen) finds them among these; the
 # search box, showing a few of each kind, finds them among these too.
 RECENT_ENTRIES = 2000
