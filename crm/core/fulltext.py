@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -31,13 +32,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     cast,
     column,
     event,
     func,
+    literal,
     literal_column,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -279,15 +283,20 @@ def _fts_expression(words: list[str], in_title: bool, kind: str | None) -> str:
     return f"kind : {kind} AND {expression}" if kind else expression
 
 
-def _pg_condition(words: list[str], in_title: bool, kind: str, *, gin: bool = True) -> ColumnElement[bool]:
-    """The words matched in ``kind``'s entries; ``gin``: through the kind's own GIN index (whose predicate the
-    query then implies), or not (among a few entries: the GIN index would read every match). Written as a
-    tsquery directly: the words are folded already, letters and digits only, quoted."""
+def pg_query(words: list[str], in_title: bool) -> str:
+    """The words as a tsquery, written directly: they are folded already, letters and digits only, quoted."""
     if in_title:  # whole words, and the start of one as a word of its own (PG_TITLE_EXPRESSION)
         typed = [f"'{w}':{START_WEIGHT if prefix else WORD_WEIGHT}" for w, prefix in _typed(words)]
     else:
         typed = [f"'{w}':*" if prefix else f"'{w}'" for w, prefix in _typed(words)]
-    query = cast(" & ".join(typed), TSQUERY)
+    return " & ".join(typed)
+
+
+def _pg_condition(words: list[str] | Any, in_title: bool, kind: str, *, gin: bool = True) -> ColumnElement[bool]:
+    """The words (or a parameter holding their ``pg_query``) matched in ``kind``'s entries; ``gin``: through the
+    kind's own GIN index (whose predicate the query then implies), or not (among a few entries: the GIN index
+    would read every match)."""
+    query = cast(pg_query(words, in_title) if isinstance(words, list) else words, TSQUERY)
     vector, marker = (_title_vector, SearchEntry.guard_kind) if in_title else (_vector, SearchEntry.record_id)
     condition = and_(SearchEntry.kind == kind, vector.op("@@")(query))
     return and_(condition, marker.is_not(None)) if gin else condition
@@ -297,6 +306,17 @@ def title_holds(words: list[str], title: str) -> bool:
     """Whether ``title`` holds every word as the index matches them (the last as a start of a word)."""
     tokens = fold(title).split()
     return all(any(t == w or (prefix and t.startswith(w)) for t in tokens) for w, prefix in _typed(words))
+
+
+# For the rest of a search's transaction on PostgreSQL: statements planned for their own words, never a sequential
+# scan (below the recent entries, the GIN index is the way, whatever the planner guesses of a word's frequency from
+# every kind), compiled by nobody (JIT costs more than they do), in one process.
+SETTINGS = (
+    ("plan_cache_mode", "force_custom_plan"),
+    ("enable_seqscan", "off"),
+    ("jit", "off"),
+    ("max_parallel_workers_per_gather", "0"),
+)
 
 
 class Reading:
@@ -309,23 +329,17 @@ class Reading:
         self.floors: dict[str, int] = {}
         self.ceilings: dict[str, int] = {}
         if self.postgres:
-            kinds = sorted(set(kinds))
-            bounds = [self._nth_newest(kind, n) for kind in kinds for n in (RECENT_ENTRIES, 1)]
-            # For the rest of the search's transaction: statements planned for their own words, never a sequential
-            # scan (below the recent entries, the GIN index is the way, whatever the planner guesses of a word's
-            # frequency from every kind), compiled by nobody (JIT costs more than they do), in one process.
-            settings = [
-                func.set_config(name, value, True)
-                for name, value in (
-                    ("plan_cache_mode", "force_custom_plan"),
-                    ("enable_seqscan", "off"),
-                    ("jit", "off"),
-                    ("max_parallel_workers_per_gather", "0"),
-                )
-            ]
-            row = session.execute(select(*settings, *bounds)).one()[len(settings) :]
-            for i, kind in enumerate(kinds):
+            ordered = tuple(sorted(set(kinds)))
+            row = session.execute(self._bounds(ordered, RECENT_ENTRIES)).one()[len(SETTINGS) :]
+            for i, kind in enumerate(ordered):
                 self.floors[kind], self.ceilings[kind] = row[2 * i], row[2 * i + 1]
+
+    @staticmethod
+    @lru_cache(maxsize=128)
+    def _bounds(kinds: tuple[str, ...], recent: int) -> Select:
+        """The search's settings, and where each kind's ``recent`` newest entries begin and end (built once)."""
+        settings = [func.set_config(name, value, True) for name, value in SETTINGS]
+        return select(*settings, *(Reading._nth_newest(kind, n) for kind in kinds for n in (recent, 1)))
 
     @staticmethod
     def _nth_newest(kind: str, n: int) -> ColumnElement[Any]:
@@ -412,10 +426,51 @@ class Reading:
         # middling frequency (a reader who may see few of them gets the rest from the older part).
         return candidates.limit(limit if part == WIDER else max(limit, CANDIDATES))
 
+    def values(
+        self, arm: int, *, kind: str, before: int | None, limit: int, part: str | None, below: int | None
+    ) -> dict[str, int]:
+        """The parameters of arm ``arm`` of ``candidates_union``: what ``candidates`` writes in its statement."""
+        floor = self.floors.get(kind, 0)
+        values = {f"limit_{arm}": limit if part == WIDER else max(limit, CANDIDATES)}
+        if before is not None:
+            values[f"before_{arm}"] = before
+        if part == OLDER:
+            values[f"below_{arm}"] = floor if below is None else below
+        elif part == WIDER:
+            values[f"low_{arm}"], values[f"high_{arm}"] = floor - WIDER_ENTRIES, floor - 1
+        elif part == RECENT:
+            values[f"low_{arm}"], values[f"high_{arm}"] = floor, self.ceilings.get(kind, 0)
+        return values
+
     @staticmethod
     def among(ids: list[int], *columns: Any, limit: int) -> Select:
         """SELECT ``columns`` of these entries, the newest first, at most ``limit`` (conditions to be added)."""
         return select(*columns).where(SearchEntry.id.in_(ids)).order_by(SearchEntry.id.desc()).limit(limit)
+
+
+@lru_cache(maxsize=512)
+def candidates_union(shapes: tuple[tuple[str, bool, str | None, bool], ...]) -> Any:
+    """PostgreSQL: one statement reading the candidates of several arms, each (kind, in the title only, part,
+    below an entry), the statement ``Reading.candidates`` writes for each, with the words, the bounds and the
+    limits as parameters (``Reading.values``, ``query`` and ``title_query``): built once per shape instead of on
+    every search (building and keying 18 arms cost more than planning them)."""
+    selects = []
+    for arm, (kind, in_title, part, has_before) in enumerate(shapes):
+        words = bindparam("title_query" if in_title else "query", type_=String)
+        stmt = select(SearchEntry.id, literal(arm).label("arm"))
+        stmt = stmt.where(_pg_condition(words, in_title, kind, gin=part in (OLDER, None)))
+        if has_before:
+            stmt = stmt.where(SearchEntry.id < bindparam(f"before_{arm}", type_=Integer))
+        if part == OLDER:
+            stmt = stmt.where(SearchEntry.id + 0 < bindparam(f"below_{arm}", type_=Integer))
+            stmt = stmt.order_by((SearchEntry.id + 0).desc())
+        else:
+            if part is not None:
+                low, high = bindparam(f"low_{arm}", type_=Integer), bindparam(f"high_{arm}", type_=Integer)
+                stmt = stmt.where(SearchEntry.id.between(low, high))
+            stmt = stmt.order_by(SearchEntry.id.desc())
+        selects.append(select(stmt.limit(bindparam(f"limit_{arm}", type_=Integer)).subquery()))
+    return union_all(*selects) if len(selects) > 1 else selects[0]
 
 
 # A list's own search box reads at most this many matches (the newest): four pages of a list; beyond, the list

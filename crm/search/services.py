@@ -18,11 +18,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import and_, delete, event, exists, insert, inspect, literal, or_, select, true, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    event,
+    exists,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm.auth.models import Role, User
+from crm.auth.permissions import reader_key
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment, CommitmentUpdate
 from crm.core import confidentiality
@@ -30,8 +45,10 @@ from crm.core.fulltext import (
     WIDER,
     Reading,
     SearchEntry,
+    candidates_union,
     compact,
     fold,
+    pg_query,
     query_words,
     title_holds,
 )
@@ -502,35 +519,34 @@ def _read(session: DbSession, user: User, words: list[str], arms: list[_Arm]) ->
             if plans[i][step] != WIDER
             or reading.worth_wider(arms[i].kind, recent_candidates.get(i, 0), arms[i].reads - len(found[i]))
         ]
-        if pending:
-            ids = _candidates(session, reading, words, arms, pending, plans, step, read) if reading.postgres else {}
+        if not pending:
+            continue
+        if reading.postgres:
+            ids = _candidates(session, reading, words, arms, pending, plans, step, read)
             if step == 0:
                 recent_candidates = {i: len(arm_ids) for i, arm_ids in ids.items()}
-            selects = []
             for i in pending:
-                arm, part = arms[i], plans[i][step]
-                extra = (literal(arm.stage).label("stage"), literal(i).label("arm"))
-                read[i] = part
-                if reading.postgres:
-                    if not ids.get(i):
-                        continue
-                    stmt = reading.among(ids[i], *COLUMNS, *extra, limit=arm.reads)
-                else:
-                    stmt = reading.select(
-                        words,
-                        *COLUMNS,
-                        *extra,
-                        kind=arm.kind,
-                        in_title=arm.in_title,
-                        before=arm.before,
-                        limit=arm.reads,
-                        part=part,
-                    )
-                stmt = stmt.where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
-                selects.append(select(stmt.subquery()))
-            if selects:
-                for row in session.execute(union_all(*selects) if len(selects) > 1 else selects[0]):
-                    found[row.arm].append(row)
+                read[i] = plans[i][step]
+            chosen = [i for i in pending if ids.get(i)]
+            if chosen:
+                shapes = tuple((arms[i].kind, arms[i].stage) for i in chosen)
+                params: dict[str, Any] = {}
+                for j, i in enumerate(chosen):
+                    params |= {f"ids_{j}": ids[i], f"reads_{j}": arms[i].reads}
+                for row in session.execute(_among_union(*reader_key(user), shapes), params):
+                    found[chosen[row.arm]].append(row)
+            continue
+        selects = []
+        for i in pending:
+            arm = arms[i]
+            extra = (literal(arm.stage).label("stage"), literal(i).label("arm"))
+            stmt = reading.select(
+                words, *COLUMNS, *extra, kind=arm.kind, in_title=arm.in_title, before=arm.before, limit=arm.reads
+            )
+            stmt = stmt.where(visible_entries(user, arm.kind), SearchEntry.archived.is_(STAGES[arm.stage][0]))
+            selects.append(select(stmt.subquery()))
+        for row in session.execute(union_all(*selects) if len(selects) > 1 else selects[0]):
+            found[row.arm].append(row)
     return [sorted(rows, key=lambda row: -row.id)[: arm.reads] for arm, rows in zip(arms, found, strict=True)]
 
 
@@ -544,27 +560,34 @@ def _candidates(
     step: int,
     read: list[str | None],
 ) -> dict[int, list[int]]:
-    """PostgreSQL: each chosen arm's candidate ids, in one statement."""
-    selects = [
-        select(
-            reading.candidates(
-                words,
-                kind=arms[i].kind,
-                in_title=arms[i].in_title,
-                before=arms[i].before,
-                limit=arms[i].reads,
-                part=plans[i][step],
-                below=reading.below(arms[i].kind, read[i]),
-            )
-            .add_columns(literal(i).label("arm"))
-            .subquery()
-        )
-        for i in chosen
-    ]
+    """PostgreSQL: each chosen arm's candidate ids, in one statement (built once per shape of arms)."""
+    shapes = tuple((arms[i].kind, arms[i].in_title, plans[i][step], arms[i].before is not None) for i in chosen)
+    params: dict[str, Any] = {"query": pg_query(words, False), "title_query": pg_query(words, True)}
+    for j, i in enumerate(chosen):
+        part, kind = plans[i][step], arms[i].kind
+        below = reading.below(kind, read[i])
+        params |= reading.values(j, kind=kind, before=arms[i].before, limit=arms[i].reads, part=part, below=below)
     ids: dict[int, list[int]] = defaultdict(list)
-    for entry_id, arm in session.execute(union_all(*selects) if len(selects) > 1 else selects[0]):
-        ids[arm].append(entry_id)
+    for entry_id, j in session.execute(candidates_union(shapes), params):
+        ids[chosen[j]].append(entry_id)
     return ids
+
+
+@confidentiality.per_reader
+def _among_union(user_id: int, institution_id: int, admin: bool, shapes: tuple[tuple[str, int], ...]) -> Any:
+    """PostgreSQL: the visible entries among each arm's candidates (kind, stage), the newest first, as many as
+    the arm reads: the ids and the counts are parameters, the statement is built once per reader and shape."""
+    selects = []
+    for j, (kind, stage) in enumerate(shapes):
+        stmt = (
+            select(*COLUMNS, literal(stage).label("stage"), literal(j).label("arm"))
+            .where(SearchEntry.id.in_(bindparam(f"ids_{j}", expanding=True)))
+            .where(_visible_entries(user_id, institution_id, admin, kind), SearchEntry.archived.is_(STAGES[stage][0]))
+            .order_by(SearchEntry.id.desc())
+            .limit(bindparam(f"reads_{j}", type_=Integer))
+        )
+        selects.append(select(stmt.subquery()))
+    return union_all(*selects) if len(selects) > 1 else selects[0]
 
 
 def _shown(arm: _Arm, rows: list[Any], words: list[str]) -> list[Any]:
