@@ -6,13 +6,13 @@ from datetime import date
 from flask import Blueprint, abort, current_app, make_response, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.http import http_date, quote_etag
 
 from crm.audit import services as audit
 from crm.auth.models import Role
 from crm.auth.permissions import public, role_required
 from crm.documents import printing
 from crm.documents.forms import LetterheadForm, VerifyForm
-from crm.documents.models import FrozenDocument
 from crm.documents.pdf import RenderTimeout
 from crm.extensions import db
 from crm.forms import form_data
@@ -71,18 +71,24 @@ def minutes_pdf(meeting_id: int):
         abort(503)
 
 
-def _frozen(document: FrozenDocument, filename: str, data: bytes | None = None):
+def _frozen(document: printing.Frozen, filename: str, data: bytes | None = None):
     """An approved PDF never changes: its SHA-256 is its ETag, its freezing time its Last-Modified, and a
     conditional request is answered 304 without reading the bytes. (Like every page, it stays `no-store`:
-    minutes may be restricted, and a shared office computer must not keep them.)"""
-    response = make_response()
-    response.set_etag(document.sha256)
-    response.last_modified = document.created_at
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.content_type = "application/pdf"
+    minutes may be restricted, and a shared office computer must not keep them.)
+
+    ``data`` comes with a request that held no validator: it cannot end in a 304, so it is answered at once
+    (a request with one goes through ``make_conditional``)."""
+    headers = {
+        "ETag": quote_etag(document.sha256),
+        "Last-Modified": http_date(document.created_at),
+        "Content-Disposition": f'inline; filename="{filename}"',
+    }
+    if data is not None:
+        return current_app.response_class(data, content_type="application/pdf", headers=headers)
+    response = current_app.response_class(content_type="application/pdf", headers=headers)
     response.make_conditional(request)
     if response.status_code != 304:
-        response.set_data(data if data is not None else printing.frozen_bytes(db.session, document))
+        response.set_data(printing.frozen_bytes(db.session, document))
     return response
 
 
