@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
@@ -297,15 +297,34 @@ class PreviousMeeting(NamedTuple):
     starts_at: datetime
 
 
-def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeting, PreviousMeeting | None] | None:
-    """The meeting as meeting_detail loads it but for its participants (``participant_rows``), and in the same
-    statement the previous meeting with one of its partners that the user may see (driven from the partners'
-    few meetings, not by scanning every meeting)."""
+class LatestRevision(NamedTuple):
+    """The meeting's latest minutes as its page names them."""
+
+    number: int
+    status: MinutesStatus
+
+
+@dataclass
+class MeetingPage:
+    meeting: Meeting  # with its holders and partners (participants: ``participant_rows``)
+    previous: PreviousMeeting | None
+    revision: LatestRevision | None
+
+
+def meeting_page(session: DbSession, meeting_id: int, user: User) -> MeetingPage | None:
+    """The meeting with its holders and partners, and in the same statement its latest revision's number and
+    status, and the previous meeting with one of its partners that the user may see (driven from the
+    partners' few meetings, not by scanning every meeting)."""
     stmt = _meeting_page_statement(user.id, user.institution_id, user.can(Role.ADMIN))
     row = session.execute(stmt, {"meeting_id": meeting_id}).unique().first()
     if row is None:
         return None
-    return row[0], PreviousMeeting(*row[1:]) if row[1] is not None else None
+    meeting, previous_id, reference, title, starts_at, number, status = row
+    return MeetingPage(
+        meeting,
+        PreviousMeeting(previous_id, reference, title, starts_at) if previous_id is not None else None,
+        LatestRevision(number, status) if number is not None else None,
+    )
 
 
 @confidentiality.per_reader
@@ -328,9 +347,23 @@ def _meeting_page_statement(user_id: int, institution_id: int, admin: bool) -> S
         .correlate(Meeting)
         .scalar_subquery()
     )
+    latest = aliased(MinutesRevision)
+    newest = (
+        select(func.max(MinutesRevision.number))
+        .where(MinutesRevision.meeting_id == Meeting.id)
+        .correlate(Meeting)
+        .scalar_subquery()
+    )
+    columns = (previous.id, previous.reference, previous.title, previous.starts_at, latest.number, latest.status)
     return (
-        _revisions(_holders(select(Meeting, previous.id, previous.reference, previous.title, previous.starts_at)))
+        select(Meeting, *columns)
+        .select_from(Meeting)
+        .options(
+            joinedload(Meeting.institutions).joinedload(MeetingInstitution.institution),
+            joinedload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
+        )
         .outerjoin(previous, previous.id == previous_id)
+        .outerjoin(latest, and_(latest.meeting_id == Meeting.id, latest.number == newest))
         .where(Meeting.id == bindparam("meeting_id"), visible_to(user_id, institution_id, admin))
     )
 

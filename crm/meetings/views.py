@@ -180,14 +180,15 @@ def meeting(meeting_id: int):
 
 
 def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, status: int = 200):
-    record, previous = services.meeting_page(db.session, meeting_id, current_user) or abort(404)
+    shown = services.meeting_page(db.session, meeting_id, current_user) or abort(404)
+    record = shown.meeting
     carried, arising = commitments.review(db.session, record, current_user)
     editable = current_user.institution_id in {h.institution_id for h in record.institutions}
     page = render(
         "meetings/meeting.html",
         meeting=record,
-        revision=services.current_revision(record),
-        previous=previous,
+        revision=shown.revision,
+        previous=shown.previous,
         participants=services.participant_rows(db.session, record),
         carried=carried,
         arising=arising,
