@@ -250,17 +250,13 @@ def _participants_statement() -> Select[Any]:
     )
 
 
-def _revisions(stmt):
-    return stmt.options(
+def _detail(stmt):
+    """The meeting and all it holds, in two statements: ``_people`` and its revisions joined."""
+    return _people(stmt).options(
         joinedload(Meeting.revisions).options(
             joinedload(MinutesRevision.approved_by), joinedload(MinutesRevision.submitted_by)
         ),
     )
-
-
-def _detail(stmt):
-    """The meeting and all it holds, in two statements: ``_people`` and its revisions joined."""
-    return _revisions(_people(stmt))
 
 
 def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
@@ -874,11 +870,6 @@ def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str
 
 
 # --- minutes -----------------------------------------------------------------------------------
-
-
-def current_revision(meeting: Meeting) -> MinutesRevision | None:
-    """The latest revision (revisions must be loaded)."""
-    return meeting.revisions[-1] if meeting.revisions else None
 
 
 def revisions(session: DbSession, meeting_id: int) -> list[MinutesRevision]:
