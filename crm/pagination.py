@@ -75,6 +75,7 @@ def keyset_page(
     capped: bool = False,
     shape: Hashable | None = None,
     params: dict[str, Any] | None = None,
+    make: Callable[[Any], Any] | None = None,
 ) -> Page:
     """Rows of ``stmt`` ordered by ``order`` (ending with a unique column), after ``cursor``.
 
@@ -84,6 +85,9 @@ def keyset_page(
     ``stmt`` is a function and the finished statement (order, limit, the cursor's clause with the cursor's values
     as parameters) is built once per shape and kept: SQLAlchemy finds its compiled form by a key it computed
     once, instead of walking the whole statement (visibility clause included) on every request.
+
+    With ``make``, ``stmt`` selects columns (among them those of ``order``, under their own names) rather than
+    an entity: the page's rows are ``make(row)`` for each, and no ORM object is built.
     """
     key = (shape, bool(cursor), tuple(order), descending, size) if shape is not None else None
     finished = _SHAPES.get(key) if key is not None else None
@@ -100,10 +104,16 @@ def keyset_page(
     values = dict(params or {})
     if cursor:
         values.update((f"after_{i}", v) for i, v in enumerate(decode_cursor(cursor, len(order))))
-    rows = list(session.scalars(finished, values).unique().all())
+    rows: list[Any] = (
+        list(session.execute(finished, values).all())
+        if make is not None
+        else list(session.scalars(finished, values).unique().all())
+    )
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
         last = rows[-1]
         next_cursor = encode_cursor([getattr(last, col.key) for col in order])
+    if make is not None:
+        rows = [make(row) for row in rows]
     return Page(rows=rows, next_cursor=next_cursor, first=not cursor, capped=capped)

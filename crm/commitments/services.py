@@ -10,7 +10,7 @@ from typing import Any
 from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, func, or_, select, union_all, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth.models import Role, User
 from crm.auth.permissions import reader_key
@@ -122,6 +122,92 @@ def with_names(stmt):
         ),
         joinedload(Commitment.institution).load_only(Institution.short_name, raiseload=True),
     )
+
+
+@dataclass(slots=True)
+class CommitmentRow:
+    """A commitment as a list's row shows it: a few of its columns and the names of the bodies and people it
+    names (read as columns: no ORM object is built for a row)."""
+
+    id: int
+    reference: str
+    title: str
+    owed_by: OwedBy
+    status: CommitmentStatus
+    closed: bool
+    due_date: date | None
+    version: int
+    organisation: str | None  # acronym, else name
+    contact: str | None  # as Contact.display_name
+    institution: str | None  # the owing institution's short name
+    responsible: str | None
+
+    def is_overdue(self, today: date) -> bool:
+        return not self.closed and self.due_date is not None and self.due_date < today
+
+    @property
+    def owed_by_name(self) -> str:
+        """As the ``owed_by`` macro: which of the institutions, or the partner (named)."""
+        if self.owed_by == OwedBy.OURS and self.institution:
+            return self.institution
+        return self.organisation or self.owed_by.label
+
+
+def row_columns(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` (a select of nothing yet) selecting a ``CommitmentRow``'s columns, and the list's order."""
+    responsible, owing = aliased(User), aliased(Institution)
+    return (
+        stmt.add_columns(
+            Commitment.id,
+            Commitment.reference,
+            Commitment.title,
+            Commitment.owed_by,
+            Commitment.status,
+            Commitment.closed,
+            Commitment.due_date,
+            Commitment.version,
+            Organisation.acronym,
+            Organisation.name,
+            Contact.honorific,
+            Contact.given_name,
+            Contact.family_name,
+            Contact.id.label("contact_id"),
+            owing.short_name,
+            responsible.name.label("responsible"),
+            Commitment.due_key,
+        )
+        .select_from(Commitment)
+        .outerjoin(Organisation, Organisation.id == Commitment.organisation_id)
+        .outerjoin(Contact, Contact.id == Commitment.contact_id)
+        .outerjoin(owing, owing.id == Commitment.institution_id)
+        .outerjoin(responsible, responsible.id == Commitment.responsible_id)
+    )
+
+
+def make_row(row: Any) -> CommitmentRow:
+    (id_, reference, title, owed_by, status, closed, due_date, version, acronym, name) = row[:10]
+    honorific, given, family, contact_id, institution, responsible = row[10:16]
+    contact = " ".join(p for p in (honorific, " ".join(p for p in (given, family) if p)) if p)
+    return CommitmentRow(
+        id_,
+        reference,
+        title,
+        owed_by,
+        status,
+        closed,
+        due_date,
+        version,
+        (acronym or name) if name is not None else None,
+        contact if contact_id is not None else None,
+        institution,
+        responsible,
+    )
+
+
+def commitment_row(session: DbSession, commitment_id: int, user: User) -> CommitmentRow | None:
+    """One commitment as the list shows it (the row an inline change sends back), if the reader sees it."""
+    row = session.execute(row_columns(select()).where(Commitment.id == commitment_id, visible_clause(user))).first()
+    return make_row(row) if row is not None else None
 
 
 def visible_commitment(
@@ -412,15 +498,15 @@ def list_commitments(
     today: date,
     names_only: bool = False,
 ) -> Page:
-    """Open ones first, soonest due first (so overdue ones lead), then the closed ones. ``names_only``: of the
-    people and bodies, only what the list page shows (exports and reports read them whole)."""
+    """Open ones first, soonest due first (so overdue ones lead), then the closed ones. ``names_only``: rows of
+    what the list page shows (``CommitmentRow``); exports and reports read the commitments whole."""
     capped = False
     ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "commitment", filters.q)
 
     def build() -> Select[Any]:
-        stmt = (with_names if names_only else with_people)(select(Commitment)).where(visible_clause(user))
+        stmt = (row_columns(select()) if names_only else with_people(select(Commitment))).where(visible_clause(user))
         if ids is not None:
             stmt = stmt.where(Commitment.id.in_(ids))
         if filters.status == "active":
@@ -452,6 +538,7 @@ def list_commitments(
         capped=capped,
         shape=shape,
         params={"today": today} if filters.overdue else None,
+        make=make_row if names_only else None,
     )
 
 

@@ -132,6 +132,10 @@ def _visible(commitment_id: int) -> Commitment:
     return services.visible_commitment(db.session, commitment_id, current_user, detail=True) or abort(404)
 
 
+def _visible_row(commitment_id: int) -> services.CommitmentRow:
+    return services.commitment_row(db.session, commitment_id, current_user) or abort(404)
+
+
 @bp.get("/commitments/<int:commitment_id>")
 @role_required(Role.VIEWER)
 def commitment(commitment_id: int):
@@ -186,7 +190,7 @@ def commitment_status(commitment_id: int):
         return render(
             "commitments/_row.html",
             fragment="commitments/_row.html",
-            c=_visible(commitment_id),
+            rows=[_visible_row(commitment_id)],
             today=date.today(),
             status_form=StatusForm(formdata=None),
             row_error=error,

@@ -6,18 +6,19 @@ import difflib
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.auth import services as auth
 from crm.auth.models import Role, User
 from crm.auth.permissions import reader_key
 from crm.core import confidentiality, fulltext
+from crm.core.confidentiality import Confidentiality
 from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
 from crm.meetings.models import (
@@ -25,6 +26,7 @@ from crm.meetings.models import (
     Attendance,
     Meeting,
     MeetingInstitution,
+    MeetingKind,
     MeetingOrganisation,
     MeetingStatus,
     MinutesApproval,
@@ -138,13 +140,18 @@ def visible_meeting(session: DbSession, meeting_id: int, user: User) -> Meeting 
     return session.scalars(select(Meeting).where(Meeting.id == meeting_id, visible_clause(user))).first()
 
 
-def _people(stmt):
-    """The meeting with its few holders and partners joined (three of each at most, in practice one or two), then
-    its participants with their people in a second statement."""
+def _holders(stmt):
+    """The meeting with its few holders and partners joined (three of each at most, in practice one or two)."""
     return stmt.options(
         joinedload(Meeting.owner_institution),
         joinedload(Meeting.institutions).joinedload(MeetingInstitution.institution),
         joinedload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
+    )
+
+
+def _people(stmt):
+    """``_holders``, then the participants with their people in a second statement."""
+    return _holders(stmt).options(
         selectinload(Meeting.participants).options(
             joinedload(Participant.user),
             joinedload(Participant.organisation),
@@ -154,8 +161,97 @@ def _people(stmt):
     )
 
 
+@dataclass(slots=True)
+class ParticipantRow:
+    """A participant as the meeting's page shows them: a few columns of the participant, their person and
+    organisation, no ORM object."""
+
+    id: int
+    side: Side
+    institution_id: int | None
+    organisation_id: int | None
+    role: ParticipantRole
+    attendance: Attendance
+    user: str | None  # one of ours: their name…
+    unit: str  # …and unit
+    contact_id: int | None  # a partner contact:
+    contact: str  # as Contact.display_name
+    title: str  # the title they held on the meeting's day, in that organisation (partners.title_on)
+    organisation: str  # acronym, else name
+
+
+def participant_rows(session: DbSession, meeting: Meeting) -> list[ParticipantRow]:
+    """The meeting's participants in its order (``Meeting.participants``), in one statement: each joined with
+    their contact's positions (newest first, as ``Contact.positions``) to find the title they held that day."""
+    day = meeting.local_date
+    rows: dict[int, ParticipantRow] = {}
+    for row in session.execute(_participants_statement(), {"meeting_id": meeting.id}):
+        (id_, side, institution_id, organisation_id, role, attendance, user_id, name, unit) = row[:9]
+        (contact_id, honorific, given, family, acronym, org_name, post_org, title, start, end) = row[9:]
+        found = rows.get(id_)
+        if found is None:
+            full = " ".join(part for part in (given, family) if part)
+            found = rows[id_] = ParticipantRow(
+                id_,
+                side,
+                institution_id,
+                organisation_id,
+                role,
+                attendance,
+                name if user_id is not None else None,
+                unit or "",
+                contact_id,
+                " ".join(part for part in (honorific, full) if part),
+                "",
+                acronym or org_name or "",
+            )
+        if (
+            title is not None
+            and not found.title
+            and (start is None or start <= day)
+            and (end is None or day <= end)  # Position.held_on
+            and (organisation_id is None or post_org == organisation_id)
+        ):
+            found.title = title
+    return list(rows.values())
+
+
+@cache
+def _participants_statement() -> Select[Any]:
+    """Built once (the meeting's id a parameter)."""
+    return (
+        select(
+            Participant.id,
+            Participant.side,
+            Participant.institution_id,
+            Participant.organisation_id,
+            Participant.role,
+            Participant.attendance,
+            User.id,
+            User.name,
+            User.unit,
+            Contact.id,
+            Contact.honorific,
+            Contact.given_name,
+            Contact.family_name,
+            Organisation.acronym,
+            Organisation.name,
+            Position.organisation_id,
+            Position.title,
+            Position.start_date,
+            Position.end_date,
+        )
+        .outerjoin(User, User.id == Participant.user_id)
+        .outerjoin(Contact, Contact.id == Participant.contact_id)
+        .outerjoin(Organisation, Organisation.id == Participant.organisation_id)
+        .outerjoin(Position, Position.contact_id == Participant.contact_id)
+        .where(Participant.meeting_id == bindparam("meeting_id"))
+        .order_by(Participant.id, Position.start_date.desc())
+    )
+
+
 def _detail(stmt):
-    """The meeting and all its page shows, in two statements: ``_people`` and its revisions joined."""
+    """The meeting and all it holds, in two statements: ``_people`` and its revisions joined."""
     return _people(stmt).options(
         joinedload(Meeting.revisions).options(
             joinedload(MinutesRevision.approved_by), joinedload(MinutesRevision.submitted_by)
@@ -165,6 +261,12 @@ def _detail(stmt):
 
 def meeting_detail(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
     stmt = _detail(select(Meeting)).where(Meeting.id == meeting_id, visible_clause(user))
+    return session.scalars(stmt).unique().first()
+
+
+def meeting_with_holders(session: DbSession, meeting_id: int, user: User) -> Meeting | None:
+    """The meeting with its holders and partners (its participants: ``participant_rows``)."""
+    stmt = _holders(select(Meeting)).where(Meeting.id == meeting_id, visible_clause(user))
     return session.scalars(stmt).unique().first()
 
 
@@ -182,12 +284,43 @@ def _print_statement(user_id: int, institution_id: int, admin: bool) -> Select[A
     )
 
 
-def meeting_page(session: DbSession, meeting_id: int, user: User) -> tuple[Meeting, Meeting | None] | None:
-    """The meeting as meeting_detail loads it, and in the same statement the previous meeting with one of its
-    partners that the user may see (driven from the partners' few meetings, not by scanning every meeting)."""
+class PreviousMeeting(NamedTuple):
+    """The previous meeting as the meeting's page links to it: four columns, no ORM object."""
+
+    id: int
+    reference: str
+    title: str
+    starts_at: datetime
+
+
+class LatestRevision(NamedTuple):
+    """The meeting's latest minutes as its page names them."""
+
+    number: int
+    status: MinutesStatus
+
+
+@dataclass
+class MeetingPage:
+    meeting: Meeting  # with its holders and partners (participants: ``participant_rows``)
+    previous: PreviousMeeting | None
+    revision: LatestRevision | None
+
+
+def meeting_page(session: DbSession, meeting_id: int, user: User) -> MeetingPage | None:
+    """The meeting with its holders and partners, and in the same statement its latest revision's number and
+    status, and the previous meeting with one of its partners that the user may see (driven from the
+    partners' few meetings, not by scanning every meeting)."""
     stmt = _meeting_page_statement(user.id, user.institution_id, user.can(Role.ADMIN))
     row = session.execute(stmt, {"meeting_id": meeting_id}).unique().first()
-    return (row[0], row[1]) if row else None
+    if row is None:
+        return None
+    meeting, previous_id, reference, title, starts_at, number, status = row
+    return MeetingPage(
+        meeting,
+        PreviousMeeting(previous_id, reference, title, starts_at) if previous_id is not None else None,
+        LatestRevision(number, status) if number is not None else None,
+    )
 
 
 @confidentiality.per_reader
@@ -210,9 +343,23 @@ def _meeting_page_statement(user_id: int, institution_id: int, admin: bool) -> S
         .correlate(Meeting)
         .scalar_subquery()
     )
+    latest = aliased(MinutesRevision)
+    newest = (
+        select(func.max(MinutesRevision.number))
+        .where(MinutesRevision.meeting_id == Meeting.id)
+        .correlate(Meeting)
+        .scalar_subquery()
+    )
+    columns = (previous.id, previous.reference, previous.title, previous.starts_at, latest.number, latest.status)
     return (
-        _detail(select(Meeting, previous))
+        select(Meeting, *columns)
+        .select_from(Meeting)
+        .options(
+            joinedload(Meeting.institutions).joinedload(MeetingInstitution.institution),
+            joinedload(Meeting.organisations).joinedload(MeetingOrganisation.organisation),
+        )
         .outerjoin(previous, previous.id == previous_id)
+        .outerjoin(latest, and_(latest.meeting_id == Meeting.id, latest.number == newest))
         .where(Meeting.id == bindparam("meeting_id"), visible_to(user_id, institution_id, admin))
     )
 
@@ -560,6 +707,45 @@ class MeetingFilters:
     minutes: str = ""  # "none" (no minutes yet, the meeting over), or where the minutes stand: draft, submitted…
 
 
+@dataclass(slots=True)
+class MeetingRow:
+    """A meeting as the list shows it: a few columns, no ORM object (its partners come from ``partner_names``)."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    title: str
+    reference: str
+    kind: MeetingKind
+    place: str
+    confidentiality: Confidentiality
+    status: MeetingStatus
+    minutes_status: MinutesStatus | None
+
+    @property
+    def is_limited(self) -> bool:
+        return self.confidentiality.limited
+
+    @property
+    def lacks_minutes(self) -> bool:
+        """As ``Meeting.lacks_minutes``."""
+        return self.minutes_status is None and self.status != MeetingStatus.CANCELLED and self.ends_at < utcnow()
+
+
+ROW_COLUMNS = (
+    Meeting.id,
+    Meeting.starts_at,
+    Meeting.ends_at,
+    Meeting.title,
+    Meeting.reference,
+    Meeting.kind,
+    Meeting.place,
+    Meeting.confidentiality,
+    Meeting.status,
+    Meeting.minutes_status,
+)
+
+
 def list_meetings(
     session: DbSession,
     user: User,
@@ -567,10 +753,10 @@ def list_meetings(
     *,
     cursor: str | None,
     size: int,
-    with_partners: bool = True,
+    list_rows: bool = False,
 ) -> Page:
-    """``with_partners=False``: the meetings' partners are not loaded (the list page reads their names with
-    ``partner_names``; exports read the organisations themselves)."""
+    """``list_rows``: the page's rows are ``MeetingRow``s, without their partners (the list page reads their
+    names with ``partner_names``); exports read the meetings whole, with their organisations."""
     capped = False
     ids: list[int] | None = None
     if filters.q.strip():
@@ -578,9 +764,13 @@ def list_meetings(
     now = bindparam("now", type_=Meeting.starts_at.type)  # a parameter: the statement is kept (see keyset_page)
 
     def build() -> Select[Any]:
-        stmt = select(Meeting).where(visible_clause(user))
-        if with_partners:
-            stmt = stmt.options(selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation))
+        stmt = (
+            select(*ROW_COLUMNS)
+            if list_rows
+            else select(Meeting).options(
+                selectinload(Meeting.organisations).joinedload(MeetingOrganisation.organisation)
+            )
+        ).where(visible_clause(user))
         stmt = stmt.where(Meeting.starts_at < now if past else Meeting.starts_at >= now)
         if ids is not None:
             stmt = stmt.where(Meeting.id.in_(ids))
@@ -627,7 +817,7 @@ def list_meetings(
 
     past = filters.when == "past"
     # A search's ids make each statement its own; any other is the same for the reader and filters.
-    shape = None if ids is not None else ("meetings", *reader_key(user), astuple(filters), with_partners)
+    shape = None if ids is not None else ("meetings", *reader_key(user), astuple(filters), list_rows)
     return keyset_page(
         session,
         build,
@@ -638,6 +828,7 @@ def list_meetings(
         capped=capped,
         shape=shape,
         params={"now": utcnow()},
+        make=(lambda row: MeetingRow(*row)) if list_rows else None,
     )
 
 
@@ -679,11 +870,6 @@ def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str
 
 
 # --- minutes -----------------------------------------------------------------------------------
-
-
-def current_revision(meeting: Meeting) -> MinutesRevision | None:
-    """The latest revision (revisions must be loaded)."""
-    return meeting.revisions[-1] if meeting.revisions else None
 
 
 def revisions(session: DbSession, meeting_id: int) -> list[MinutesRevision]:

@@ -85,7 +85,7 @@ def meetings():
         filters,
         cursor=args.get("after"),
         size=current_app.config["CRM_PAGE_SIZE"],
-        with_partners=False,
+        list_rows=True,
     )
     organisation = db.session.get(Organisation, filters.organisation_id) if filters.organisation_id else None
     return render(
@@ -180,14 +180,16 @@ def meeting(meeting_id: int):
 
 
 def _meeting_page(meeting_id: int, *, attachment_error: str | None = None, status: int = 200):
-    record, previous = services.meeting_page(db.session, meeting_id, current_user) or abort(404)
+    shown = services.meeting_page(db.session, meeting_id, current_user) or abort(404)
+    record = shown.meeting
     carried, arising = commitments.review(db.session, record, current_user)
     editable = current_user.institution_id in {h.institution_id for h in record.institutions}
     page = render(
         "meetings/meeting.html",
         meeting=record,
-        revision=services.current_revision(record),
-        previous=previous,
+        revision=shown.revision,
+        previous=shown.previous,
+        participants=services.participant_rows(db.session, record),
         carried=carried,
         arising=arising,
         attachments=documents.for_meeting(db.session, record.id),
@@ -240,10 +242,11 @@ def organisation_search():
 
 
 def _people_panel(meeting_id: int, error: str | None = None, status: int = 200):
-    record = services.meeting_detail(db.session, meeting_id, current_user) or abort(404)
+    record = services.meeting_with_holders(db.session, meeting_id, current_user) or abort(404)
     return render(
         "meetings/_people.html",
         meeting=record,
+        participants=services.participant_rows(db.session, record),
         roles=ParticipantRole,
         attendances=Attendance,
         people_error=error,

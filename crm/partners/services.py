@@ -156,20 +156,38 @@ def _current_position_clause(today: Any):
     return or_(Position.end_date.is_(None), Position.end_date >= today)
 
 
+class ContactRow(NamedTuple):
+    """A contact as the list shows it (its posts come from ``current_posts``): a few columns, no ORM object."""
+
+    id: int
+    display_name: str  # as Contact.display_name
+    native_name: str
+    email: str
+
+
+def _contact_row(row: Any) -> ContactRow:
+    id_, honorific, given, family, native_name, email = row[:6]
+    full = " ".join(part for part in (given, family) if part)
+    return ContactRow(id_, " ".join(part for part in (honorific, full) if part), native_name, email)
+
+
 def list_contacts(
-    session: DbSession, filters: ContactFilters, *, cursor: str | None, size: int, with_positions: bool = True
+    session: DbSession, filters: ContactFilters, *, cursor: str | None, size: int, list_rows: bool = False
 ) -> Page:
-    """``with_positions=False``: positions are not loaded (the list page reads them with ``current_posts``;
-    exports read the positions themselves)."""
+    """``list_rows``: the page's rows are ``ContactRow``s, without their positions (the list page reads them with
+    ``current_posts``); exports read the contacts whole, with their positions."""
     capped = False
     ids: list[int] | None = None
     if filters.q.strip():
         ids, capped = fulltext.matching_ids(session, "contact", filters.q)
 
     def build() -> Select[Any]:
-        stmt = select(Contact)
-        if with_positions:
-            stmt = stmt.options(selectinload(Contact.positions).joinedload(Position.organisation))
+        stmt: Select[Any]
+        if list_rows:
+            columns = (Contact.honorific, Contact.given_name, Contact.family_name, Contact.native_name, Contact.email)
+            stmt = select(Contact.id, *columns, Contact.sort_key)
+        else:
+            stmt = select(Contact).options(selectinload(Contact.positions).joinedload(Position.organisation))
         stmt = stmt.where(Contact.archived_at.is_not(None) if filters.archived else Contact.archived_at.is_(None))
         if ids is not None:
             stmt = stmt.where(Contact.id.in_(ids))
@@ -189,7 +207,7 @@ def list_contacts(
 
     order, descending = CONTACT_SORTS.get(filters.sort, CONTACT_SORTS["name"])
     # The directory is the same for every reader: a statement per filters (a search's ids make each its own).
-    shape = None if ids is not None else ("contacts", astuple(filters), with_positions)
+    shape = None if ids is not None else ("contacts", astuple(filters), list_rows)
     return keyset_page(
         session,
         build,
@@ -200,6 +218,7 @@ def list_contacts(
         capped=capped,
         shape=shape,
         params={"today": date.today()},
+        make=_contact_row if list_rows else None,
     )
 
 

@@ -181,7 +181,7 @@ def contacts():
     args = request.args
     filters = contact_filters(args)
     page = services.list_contacts(
-        db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"], with_positions=False
+        db.session, filters, cursor=args.get("after"), size=current_app.config["CRM_PAGE_SIZE"], list_rows=True
     )
     return render(
         "partners/contacts.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -11,10 +12,12 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, inspect, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm import i18n
 from crm.auth import services as auth
 from crm.auth.models import Role, User
 from crm.auth.permissions import reader_key
 from crm.core import confidentiality, fulltext
+from crm.core.confidentiality import Confidentiality
 from crm.db import DbSession, check_version, like_pattern, search_key
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
@@ -25,6 +28,7 @@ from crm.partners.models import Contact, Country, Organisation, Position
 from crm.references import next_reference
 from crm.visits.models import (
     COUNTRY_ZONES,
+    Direction,
     Event,
     MemberRole,
     ProgrammeItem,
@@ -286,9 +290,83 @@ class VisitFilters:
     mine: bool = False
 
 
+@dataclass(slots=True)
+class VisitRow:
+    """A visit as the list shows it: a few columns and the names of its event and country, no ORM object."""
+
+    id: int
+    starts_on: date
+    ends_on: date
+    title: str
+    reference: str
+    direction: Direction
+    owner_institution_id: int
+    status: VisitStatus
+    confidentiality: Confidentiality
+    city: str
+    event: str | None  # as Event.display_name
+    country: str  # in the reader's language, as Country.name
+
+    @property
+    def is_limited(self) -> bool:
+        return self.confidentiality.limited
+
+    def direction_for(self, institution_id: int) -> Direction:
+        """As ``Visit.direction_for``."""
+        if institution_id == self.owner_institution_id:
+            return self.direction
+        return Direction.OUTGOING if self.direction == Direction.INCOMING else Direction.INCOMING
+
+
+def _visit_rows(user: User) -> Select[Any]:
+    return (
+        select(
+            Visit.id,
+            Visit.starts_on,
+            Visit.ends_on,
+            Visit.title,
+            Visit.reference,
+            Visit.direction,
+            Visit.owner_institution_id,
+            Visit.status,
+            Visit.confidentiality,
+            Visit.city,
+            Event.id.label("event_id"),
+            Event.name,
+            Event.edition,
+            Country.name_fr,
+            Country.name_en,
+        )
+        .join(Country, Country.code == Visit.country_code)
+        .outerjoin(Event, Event.id == Visit.event_id)
+        .where(visible_clause(user))
+    )
+
+
+def _row_maker(english: bool) -> Callable[[Any], VisitRow]:
+    def make(row: Any) -> VisitRow:
+        (id_, starts_on, ends_on, title, reference, direction, owner_id, status, level, city) = row[:10]
+        event_id, name, edition, name_fr, name_en = row[10:]
+        event = None if event_id is None else f"{name} ({edition})" if edition else name
+        country = name_en if english else name_fr
+        return VisitRow(
+            id_, starts_on, ends_on, title, reference, direction, owner_id, status, level, city, event, country
+        )
+
+    return make
+
+
 def list_visits(
-    session: DbSession, user: User, filters: VisitFilters, *, cursor: str | None, size: int, today: date
+    session: DbSession,
+    user: User,
+    filters: VisitFilters,
+    *,
+    cursor: str | None,
+    size: int,
+    today: date,
+    list_rows: bool = False,
 ) -> Page:
+    """``list_rows``: the page's rows are ``VisitRow``s (the list page); exports read the visits whole."""
     capped = False
     ids: list[int] | None = None
     if filters.q.strip():
@@ -296,7 +374,10 @@ def list_visits(
     past = filters.when == "past"
 
     def build() -> Select[Any]:
-        stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
+        if list_rows:
+            stmt = _visit_rows(user)
+        else:
+            stmt = select(Visit).options(joinedload(Visit.country), joinedload(Visit.event)).where(visible_clause(user))
         on = bindparam("today", type_=Date)  # a parameter: the statement is kept (see keyset_page)
         stmt = stmt.where(Visit.ends_on < on if past else Visit.ends_on >= on)
         if ids is not None:
@@ -312,7 +393,7 @@ def list_visits(
         return stmt
 
     # A search's ids make each statement its own; any other is the same for the reader and filters.
-    shape = None if ids is not None else ("visits", *reader_key(user), astuple(filters))
+    shape = None if ids is not None else ("visits", *reader_key(user), astuple(filters), list_rows)
     return keyset_page(
         session,
         build,
@@ -323,6 +404,7 @@ def list_visits(
         capped=capped,
         shape=shape,
         params={"today": today},
+        make=_row_maker(str(i18n.locale() or "fr") == "en") if list_rows else None,
     )
 
 

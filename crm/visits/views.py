@@ -85,6 +85,7 @@ def visits():
         cursor=args.get("after"),
         size=current_app.config["CRM_PAGE_SIZE"],
         today=date.today(),
+        list_rows=True,
     )
     return render("visits/visits.html", page=page, filters=filters, directions=Direction, statuses=VisitStatus)
 
