@@ -56,6 +56,11 @@ class MinutesStatus(LabelledEnum):
     APPROVED = "approved", _l("Approved")
 
 
+def lacks_minutes(minutes_status: MinutesStatus | None, status: MeetingStatus, ends_at: datetime) -> bool:
+    """Over, not cancelled, and nobody has started its minutes."""
+    return minutes_status is None and status != MeetingStatus.CANCELLED and ends_at < utcnow()
+
+
 class Meeting(VersionMixin, TimestampMixin, Base):
     __tablename__ = "meeting"
     __audit__ = True
@@ -117,8 +122,7 @@ class Meeting(VersionMixin, TimestampMixin, Base):
 
     @property
     def lacks_minutes(self) -> bool:
-        """Over, not cancelled, and nobody has started its minutes."""
-        return self.minutes_status is None and self.status != MeetingStatus.CANCELLED and self.ends_at < utcnow()
+        return lacks_minutes(self.minutes_status, self.status, self.ends_at)
 
     @property
     def local_date(self) -> date:

@@ -35,6 +35,7 @@ from crm.meetings.models import (
     Participant,
     ParticipantRole,
     Side,
+    lacks_minutes,
 )
 from crm.pagination import Page, keyset_page
 from crm.partners import institutions
@@ -728,8 +729,7 @@ class MeetingRow:
 
     @property
     def lacks_minutes(self) -> bool:
-        """As ``Meeting.lacks_minutes``."""
-        return self.minutes_status is None and self.status != MeetingStatus.CANCELLED and self.ends_at < utcnow()
+        return lacks_minutes(self.minutes_status, self.status, self.ends_at)
 
 
 ROW_COLUMNS = (

@@ -82,6 +82,13 @@ class Event(VersionMixin, TimestampMixin, Base):
         return self.display_name
 
 
+def direction_seen_by(direction: Direction, owner_institution_id: int, institution_id: int) -> Direction:
+    """Direction is the host's: a delegation coming to Bamako is outgoing for Ouagadougou."""
+    if institution_id == owner_institution_id:
+        return direction
+    return Direction.OUTGOING if direction == Direction.INCOMING else Direction.INCOMING
+
+
 class Visit(VersionMixin, TimestampMixin, Base):
     __tablename__ = "visit"
     __audit__ = True
@@ -138,10 +145,7 @@ class Visit(VersionMixin, TimestampMixin, Base):
         return self.confidentiality.limited
 
     def direction_for(self, institution_id: int) -> Direction:
-        """Direction is the host's: a delegation coming to Bamako is outgoing for Ouagadougou."""
-        if institution_id == self.owner_institution_id:
-            return self.direction
-        return Direction.OUTGOING if self.direction == Direction.INCOMING else Direction.INCOMING
+        return direction_seen_by(self.direction, self.owner_institution_id, institution_id)
 
     def refresh_search(self) -> None:
         self.search = " ".join(

@@ -36,6 +36,7 @@ from crm.visits.models import (
     VisitInstitution,
     VisitMember,
     VisitStatus,
+    direction_seen_by,
     ends_an_hour_later,
 )
 
@@ -312,10 +313,7 @@ class VisitRow:
         return self.confidentiality.limited
 
     def direction_for(self, institution_id: int) -> Direction:
-        """As ``Visit.direction_for``."""
-        if institution_id == self.owner_institution_id:
-            return self.direction
-        return Direction.OUTGOING if self.direction == Direction.INCOMING else Direction.INCOMING
+        return direction_seen_by(self.direction, self.owner_institution_id, institution_id)
 
 
 def _visit_rows(user: User) -> Select[Any]:
