@@ -387,49 +387,20 @@ class Reading:
             if before is not None:
                 stmt = stmt.where(index.c.rowid < before)
             return stmt.order_by(index.c.rowid.desc()).limit(limit)
-        found = self.candidates(
-            words, kind=kind, in_title=in_title, before=before, limit=limit, part=part, below=below
-        ).subquery()
+        # The statement the search's union writes for one arm, its values bound here.
+        values: dict[str, Any] = {**self.values(0, kind=kind, before=before, limit=limit, part=part, below=below)}
+        values["title_query" if in_title else "query"] = pg_query(words, in_title)
+        found = candidates_union(((kind, in_title, part, before is not None),)).params(values).subquery()
         stmt = select(*columns).select_from(SearchEntry).join(found, found.c.id == SearchEntry.id)
         return stmt.order_by(SearchEntry.id.desc()).limit(limit)
-
-    def candidates(
-        self,
-        words: list[str],
-        *,
-        kind: str,
-        in_title: bool,
-        before: int | None,
-        limit: int,
-        part: str | None,
-        below: int | None = None,
-    ) -> Select:
-        """PostgreSQL: the ids of the newest matches in ``part`` (CANDIDATES at least), before any condition of
-        the caller's: those are then checked on these only (``among``), with the planner knowing how few.
-        OLDER reads below ``below`` (by default below the recent entries: the wider look was passed over)."""
-        floor = self.floors.get(kind, 0)
-        # Among the recent entries (or the wider look), not through the GIN index: it would read every match of a
-        # common word.
-        candidates = select(SearchEntry.id).where(_pg_condition(words, in_title, kind, gin=part == OLDER or not floor))
-        if before is not None:
-            candidates = candidates.where(SearchEntry.id < before)
-        if part == OLDER:  # through the GIN index alone: the id compared as an expression, no other index to walk
-            bound = floor if below is None else below
-            candidates = candidates.where(SearchEntry.id + 0 < bound).order_by((SearchEntry.id + 0).desc())
-        else:  # the kind's newest entries: the (kind, id) index, bounded whichever way it is read
-            if part == WIDER:  # the ids just below the recent entries
-                candidates = candidates.where(SearchEntry.id.between(floor - WIDER_ENTRIES, floor - 1))
-            elif floor:  # between its bounds: whichever index is walked, no more than the kind's recent entries
-                candidates = candidates.where(SearchEntry.id.between(floor, self.ceilings.get(kind, 0)))
-            candidates = candidates.order_by(SearchEntry.id.desc())
-        # The wider look stops at what is missing: read to CANDIDATES, it would read all of it for words of
-        # middling frequency (a reader who may see few of them gets the rest from the older part).
-        return candidates.limit(limit if part == WIDER else max(limit, CANDIDATES))
 
     def values(
         self, arm: int, *, kind: str, before: int | None, limit: int, part: str | None, below: int | None
     ) -> dict[str, int]:
-        """The parameters of arm ``arm`` of ``candidates_union``: what ``candidates`` writes in its statement."""
+        """The parameters of arm ``arm`` of ``candidates_union``: its bounds (the kind's recent entries, the ids
+        just below them, or below ``below``: by default below the recent entries, the wider look passed over) and
+        its limit (CANDIDATES at least, so that the caller's conditions are checked on enough of them; the wider
+        look stops at what is missing: read to CANDIDATES, it would read all of it for middling words)."""
         floor = self.floors.get(kind, 0)
         values = {f"limit_{arm}": limit if part == WIDER else max(limit, CANDIDATES)}
         if before is not None:
@@ -442,18 +413,16 @@ class Reading:
             values[f"low_{arm}"], values[f"high_{arm}"] = floor, self.ceilings.get(kind, 0)
         return values
 
-    @staticmethod
-    def among(ids: list[int], *columns: Any, limit: int) -> Select:
-        """SELECT ``columns`` of these entries, the newest first, at most ``limit`` (conditions to be added)."""
-        return select(*columns).where(SearchEntry.id.in_(ids)).order_by(SearchEntry.id.desc()).limit(limit)
-
 
 @lru_cache(maxsize=512)
 def candidates_union(shapes: tuple[tuple[str, bool, str | None, bool], ...]) -> Any:
-    """PostgreSQL: one statement reading the candidates of several arms, each (kind, in the title only, part,
-    below an entry), the statement ``Reading.candidates`` writes for each, with the words, the bounds and the
-    limits as parameters (``Reading.values``, ``query`` and ``title_query``): built once per shape instead of on
-    every search (building and keying 18 arms cost more than planning them)."""
+    """PostgreSQL: one statement reading the ids of the newest matches of several arms, each (kind, in the title
+    only, part, below an entry), before any condition of the caller's (checked then on these only, with the
+    planner knowing how few). The words, the bounds and the limits are parameters (``Reading.values``, ``query``
+    and ``title_query``): built once per shape instead of on every search (building and keying 18 arms cost more
+    than planning them). Among the recent entries and the wider look, not through the GIN index (it would read
+    every match of a common word); older, through the GIN index alone (the id compared as an expression, so that
+    no other index can be walked)."""
     selects = []
     for arm, (kind, in_title, part, has_before) in enumerate(shapes):
         words = bindparam("title_query" if in_title else "query", type_=String)
