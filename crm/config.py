@@ -59,9 +59,10 @@ def load_config(instance_path: Path) -> dict:
         "CRM_ALLOWED_HOSTS": _hosts(base_url, production),
         "SECRET_KEY": os.environ.get("CRM_SECRET_KEY") or _instance_secret(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A pooled connection idle for a while is tested before use: crm/db.py (CRM_DB_PING_AFTER).
         # Bulk INSERTs (imports, the search index) in statements of 100 rows: psycopg parses a statement's
         # placeholders in Python and keeps the parse only for short statements (10,000 contacts: 9.9 → 8.6 s).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "insertmanyvalues_page_size": 100},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"insertmanyvalues_page_size": 100},
         "CRM_ENV": "production" if production else "development",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -104,6 +105,10 @@ def load_config(instance_path: Path) -> dict:
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],  # static files are streamed; gzip for old browsers
         "COMPRESS_MIN_SIZE": 300,
+        # Pages are compressed as they are sent: brotli's quality 3 costs ~0.14 ms for a 20 KB list page where the
+        # default 4 costs ~0.3-0.35 ms (it switches to a bigger hasher), for 5 % more bytes (3.96 instead of 3.76 KB).
+        # Static files are compressed once, at the highest quality, by crm/ops/static.py.
+        "COMPRESS_BR_LEVEL": 3,
         "COMPRESS_CACHE_BACKEND": None,
         # E-mail (crm/notifications): with no host, messages wait in the outbox until one is configured.
         "CRM_SMTP_HOST": os.environ.get("CRM_SMTP_HOST", ""),
