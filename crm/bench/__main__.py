@@ -387,7 +387,7 @@ def main() -> None:
     print(
         f"make bench: gunicorn (deploy/gunicorn.conf.py, 2 sync workers) on 127.0.0.1:{port}, floor on {port + 1}; "
         f"{rounds} interleaved rounds of {per_round} requests per side, {client.THREADS} client threads; "
-        "latencies in ms, warm (after one request per page)."
+        f"latencies in ms, warm (after {client.WARM} per page and side, two at a time, so both workers served it)."
     )
     print(f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work skews ms, not ratios).")
     results: dict = {}
