@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import crm.db
-from tests.conftest import make_org
+from crm.audit import services as audit
+from tests.conftest import PG_URL, make_org
 from tests.ops.conftest import _admin_engine, needs_pg
 
 
@@ -35,3 +37,58 @@ def test_a_page_still_loads_after_the_server_closed_the_idle_connections(app, cl
     response = client.get("/organisations")
     assert response.status_code == 200
     assert "Sotelma-Malitel" in response.text
+
+
+def _add_route(app, rule, view):
+    """A page of the test's own, run in the unit of work as every view of the app is."""
+    from crm.cycle import unit_of_work
+
+    view.is_public = True
+    app.add_url_rule(rule, view.__name__, unit_of_work(view))
+
+
+def _events(action: str) -> int:
+    """Counted from a connection of its own: what was committed, not what the request's session holds."""
+    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"))
+    with admin.connect() as conn:
+        count = conn.scalar(text("SELECT count(*) FROM audit_event WHERE action = :a"), {"a": action})
+    admin.dispose()
+    return count
+
+
+@needs_pg
+def test_what_a_get_writes_is_committed_or_rolled_back_whole(app, client, db):
+    """A GET that only reads sends no BEGIN (its connection is in autocommit); one that writes begins a transaction
+    just before its first write, so that its writes are still kept or dropped together."""
+    seen: dict[str, int] = {}
+
+    def reads_then_writes():
+        raw = db.session.connection().connection.dbapi_connection
+        db.session.execute(text("SELECT 1"))
+        seen["after_read"] = raw.info.transaction_status  # 0: idle, no transaction opened for a read
+        audit.record(db.session, "walk_test_kept", actor_id=None, actor_label="test")
+        audit.record(db.session, "walk_test_kept", actor_id=None, actor_label="test")
+        db.session.flush()
+        seen["after_write"] = raw.info.transaction_status  # 2: in a transaction
+        return "ok"
+
+    def writes_then_fails():
+        audit.record(db.session, "walk_test_dropped", actor_id=None, actor_label="test")
+        db.session.flush()
+        raise RuntimeError("after a write")
+
+    _add_route(app, "/_test/reads-then-writes", reads_then_writes)
+    _add_route(app, "/_test/writes-then-fails", writes_then_fails)
+    db.session.commit()
+
+    assert client.get("/_test/reads-then-writes").status_code == 200
+    assert seen == {"after_read": 0, "after_write": 2}
+    assert _events("walk_test_kept") == 2
+
+    with pytest.raises(RuntimeError):
+        client.get("/_test/writes-then-fails")
+    db.session.rollback()
+    assert _events("walk_test_dropped") == 0
+    # Back in the pool, the connection is as SQLAlchemy left it: outside requests, statements run in transactions.
+    db.session.execute(text("SELECT 1"))
+    assert db.session.connection().connection.dbapi_connection.autocommit is False
