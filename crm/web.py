@@ -182,6 +182,12 @@ def _require_login():
 
 
 class Request(FlaskRequest):
+    @property
+    def here(self) -> str:
+        """This page's path and query, for ``next`` links: werkzeug's ``full_path`` ends with a bare "?" when there
+        is no query ("/meetings?")."""
+        return self.full_path if self.query_string else self.path
+
     @cached_property
     def wtforms_translations(self) -> NullTranslations:
         """WTForms' own messages ("This field is required." in French), which flask_wtf reads from disk on every
@@ -529,7 +535,7 @@ def _unauthorized():
     if htmx:
         # Leave the page (and whatever the user typed) in place; the notice bar says what to do.
         return error_page(401, ERROR_MESSAGES[401](), kind="session")
-    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    return redirect(url_for("auth.login", next=request.here if request.method == "GET" else None))
 
 
 # A small mark in the tab, inline so that it costs no request; /favicon.ico for clients that ask anyway.

@@ -168,3 +168,14 @@ def test_open_redirect_after_login_is_refused(client, db):
     user = make_user()
     response = client.post("/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302 and not re.match(r"^(https?:)?//", response.headers["Location"])
+
+
+def test_signing_in_leads_back_to_the_page_asked_for(client, app):
+    user = make_user("officer")
+    asked = client.get("/meetings")
+    assert asked.status_code == 302
+    assert asked.headers["Location"].endswith("/login?next=/meetings")  # no stray "?" after the path
+    with_query = client.get("/meetings?when=past")
+    assert with_query.headers["Location"].endswith("/login?next=/meetings?when%3Dpast")
+    signed_in = client.post("/login?next=/meetings?when%3Dpast", data={"email": user.email, "password": PASSWORD})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/meetings?when=past")
