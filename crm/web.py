@@ -267,6 +267,26 @@ def error_page(status: int, message: str, kind: str = ""):
     return render_template("errors/page.html", status=status, message=message), status
 
 
+# Where an error page leads back to: the list of the section the address was in (a meeting that does not exist
+# leads back to the meetings), else the home page.
+_SECTIONS = {
+    "meetings": ("meetings.meetings", lambda: _("Back to the meetings")),
+    "calendar": ("meetings.month", lambda: _("Back to the calendar")),
+    "commitments": ("commitments.commitments", lambda: _("Back to the commitments")),
+    "organisations": ("partners.organisations", lambda: _("Back to the organisations")),
+    "contacts": ("partners.contacts", lambda: _("Back to the contacts")),
+    "visits": ("visits.visits", lambda: _("Back to the visits")),
+}
+
+
+def back_link() -> tuple[str, str]:
+    """The error page's way back: a URL and its label."""
+    endpoint, label = _SECTIONS.get(
+        request.path.strip("/").split("/", 1)[0], ("home.home", lambda: _("Back to the home page"))
+    )
+    return url_for(endpoint), label()
+
+
 ERROR_MESSAGES = {
     400: lambda: _("The request could not be understood. Please check what you entered and try again."),
     401: lambda: _("Your session has ended. Sign in again in a new tab; what you typed here is kept."),
@@ -512,6 +532,7 @@ def init_app(app: Flask) -> None:
         local_time=_local_time,
         favicon_data_uri=FAVICON_SVG,
         unread_notifications=_unread_notifications,
+        back_link=back_link,
     )
 
     app.jinja_env.filters["css_string"] = _css_string

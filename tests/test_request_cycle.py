@@ -406,3 +406,10 @@ def test_ids_out_of_range_are_a_400_or_a_refusal_never_a_500(client, db, login_a
         in refused.get_data(as_text=True)
     )
     assert db.session.scalar(select(func.count()).select_from(Organisation).where(Organisation.name == "X")) == 0
+
+
+def test_an_error_page_leads_back_to_the_section_the_address_was_in(client, login_as):
+    login_as(Role.STAFF)
+    assert '<a href="/meetings">Retour aux rencontres</a>' in client.get("/meetings/abc").get_data(as_text=True)
+    assert '<a href="/contacts">Retour aux contacts</a>' in client.get("/contacts/0").get_data(as_text=True)
+    assert '<a href="/">Retour à l’accueil</a>' in client.get("/nowhere/at/all").get_data(as_text=True)
