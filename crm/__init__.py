@@ -14,11 +14,11 @@ from crm.audit import services as audit
 from crm.auth.views import bp as auth_bp
 from crm.calendars.views import bp as calendars_bp
 from crm.commitments.views import bp as commitments_bp
-from crm.config import load_config
+from crm.config import MIGRATIONS, load_config
 from crm.core.ids import IdConverter
 from crm.documents.views import bp as documents_bp
 from crm.exchange.views import bp as exchange_bp
-from crm.extensions import babel, compress, csrf, htmx, login_manager, migrate
+from crm.extensions import babel, compress, csrf, htmx, login_manager
 from crm.extensions import db as database  # not `db`: crm.db is the module of models' base
 from crm.meetings.views import bp as meetings_bp
 from crm.notifications.views import bp as notifications_bp
@@ -46,7 +46,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     database.init_app(app)
     audit.install_listener(FlaskSession)
     search.install_listener(FlaskSession)  # the search index, rewritten in each flush's transaction
-    migrate.init_app(app, database, directory=str(ROOT / "migrations"), render_as_batch=True)
+    if os.environ.get("CRM_WEB_SERVER") != "1":
+        # `flask db …` (Flask-Migrate, Alembic and Mako: ~10 MB) for commands and tests. The web server's processes
+        # (deploy/gunicorn.conf.py sets CRM_WEB_SERVER) never migrate: their workers stay that much smaller.
+        from flask_migrate import Migrate
+
+        Migrate(app, database, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
     compress.init_app(app)

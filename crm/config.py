@@ -8,6 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# The Alembic scripts (Flask-Migrate's `flask db`; /healthz reads their heads; restores check an archive's revision).
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
 
 def _instance_secret(instance_path: Path) -> str:
     """Return the secret key kept in instance/, creating it (mode 600) on first run."""

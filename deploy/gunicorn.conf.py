@@ -2,7 +2,7 @@
 
 Environment: CRM_BIND (default 127.0.0.1:8000; `make run` passes --bind), CRM_WORKERS (default 2 × cores + 1,
 at most 8: see crm/ops/server.py), CRM_PDF_SERVER (default 1; 0 renders PDFs in the web workers, as `make dev` does),
-plus the app's own CRM_* variables.
+plus the app's own CRM_* variables. It sets CRM_WEB_SERVER=1 (crm/__init__.py).
 """
 
 import gc
@@ -11,6 +11,9 @@ import os
 import gunicorn.http.wsgi
 
 from crm.ops.server import worker_count
+
+# The app is built for serving only: no `flask db` commands (Flask-Migrate, Alembic and Mako: ~10 MB a process).
+os.environ["CRM_WEB_SERVER"] = "1"
 
 # Everything the app writes is private: the database, the secret key, backups (0600 files, 0700 folders).
 os.umask(0o077)

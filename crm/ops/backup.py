@@ -25,8 +25,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
@@ -360,6 +358,9 @@ def _check_revision(manifest: dict, migrations: str) -> None:
     revision = manifest.get("alembic_revision") or ""
     if not revision:
         return
+    from alembic.script import ScriptDirectory  # here: a web worker imports this module, not Alembic
+    from alembic.util import CommandError
+
     try:
         known = ScriptDirectory(migrations).get_revision(revision)
     except CommandError:

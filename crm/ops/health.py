@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
-from alembic.script import ScriptDirectory
+import ast
+from functools import cache
+
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm.auth.permissions import public
-from crm.extensions import db, real_app
+from crm.config import MIGRATIONS
+from crm.extensions import db
 
 bp = Blueprint("ops", __name__)
 
 
-def migration_heads() -> set[str]:
-    """The revisions the code expects (read from migrations/ once per process)."""
-    app = real_app()
-    if "crm_migration_heads" not in app.extensions:
-        directory = app.extensions["migrate"].directory
-        app.extensions["crm_migration_heads"] = set(ScriptDirectory(directory).get_heads())
-    return app.extensions["crm_migration_heads"]
+@cache
+def migration_heads() -> frozenset[str]:
+    """The revisions the code expects: those no other script names as its ``down_revision`` (read once per process).
+
+    Read from the scripts' two assignments rather than through Alembic: a web worker would otherwise load Alembic
+    and Mako (~10 MB) for this alone. tests/ops/test_health.py checks the result against Alembic's own."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        values = _assignments(script.read_text("utf-8"), {"revision", "down_revision"})
+        revisions.add(values["revision"])
+        down = values.get("down_revision")
+        parents.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - parents)
+
+
+def _assignments(source: str, names: set[str]) -> dict:
+    found = {}
+    for node in ast.parse(source).body:
+        target = (
+            node.target
+            if isinstance(node, ast.AnnAssign)
+            else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        )
+        if isinstance(target, ast.Name) and target.id in names and node.value is not None:
+            found[target.id] = ast.literal_eval(node.value)
+    return found
 
 
 def database_status() -> str:

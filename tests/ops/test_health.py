@@ -44,3 +44,28 @@ def test_unavailable_when_the_database_is_down(url):
     assert response.status_code == 503
     assert response.get_json() == {"status": "database unreachable"}
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_heads_read_from_the_scripts_are_alembics():
+    from alembic.script import ScriptDirectory
+
+    from crm.config import MIGRATIONS
+
+    assert migration_heads() == set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+
+
+def test_the_web_server_loads_no_migration_tooling(tmp_path):
+    """gunicorn's workers (CRM_WEB_SERVER=1) serve pages without Flask-Migrate, Alembic or Mako in memory."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from crm import create_app; app = create_app(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'flask_migrate'}))"
+    )
+    env = {"CRM_WEB_SERVER": "1", "CRM_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    served = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert served.stdout.strip() == "[]"
+    env.pop("CRM_WEB_SERVER")
+    commands = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "flask_migrate" in commands.stdout  # `flask db` is there for commands
