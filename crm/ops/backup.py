@@ -29,6 +29,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
+from crm.config import MIGRATIONS
 from crm.ops.files import sqlite_file
 
 FORMAT = "crm-backup"
@@ -354,7 +355,7 @@ def _pg_is_empty(url: URL) -> bool:
         engine.dispose()
 
 
-def _check_revision(manifest: dict, migrations: str) -> None:
+def _check_revision(manifest: dict) -> None:
     revision = manifest.get("alembic_revision") or ""
     if not revision:
         return
@@ -362,7 +363,7 @@ def _check_revision(manifest: dict, migrations: str) -> None:
     from alembic.util import CommandError
 
     try:
-        known = ScriptDirectory(migrations).get_revision(revision)
+        known = ScriptDirectory(str(MIGRATIONS)).get_revision(revision)
     except CommandError:
         known = None
     if known is None:
@@ -372,13 +373,13 @@ def _check_revision(manifest: dict, migrations: str) -> None:
         )
 
 
-def restore_backup(app: Flask, archive: Path, url: URL, *, migrations: str, verify_only: bool = False) -> dict:
+def restore_backup(app: Flask, archive: Path, url: URL, *, verify_only: bool = False) -> dict:
     """Check the archive, then load it into the configured, empty database and file folders."""
     engine = engine_name(url)
     instance = Path(app.instance_path)
     with _scratch(instance) as scratch:
         manifest = verify_archive(archive.resolve(), scratch)
-        _check_revision(manifest, migrations)
+        _check_revision(manifest)
         if verify_only:
             return manifest
         if manifest["engine"] != engine:

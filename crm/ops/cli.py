@@ -8,7 +8,6 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from crm.config import MIGRATIONS
 from crm.extensions import db, real_app
 from crm.ops import backup as backups
 from crm.ops import checks
@@ -54,7 +53,7 @@ def restore(file: Path, verify_only: bool) -> None:
     """Restore an archive into an empty database and instance. A damaged archive is refused whole."""
     app = real_app()
     try:
-        manifest = backups.restore_backup(app, file, db.engine.url, migrations=str(MIGRATIONS), verify_only=verify_only)
+        manifest = backups.restore_backup(app, file, db.engine.url, verify_only=verify_only)
     except backups.BackupError as exc:
         raise click.ClickException(exc.message) from None
     finally:
