@@ -18,15 +18,11 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.errors import DomainError, as_refusal
 from crm.extensions import db
-
-
-class Busy(Exception):
-    """The database stayed locked past the busy timeout: a 503 that asks to try again."""
 
 
 class OutOfRange(Exception):
@@ -49,11 +45,6 @@ def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
         except (DataError, OverflowError) as exc:
             session.rollback()
             raise OutOfRange from exc
-        except OperationalError as exc:
-            session.rollback()
-            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                raise Busy from exc
-            raise
         except BaseException:
             session.rollback()
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import UTC, date, datetime, time
 from functools import cache, cached_property
 from pathlib import Path
@@ -35,6 +36,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.utils import host_is_trusted
 from wtforms.i18n import messages_path
@@ -47,7 +49,7 @@ from crm.auth.models import Role
 from crm.auth.permissions import can, public
 from crm.core.enums import LabelledEnum
 from crm.core.ids import MAX_ID
-from crm.cycle import Busy, OutOfRange
+from crm.cycle import OutOfRange
 from crm.errors import DomainError
 from crm.extensions import db, htmx, login_manager
 from crm.notifications import services as notification_services
@@ -332,8 +334,21 @@ def _handle_csrf(exc: CSRFError):
     return error_page(400, session_expired_message(), kind="session")
 
 
-def _handle_busy(exc: Exception):
-    return error_page(503, ERROR_MESSAGES[503]())
+RETRY_AFTER_SECONDS = 30
+
+
+def _handle_database_unavailable(exc: OperationalError):
+    """The database could not be reached, dropped the connection, or stayed locked before the view ran (the
+    session is read then): a 503 that asks to try again, never a 500. Whatever the request changed was rolled
+    back. The page is drawn as for a signed-out reader: after the rollback, the user's own record could only be
+    read again from the database."""
+    with suppress(SQLAlchemyError):  # the connection is gone; the pool replaces it
+        db.session.rollback()
+    current_app.logger.error("database unavailable: %s", str(exc.orig or exc).strip().splitlines()[0][:300])
+    g._login_user = login_manager.anonymous_user()
+    response = make_response(error_page(503, ERROR_MESSAGES[503]()))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _handle_out_of_range(exc: Exception):
@@ -501,7 +516,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(DomainError, _handle_refusal)
-    app.register_error_handler(Busy, _handle_busy)
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
     app.register_error_handler(OutOfRange, _handle_out_of_range)
     if not app.debug and not app.testing:
         app.register_error_handler(Exception, _handle_500)
