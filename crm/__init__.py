@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy.session import Session as FlaskSession
 
-from crm import cli, cycle, ops, web
+from crm import cli, cycle, i18n, ops, web
 from crm.audit import services as audit
 from crm.auth.views import bp as auth_bp
 from crm.calendars.views import bp as calendars_bp
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.jinja_environment = i18n.TranslatedEnvironment  # before anything creates app.jinja_env
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)

@@ -8,6 +8,7 @@ reader's language) and ``refresh`` still switch language as they do for flask_ba
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import tzinfo
 from typing import Any
 
@@ -15,10 +16,12 @@ from babel import Locale
 from babel.support import NullTranslations
 from flask import g
 from flask.globals import _cv_app
+from flask.templating import Environment as FlaskEnvironment
 from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel.speaklater import LazyString
-from jinja2 import Environment, pass_context
+from jinja2 import Environment, Template, nodes, pass_context
 from jinja2.runtime import Context
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 _UNTRANSLATED = NullTranslations()  # outside an application context, as flask_babel (one object: a cache key)
@@ -120,3 +123,70 @@ def install(jinja_env: Environment) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
     )
     jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)  # the one a page calls 100 times
+
+
+# --- templates compiled once per language, their fixed strings already translated ---------------------------------
+
+TEMPLATE_GETTEXT = frozenset({"_", "gettext"})
+
+
+class TranslatedEnvironment(FlaskEnvironment):
+    """Flask's template environment, with each template compiled once per catalogue (language) and every
+    ``_("fixed text")`` of it replaced by its translation at compile time.
+
+    A page calls ``_`` some sixty to a hundred times with a fixed string: each was a call through Jinja's context
+    and a catalogue look-up on every render. Translated at compile time, the text is part of the template's own
+    static output, as if written in the template. What varies is untouched: ``_("… %(n)s", n=…)``, ``ngettext``, a
+    template that names a variable ``_``. Jinja's own template cache is keyed by name only, hence ours, keyed by
+    name and catalogue (``force_locale`` renders e-mails and PDFs in their reader's language).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.translated: dict[tuple[str, NullTranslations], Template] = {}
+
+    def _load_template(self, name: str, globals: MutableMapping[str, Any] | None) -> Template:
+        if self.loader is None:
+            raise TypeError("no loader for this environment specified")
+        key = (name, translations())
+        template = self.translated.get(key)
+        if template is not None and (not self.auto_reload or template.is_up_to_date):
+            if globals:
+                template.globals.update(globals)
+            return template
+        template = self.loader.load(self, name, self.make_globals(globals))
+        self.translated[key] = template
+        return template
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        shadowed = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
+        if TEMPLATE_GETTEXT & shadowed:
+            return tree
+        return _FixedStrings(translations()).visit(tree)
+
+
+class _FixedStrings(NodeTransformer):
+    """``_("text")`` → the translation, marked safe where the template escapes (as ``_template_gettext`` returns
+    it) and formatted without variables ("%%" reads "%"), as ``_template_gettext`` does."""
+
+    def __init__(self, catalogue: NullTranslations) -> None:
+        self.catalogue = catalogue
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # noqa: N802 (Jinja's visitor naming)
+        called, args = node.node, node.args
+        string = args[0].value if len(args) == 1 and isinstance(args[0], nodes.Const) else None
+        fixed = (
+            isinstance(called, nodes.Name)
+            and called.name in TEMPLATE_GETTEXT
+            and not node.kwargs
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        )
+        if not fixed or not isinstance(string, str):
+            return self.generic_visit(node)
+        try:
+            text = self.catalogue.ugettext(string) % {}
+        except (TypeError, ValueError, KeyError):  # a "%" the template would fail on too: left to fail there
+            return node
+        return nodes.MarkSafeIfAutoescape(nodes.Const(text, lineno=node.lineno), lineno=node.lineno)
