@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -43,6 +43,12 @@ def _typed(value: Any) -> Any:
     if isinstance(value, str | int | bool):
         return value
     abort(400)
+
+
+def filter_values(filters: Any) -> tuple[Any, ...]:
+    """A list's filters (a dataclass of plain values) as part of a statement's shape: ``dataclasses.astuple``
+    without its deep copy of every value (~15 µs a page)."""
+    return tuple(getattr(filters, field.name) for field in fields(filters))
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
 from typing import Any
@@ -27,7 +27,7 @@ from crm.db import DbSession, check_version
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
-from crm.pagination import Page, keyset_page
+from crm.pagination import Page, filter_values, keyset_page
 from crm.partners import institutions
 from crm.partners.models import Contact, Institution, Organisation, Position
 from crm.references import next_reference
@@ -528,7 +528,7 @@ def list_commitments(
         return stmt
 
     # A search's ids make each statement its own; any other is the same for the reader and filters.
-    shape = None if ids is not None else ("commitments", *reader_key(user), astuple(filters), names_only)
+    shape = None if ids is not None else ("commitments", *reader_key(user), filter_values(filters), names_only)
     return keyset_page(
         session,
         build,

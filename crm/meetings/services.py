@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -37,7 +37,7 @@ from crm.meetings.models import (
     Side,
     lacks_minutes,
 )
-from crm.pagination import Page, keyset_page
+from crm.pagination import Page, filter_values, keyset_page
 from crm.partners import institutions
 from crm.partners import services as partners
 from crm.partners.models import Contact, Organisation, Position
@@ -817,7 +817,7 @@ def list_meetings(
 
     past = filters.when == "past"
     # A search's ids make each statement its own; any other is the same for the reader and filters.
-    shape = None if ids is not None else ("meetings", *reader_key(user), astuple(filters), list_rows)
+    shape = None if ids is not None else ("meetings", *reader_key(user), filter_values(filters), list_rows)
     return keyset_page(
         session,
         build,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.core import fulltext
 from crm.db import DbSession, check_version, search_key, utcnow
 from crm.errors import DomainError, Duplicate
-from crm.pagination import Page, keyset_page
+from crm.pagination import Page, filter_values, keyset_page
 from crm.partners.models import Contact, Country, Organisation, OrgKind, PartnerFollow, Position
 
 # The Confederation's members, flagged once when the country list is loaded; everything else reads
@@ -130,7 +130,7 @@ def list_organisations(session: DbSession, filters: OrgFilters, *, cursor: str |
 
     order, descending = ORG_SORTS.get(filters.sort, ORG_SORTS["name"])
     # The directory is the same for every reader: a statement per filters (a search's ids make each its own).
-    shape = None if ids is not None else ("organisations", astuple(filters))
+    shape = None if ids is not None else ("organisations", filter_values(filters))
     return keyset_page(
         session, build, order, cursor=cursor, size=size, descending=descending, capped=capped, shape=shape
     )
@@ -207,7 +207,7 @@ def list_contacts(
 
     order, descending = CONTACT_SORTS.get(filters.sort, CONTACT_SORTS["name"])
     # The directory is the same for every reader: a statement per filters (a search's ids make each its own).
-    shape = None if ids is not None else ("contacts", astuple(filters), list_rows)
+    shape = None if ids is not None else ("contacts", filter_values(filters), list_rows)
     return keyset_page(
         session,
         build,

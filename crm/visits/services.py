@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from crm.db import DbSession, check_version, like_pattern, search_key
 from crm.errors import DomainError, Forbidden
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, Participant, ParticipantRole
-from crm.pagination import Page, keyset_page
+from crm.pagination import Page, filter_values, keyset_page
 from crm.partners import institutions
 from crm.partners.models import Contact, Country, Organisation, Position
 from crm.references import next_reference
@@ -391,7 +391,7 @@ def list_visits(
         return stmt
 
     # A search's ids make each statement its own; any other is the same for the reader and filters.
-    shape = None if ids is not None else ("visits", *reader_key(user), astuple(filters), list_rows)
+    shape = None if ids is not None else ("visits", *reader_key(user), filter_values(filters), list_rows)
     return keyset_page(
         session,
         build,
