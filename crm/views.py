@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,6 +15,7 @@ from crm.core import submissions
 from crm.errors import REFUSALS, DomainError, Duplicate, Forbidden, StaleEdit, as_refusal
 from crm.extensions import db, htmx
 from crm.forms import query_id
+from crm.i18n import gettext as _
 
 T = TypeVar("T")
 

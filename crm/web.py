@@ -32,7 +32,6 @@ from flask import (
 )
 from flask import Request as FlaskRequest
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
@@ -52,6 +51,7 @@ from crm.core.ids import MAX_ID
 from crm.cycle import OutOfRange
 from crm.errors import DomainError
 from crm.extensions import db, htmx, login_manager
+from crm.i18n import gettext as _
 from crm.notifications import services as notification_services
 from crm.ops.static import BUNDLE, SCRIPTS
 from crm.partners import services as partner_services

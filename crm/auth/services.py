@@ -13,7 +13,6 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
@@ -23,6 +22,7 @@ from crm.audit.models import AuditEvent
 from crm.auth.models import Role, User, UserSession
 from crm.db import DbSession, check_version, like_pattern, utcnow
 from crm.errors import DomainError, Forbidden
+from crm.i18n import gettext as _
 from crm.partners import institutions
 from crm.partners.models import Institution
 

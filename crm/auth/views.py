@@ -3,7 +3,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
@@ -15,6 +14,7 @@ from crm.auth.permissions import public, role_required
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.forms import choices
+from crm.i18n import gettext as _
 from crm.partners import institutions
 from crm.views import form_cycle, render, saved
 

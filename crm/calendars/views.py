@@ -4,7 +4,6 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, make_response, request, url_for
 from flask_babel import get_timezone
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth.models import Role
@@ -13,6 +12,7 @@ from crm.calendars import services
 from crm.core.urls import absolute_url
 from crm.extensions import db
 from crm.forms import DeleteForm
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.views import form_cycle, render, saved
 

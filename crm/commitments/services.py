@@ -8,7 +8,6 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from blinker import Namespace
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, func, or_, select, union_all, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -25,6 +24,7 @@ from crm.core import confidentiality, fulltext
 from crm.core.confidentiality import Sharing
 from crm.db import DbSession, check_version
 from crm.errors import DomainError, Forbidden
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.meetings.models import AgendaItem, Meeting, MinutesRevision, Participant
 from crm.pagination import Page, filter_values, keyset_page

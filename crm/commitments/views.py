@@ -4,7 +4,6 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_babel import get_timezone
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth import services as auth
@@ -16,6 +15,7 @@ from crm.commitments.models import Commitment, CommitmentStatus, OwedBy
 from crm.errors import DomainError
 from crm.extensions import db, htmx
 from crm.forms import choices, form_data
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting
 from crm.partners import institutions

@@ -17,7 +17,6 @@ import segno
 from babel.dates import get_timezone_gmt
 from flask import render_template
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -35,6 +34,7 @@ from crm.documents.renderserver import RemoteRenderer
 from crm.documents.services import file_bytes, forget_file, store_bytes
 from crm.errors import DomainError
 from crm.extensions import real_app
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, MinutesRevision, MinutesStatus, ParticipantRole, Side
 from crm.partners import institutions

@@ -9,7 +9,6 @@ from typing import IO
 
 import filetype
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
@@ -17,6 +16,7 @@ from crm.auth.models import User
 from crm.db import DbSession
 from crm.documents.models import Attachment, StoredFile
 from crm.errors import DomainError
+from crm.i18n import gettext as _
 from crm.meetings.models import Meeting
 from crm.visits.models import Visit
 

@@ -4,7 +4,6 @@ import hashlib
 from datetime import date
 
 from flask import Blueprint, abort, current_app, make_response, request
-from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.http import http_date, quote_etag
 
@@ -16,6 +15,7 @@ from crm.documents.forms import LetterheadForm, VerifyForm
 from crm.documents.pdf import RenderTimeout
 from crm.extensions import db
 from crm.forms import form_data
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.meetings.models import MinutesStatus
 from crm.partners.models import Organisation

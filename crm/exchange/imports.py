@@ -23,12 +23,12 @@ from functools import lru_cache
 from typing import Any
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from crm.db import DbSession, search_key, utcnow
 from crm.errors import DomainError
 from crm.exchange.models import ImportUpload
+from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.partners import services as partners
 from crm.partners.models import Contact, Country, Organisation, OrgKind, Position, Sector

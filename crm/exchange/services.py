@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask_babel import gettext as _
-
 from crm.auth.models import User
 from crm.commitments import services as commitments
 from crm.commitments.models import Commitment
 from crm.db import DbSession
+from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.meetings import services as meetings
 from crm.pagination import Page

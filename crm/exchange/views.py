@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, request, url_for
 from flask_babel import force_locale, get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.audit import services as audit
@@ -20,6 +19,7 @@ from crm.exchange import imports, services
 from crm.exchange.forms import ImportForm, UploadForm
 from crm.exchange.models import ImportUpload
 from crm.extensions import db, real_app
+from crm.i18n import gettext as _
 from crm.meetings.forms import meeting_filters
 from crm.partners.forms import contact_filters, organisation_filters
 from crm.views import redirect_to, render, saved

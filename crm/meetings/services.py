@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -21,6 +20,7 @@ from crm.core import confidentiality, fulltext
 from crm.core.confidentiality import Confidentiality
 from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
+from crm.i18n import gettext as _
 from crm.meetings.models import (
     AgendaItem,
     Attendance,

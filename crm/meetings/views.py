@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
 from flask_babel import get_timezone
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.audit import services as audit
@@ -23,6 +22,7 @@ from crm.documents.models import Attachment
 from crm.errors import DomainError
 from crm.extensions import db, htmx
 from crm.forms import DeleteForm, form_data
+from crm.i18n import gettext as _
 from crm.meetings import services
 from crm.meetings.forms import (
     AmendForm,

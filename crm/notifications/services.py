@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +24,7 @@ from crm.commitments import services as commitments
 from crm.commitments.models import Commitment
 from crm.core.urls import absolute_url
 from crm.db import DbSession, utcnow
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.meetings.models import (
     Meeting,

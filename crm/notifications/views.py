@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.models import Role, User
 from crm.auth.permissions import public, role_required
 from crm.extensions import csrf, db
+from crm.i18n import gettext as _
 from crm.notifications import compose, sender, services
 from crm.notifications.forms import PreferencesForm
 from crm.notifications.models import Kind, OutboxMessage, OutboxStatus

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm.db import DbSession, check_version, search_key
 from crm.errors import DomainError
+from crm.i18n import gettext as _
 from crm.partners.models import Institution, Organisation, OrgKind
 
 # An installation that was never told otherwise serves Mali's ministry (as before institutions existed).

@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 
 import pycountry
 from babel import Locale
-from flask_babel import gettext as _
 from sqlalchemy import Date, Select, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -17,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.core import fulltext
 from crm.db import DbSession, check_version, search_key, utcnow
 from crm.errors import DomainError, Duplicate
+from crm.i18n import gettext as _
 from crm.pagination import Page, filter_values, keyset_page
 from crm.partners.models import Contact, Country, Organisation, OrgKind, PartnerFollow, Position
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -11,6 +10,7 @@ from crm.auth.models import Role
 from crm.auth.permissions import role_required
 from crm.extensions import db, htmx
 from crm.forms import DeleteForm, choices, form_data
+from crm.i18n import gettext as _
 from crm.partners import institutions as institution_services
 from crm.partners import services
 from crm.partners.forms import (

@@ -8,7 +8,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Date, Select, bindparam, exists, inspect, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -20,6 +19,7 @@ from crm.core import confidentiality, fulltext
 from crm.core.confidentiality import Confidentiality
 from crm.db import DbSession, check_version, like_pattern, search_key
 from crm.errors import DomainError, Forbidden
+from crm.i18n import gettext as _
 from crm.meetings import services as meetings
 from crm.meetings.models import Meeting, Participant, ParticipantRole
 from crm.pagination import Page, filter_values, keyset_page

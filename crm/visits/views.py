@@ -4,7 +4,6 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth.models import Role
@@ -14,6 +13,7 @@ from crm.documents import services as documents
 from crm.errors import DomainError
 from crm.extensions import db, htmx
 from crm.forms import DeleteForm, choices, form_data
+from crm.i18n import gettext as _
 from crm.meetings.forms import AttachmentForm, parse_person
 from crm.partners import services as partners
 from crm.views import attempt, first_error, form_cycle, form_refusal, int_arg, redirect_to, render, saved
