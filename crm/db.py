@@ -65,16 +65,23 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _begin(conn: Connection) -> None:
     reading = has_request_context() and request.method in READ_METHODS
+    conn.info.pop(_LAZY, None)
     if conn.dialect.name == "sqlite":
-        # Outside requests (commands, tests) transactions stay deferred: a read must never hold the write lock.
-        writing = has_request_context() and not reading
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        if reading:
+            # A page that only reads needs no transaction (each statement reads a consistent snapshot), and one that
+            # writes (a session touched, a confidential read audited) takes the write lock at its first write.
+            conn.info[_LAZY] = True
+        else:
+            # Outside requests (commands, tests) transactions stay deferred: a read must never hold the write lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
     elif reading and conn.dialect.driver == "psycopg":
         _begin_at_first_write(conn)
 
 
-# --- PostgreSQL: a page that only reads sends no BEGIN and no COMMIT ---------------------------------
-# At READ COMMITTED (PostgreSQL's default, and ours) each statement sees its own snapshot, in a transaction or
+# --- A page that only reads sends no BEGIN and no COMMIT -------------------------------------------
+# SQLite: a GET reads in autocommit (each statement its own snapshot) and sends BEGIN IMMEDIATE before its first
+# write, so that it waits for the write lock instead of failing on a snapshot that moved. PostgreSQL:
+# at READ COMMITTED (PostgreSQL's default, and ours) each statement sees its own snapshot, in a transaction or
 # not: a GET's reads gain nothing from one, and paid two round trips for it (BEGIN, COMMIT: ~0.18 ms here, more
 # with the database on another machine; the approved PDF's download is two statements). A GET's connection is
 # therefore in autocommit until its first statement that is not a plain SELECT (an INSERT, an UPDATE, a
@@ -101,13 +108,20 @@ def _plain_read(statement: str) -> bool:
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _begin_before_writing(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
-    if conn.info.get(_LAZY) and not _plain_read(statement) and cursor.connection.info.transaction_status == 0:
-        cursor.execute("BEGIN")  # 0: psycopg's TransactionStatus.IDLE, no transaction open on the server
+    if conn.info.get(_LAZY) and not _plain_read(statement):
+        dbapi_connection = cursor.connection
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            if not dbapi_connection.in_transaction:
+                cursor.execute("BEGIN IMMEDIATE")
+        elif dbapi_connection.info.transaction_status == 0:  # psycopg's TransactionStatus.IDLE: none on the server
+            cursor.execute("BEGIN")
 
 
 @event.listens_for(Pool, "checkin")
 def _leave_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
-    if connection_record is not None and connection_record.info.pop(_LAZY, False) and not dbapi_connection.closed:
+    if connection_record is None or not connection_record.info.pop(_LAZY, False):
+        return
+    if not isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.closed:
         dbapi_connection.autocommit = False
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -56,20 +58,33 @@ def _events(action: str) -> int:
     return count
 
 
-@needs_pg
+def _in_transaction(raw) -> bool:
+    """Whether the database connection is in a transaction (SQLite's module, or psycopg's status on the server)."""
+    return raw.in_transaction if isinstance(raw, sqlite3.Connection) else raw.info.transaction_status != 0
+
+
+def _committed(db, action: str) -> int:
+    """PostgreSQL: counted from a connection of its own. SQLite in memory has one connection: the test's session,
+    after the request's work was committed or rolled back."""
+    if PG_URL:
+        return _events(action)
+    return db.session.scalar(text("SELECT count(*) FROM audit_event WHERE action = :a"), {"a": action})
+
+
 def test_what_a_get_writes_is_committed_or_rolled_back_whole(app, client, db):
-    """A GET that only reads sends no BEGIN (its connection is in autocommit); one that writes begins a transaction
-    just before its first write, so that its writes are still kept or dropped together."""
-    seen: dict[str, int] = {}
+    """A GET that only reads opens no transaction; one that writes begins one just before its first write
+    (SQLite: BEGIN IMMEDIATE, the write lock taken at once), so that its writes are still kept or dropped
+    together."""
+    seen: dict[str, bool] = {}
 
     def reads_then_writes():
         raw = db.session.connection().connection.dbapi_connection
         db.session.execute(text("SELECT 1"))
-        seen["after_read"] = raw.info.transaction_status  # 0: idle, no transaction opened for a read
+        seen["after_read"] = _in_transaction(raw)
         audit.record(db.session, "walk_test_kept", actor_id=None, actor_label="test")
         audit.record(db.session, "walk_test_kept", actor_id=None, actor_label="test")
         db.session.flush()
-        seen["after_write"] = raw.info.transaction_status  # 2: in a transaction
+        seen["after_write"] = _in_transaction(raw)
         return "ok"
 
     def writes_then_fails():
@@ -82,13 +97,13 @@ def test_what_a_get_writes_is_committed_or_rolled_back_whole(app, client, db):
     db.session.commit()
 
     assert client.get("/_test/reads-then-writes").status_code == 200
-    assert seen == {"after_read": 0, "after_write": 2}
-    assert _events("walk_test_kept") == 2
+    assert seen == {"after_read": False, "after_write": True}
+    assert _committed(db, "walk_test_kept") == 2
 
     with pytest.raises(RuntimeError):
         client.get("/_test/writes-then-fails")
     db.session.rollback()
-    assert _events("walk_test_dropped") == 0
-    # Back in the pool, the connection is as SQLAlchemy left it: outside requests, statements run in transactions.
+    assert _committed(db, "walk_test_dropped") == 0
+    # Outside requests, statements run in transactions again (the connection is back as SQLAlchemy left it).
     db.session.execute(text("SELECT 1"))
-    assert db.session.connection().connection.dbapi_connection.autocommit is False
+    assert _in_transaction(db.session.connection().connection.dbapi_connection)
