@@ -7,13 +7,14 @@ import re
 import sqlite3
 import time
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import DateTime, Engine, Integer, MetaData, TypeDecorator, event, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy import DateTime, Engine, Executable, Integer, MetaData, TypeDecorator, event, inspect
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, scoped_session
 from sqlalchemy.pool import Pool
@@ -159,6 +160,16 @@ def _ping_if_idle(dbapi_connection: Any, connection_record: Any, _proxy: Any) ->
         dbapi_connection.autocommit = autocommit
     except Exception as exc:  # any failure means this connection cannot be used: the pool makes a new one
         raise DisconnectionError(f"pooled connection unusable: {exc}") from exc
+
+
+def column_rows(session: DbSession, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Row[Any]]:
+    """The rows of a statement that selects columns, not entities (a list page's rows, names to show beside them):
+    run on the session's connection and transaction, past the ORM's result machinery (identity map, loader
+    options), which columns do not use (~0.04 ms a statement). Unflushed changes are flushed first, as
+    ``session.execute`` would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params or {}).all()
 
 
 class UTCDateTime(TypeDecorator):

@@ -12,7 +12,7 @@ from typing import Any
 from flask import abort
 from sqlalchemy import Select, bindparam, tuple_
 
-from crm.db import DbSession
+from crm.db import DbSession, column_rows
 
 
 @dataclass
@@ -111,7 +111,7 @@ def keyset_page(
     if cursor:
         values.update((f"after_{i}", v) for i, v in enumerate(decode_cursor(cursor, len(order))))
     rows: list[Any] = (
-        list(session.execute(finished, values).all())
+        list(column_rows(session, finished, values))
         if make is not None
         else list(session.scalars(finished, values).unique().all())
     )

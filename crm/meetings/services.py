@@ -18,7 +18,7 @@ from crm.auth.models import Role, User
 from crm.auth.permissions import reader_key
 from crm.core import confidentiality, fulltext
 from crm.core.confidentiality import Confidentiality
-from crm.db import DbSession, check_version, like_pattern, search_key, utcnow
+from crm.db import DbSession, check_version, column_rows, like_pattern, search_key, utcnow
 from crm.errors import REFUSALS, DomainError, Forbidden, as_refusal
 from crm.i18n import gettext as _
 from crm.meetings.models import (
@@ -186,7 +186,7 @@ def participant_rows(session: DbSession, meeting: Meeting) -> list[ParticipantRo
     their contact's positions (newest first, as ``Contact.positions``) to find the title they held that day."""
     day = meeting.local_date
     rows: dict[int, ParticipantRow] = {}
-    for row in session.execute(_participants_statement(), {"meeting_id": meeting.id}):
+    for row in column_rows(session, _participants_statement(), {"meeting_id": meeting.id}):
         (id_, side, institution_id, organisation_id, role, attendance, user_id, name, unit) = row[:9]
         (contact_id, honorific, given, family, acronym, org_name, post_org, title, start, end) = row[9:]
         found = rows.get(id_)
@@ -835,7 +835,7 @@ def list_meetings(
 def partner_names(session: DbSession, meeting_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     """Each meeting's partners as a list shows them (id, and acronym or else name), in the meeting's order:
     three columns in one statement instead of building two ORM objects per partner."""
-    rows = session.execute(_partner_names_statement(), {"meeting_ids": meeting_ids})
+    rows = column_rows(session, _partner_names_statement(), {"meeting_ids": meeting_ids})
     names: dict[int, list[tuple[int, str]]] = {}
     for meeting_id, org_id, acronym, name in rows:
         names.setdefault(meeting_id, []).append((org_id, acronym or name))

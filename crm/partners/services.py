@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core import fulltext
-from crm.db import DbSession, check_version, search_key, utcnow
+from crm.db import DbSession, check_version, column_rows, search_key, utcnow
 from crm.errors import DomainError, Duplicate
 from crm.i18n import gettext as _
 from crm.pagination import Page, filter_values, keyset_page
@@ -234,7 +234,7 @@ def current_posts(session: DbSession, contact_ids: list[int]) -> dict[int, list[
     """The posts each contact holds today, in ``current_positions``' order: a few columns in one statement
     instead of two ORM objects per position."""
     today = date.today()
-    rows = session.execute(_posts_statement(), {"contact_ids": contact_ids})
+    rows = column_rows(session, _posts_statement(), {"contact_ids": contact_ids})
     posts: dict[int, list[Post]] = {}
     for contact_id, title, start, end, org_id, acronym, name in rows:
         if (start is None or start <= today) and (end is None or today <= end):  # Position.held_on
