@@ -50,7 +50,6 @@ def commitments():
         organisation=organisation,
         statuses=CommitmentStatus,
         owed_by=OwedBy,
-        status_form=StatusForm(),
     )
 
 
@@ -192,7 +191,7 @@ def commitment_status(commitment_id: int):
             fragment="commitments/_row.html",
             rows=[_visible_row(commitment_id)],
             today=date.today(),
-            status_form=StatusForm(formdata=None),
+            statuses=CommitmentStatus,
             row_error=error,
             saved=error is None,
             status=status,
