@@ -853,12 +853,12 @@ def _partner_names_statement() -> Select[Any]:
     )
 
 
-def month_meetings(session: DbSession, user: User, first_day: date, tz_name: str) -> list[Meeting]:
-    """Meetings starting in the month of ``first_day``, month bounds taken in the reader's zone."""
+def meetings_between(session: DbSession, user: User, first_day: date, end_day: date, tz_name: str) -> list[Meeting]:
+    """Meetings starting on the days from ``first_day`` up to ``end_day`` (excluded), days taken in the reader's
+    zone: a month view's whole grid, the end of the previous month and the start of the next included."""
     tz = zone(tz_name)
-    next_month = (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)
     start = datetime.combine(first_day, datetime.min.time(), tz).astimezone(UTC)
-    end = datetime.combine(next_month, datetime.min.time(), tz).astimezone(UTC)
+    end = datetime.combine(end_day, datetime.min.time(), tz).astimezone(UTC)
     return list(
         session.scalars(
             select(Meeting)

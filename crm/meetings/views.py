@@ -121,17 +121,18 @@ def month():
     if not 1900 < first.year < 2200:
         abort(400)
     tz_name = str(get_timezone())
-    rows = services.month_meetings(db.session, current_user, first, tz_name)
-    by_day: dict[date, list[Meeting]] = {}
-    for meeting in rows:
-        by_day.setdefault(services.to_local(meeting.starts_at, tz_name).date(), []).append(meeting)
+    # The grid's whole weeks: the days it shows of the previous and next months get their meetings too.
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    start, end = weeks[0][0], weeks[-1][-1] + timedelta(days=1)
+    by_day: dict[date, list[Meeting]] = {}
+    for meeting in services.meetings_between(db.session, current_user, start, end, tz_name):
+        by_day.setdefault(services.to_local(meeting.starts_at, tz_name).date(), []).append(meeting)
     trips: dict[date, list] = {}
-    for visit in visits.visits_between(db.session, current_user, weeks[0][0], weeks[-1][-1] + timedelta(days=1)):
+    for visit in visits.visits_between(db.session, current_user, start, end):
         for day in visit.days:
             trips.setdefault(day, []).append(visit)
     due: dict[date, list] = {}
-    for commitment in commitments.due_between(db.session, current_user, weeks[0][0], weeks[-1][-1] + timedelta(days=1)):
+    for commitment in commitments.due_between(db.session, current_user, start, end):
         due.setdefault(commitment.due_date, []).append(commitment)
     previous = (first - timedelta(days=1)).replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)

@@ -520,6 +520,17 @@ def test_month_view_places_meetings_on_their_day(client, db, login_as):
     assert "Audience Huawei" in html and "11:30" in html and "ML-ENG-2026-0001" in html
 
 
+def test_the_days_of_the_next_and_previous_months_in_the_grid_show_their_meetings(client, db, login_as):
+    # February 2026's grid runs from Monday 26 January to Sunday 1 March.
+    staff = login_as(Role.STAFF)
+    make_meeting(staff, "Réunion tripartite", starts=datetime(2026, 1, 29, 15))
+    make_meeting(staff, "Audience Orange Mali", starts=datetime(2026, 3, 1, 9))
+    make_meeting(staff, "Hors de la grille", starts=datetime(2026, 1, 25, 9))
+    html = client.get("/meetings/month?m=2026-02").get_data(as_text=True)
+    assert "Réunion tripartite" in html and "Audience Orange Mali" in html
+    assert "Hors de la grille" not in html
+
+
 def test_a_month_that_does_not_exist_is_the_apps_own_400(client, login_as):
     login_as(Role.STAFF)
     response = client.get("/meetings/month?m=2026-13")
