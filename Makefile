@@ -24,6 +24,10 @@ demo: migrate
 	@cat $${CRM_INSTANCE_PATH:-instance}/demo-accounts.txt 2>/dev/null || echo "  (no demo accounts: create one with 'flask --app app users create EMAIL --name NAME --role admin')"
 	@echo
 
+# Links in PDFs (the verification QR code), feeds and e-mails name the address the app is served on, unless
+# CRM_BASE_URL says otherwise (behind a proxy, its public address).
+run dev demo: export CRM_BASE_URL ?= http://$(HOST):$(PORT)
+
 # The production server (gunicorn, settings in deploy/gunicorn.conf.py; CRM_WORKERS overrides the worker count).
 run: demo
 	@exec .venv/bin/gunicorn --config deploy/gunicorn.conf.py --bind $(HOST):$(PORT) app:app
