@@ -542,7 +542,7 @@ def init_app(app: Flask) -> None:
         audit_action=audit_labels.action,
         audit_entity=audit_labels.entity,
         audit_field=audit_labels.field,
-        audit_value=audit_labels.value,
+        audit_pair=audit_labels.pair,
         title_on=partner_services.title_on,
         local_time=_local_time,
         favicon_data_uri=FAVICON_SVG,

@@ -6,6 +6,7 @@ from crm.audit.models import AuditEvent
 from crm.auth.models import Role
 from crm.partners import services
 from tests.conftest import make_org, sign_in
+from tests.partners.test_views import ORG_FORM
 
 
 def test_create_and_update_record_who_and_which_fields_old_to_new(client, db, login_as):
@@ -70,3 +71,18 @@ def test_archiving_is_recorded(db):
     db.session.commit()
     last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert last.action == "update" and last.changes["archived_at"][0] is None
+
+
+def test_the_history_names_the_records_a_change_points_to(client, db, login_as):
+    group = make_org("Huawei Technologies")
+    other = make_org("Orange Mali")
+    unit = make_org("Huawei Mali")
+    login_as(Role.STAFF)
+    for parent in (other, group):  # attached to the wrong group, then corrected
+        db.session.refresh(unit)
+        form = {**ORG_FORM, "name": "Huawei Mali", "parent_id": str(parent.id), "version": unit.version}
+        assert client.post(f"/organisations/{unit.id}/edit", data=form).status_code == 302
+    history = client.get(f"/organisations/{unit.id}").get_data(as_text=True).split('id="history-title"')[1]
+    assert '<del dir="auto">Orange Mali</del> → <ins dir="auto">Huawei Technologies</ins>' in history
+    assert '<del dir="auto">∅</del> → <ins dir="auto">Orange Mali</ins>' in history
+    assert f">{other.id}</del>" not in history and f">{group.id}</ins>" not in history

@@ -165,6 +165,16 @@ def _enums() -> dict[tuple[str, str], type[LabelledEnum]]:
     return found
 
 
+def pair(entity_type: str, field_name: str, change: list[Any]) -> tuple[Any, Any]:
+    """A change's old and new values as the history shows them: the names kept beside ids (see
+    ``audit.services``), else each value as ``value`` shows it."""
+    if len(change) == 4:
+        return change[2] or value(entity_type, field_name, change[0]), change[3] or value(
+            entity_type, field_name, change[1]
+        )
+    return value(entity_type, field_name, change[0]), value(entity_type, field_name, change[1])
+
+
 def value(entity_type: str, field_name: str, raw: Any) -> Any:
     """A value as the history shows it: an enum's label in the reader's language, yes or no."""
     if isinstance(raw, bool):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from crm.audit.models import AuditEvent
-from crm.db import DbSession, utcnow
+from crm.db import Base, DbSession, utcnow
 
 SKIPPED_FIELDS = frozenset({"id", "version", "created_at", "updated_at"})
 
@@ -108,6 +108,7 @@ def _after_flush(session: DbSession, flush_context: Any) -> None:
                 }
             )
     if rows:
+        _name_references(session, rows)
         session.connection().execute(insert(AuditEvent), rows)
 
 
@@ -147,6 +148,67 @@ def record(
             ip=(ip if ip is not None else client_ip())[:64],
         )
     )
+
+
+# Changes of a field that holds another record's id, shown with that record's name (meetings and visits by their
+# reference only: their title may be confidential).
+REFERENCED_TABLE = {
+    "user_id": "user_account",
+    "responsible_id": "user_account",
+    "uploaded_by_id": "user_account",
+    "submitted_by_id": "user_account",
+    "approved_by_id": "user_account",
+    "organisation_id": "organisation",
+    "parent_id": "organisation",
+    "organiser_id": "organisation",
+    "contact_id": "contact",
+    "institution_id": "institution",
+    "owner_institution_id": "institution",
+    "meeting_id": "meeting",
+    "origin_meeting_id": "meeting",
+    "visit_id": "visit",
+    "origin_visit_id": "visit",
+    "event_id": "event",
+}
+NAME_COLUMNS = {
+    "user_account": ("name",),
+    "organisation": ("name",),
+    "contact": ("given_name", "family_name"),
+    "institution": ("short_name",),
+    "meeting": ("reference",),
+    "visit": ("reference",),
+    "event": ("name",),
+}
+
+
+def _name_references(session: DbSession, rows: list[dict[str, Any]]) -> None:
+    """Changes of a field that points to another record keep that record's name beside its id, as it was named at
+    the time (``[old id, new id, old name, new name]``): the history shows "Orange Mali → Huawei Technologies", not
+    "3 → 1". One statement per kind of record named, in the flush's own transaction."""
+    wanted: dict[str, set[int]] = {}
+    for row in rows:
+        if row["action"] == "create":
+            continue  # a creation's values are not shown
+        for field, pair in row["changes"].items():
+            if field in REFERENCED_TABLE:
+                wanted.setdefault(REFERENCED_TABLE[field], set()).update(v for v in pair if type(v) is int)
+    named: dict[tuple[str, int], str] = {}
+    for table_name, ids in wanted.items():
+        if ids:
+            table = Base.metadata.tables[table_name]
+            columns = [table.c[name] for name in NAME_COLUMNS[table_name]]
+            statement = select(table.c.id, *columns).where(table.c.id.in_(sorted(ids)))
+            for found in session.connection().execute(statement):
+                named[(table_name, found[0])] = " ".join(part for part in found[1:] if part)
+    if not named:
+        return
+    for row in rows:
+        if row["action"] == "create":
+            continue
+        for field, pair in row["changes"].items():
+            referenced = REFERENCED_TABLE.get(field)
+            if referenced is not None:
+                pair.extend(named.get((referenced, v), "") if type(v) is int else "" for v in pair[:2])
 
 
 def history(session: DbSession, owner_type: str, owner_id: int) -> list[AuditEvent]:
