@@ -631,10 +631,30 @@ def live(session: DbSession, user: User, q: str, limit: int = 8) -> Results:
         for arm, rows in zip(arms, found, strict=True):
             by_stage[arm.stage] += _shown(arm, rows, words)
         best = [row for stage in sorted(by_stage) for row in sorted(by_stage[stage], key=lambda row: -row.id)]
-        for row in best[:limit]:
+        for row in _shared(best, limit):
             groups.setdefault(row.kind, []).append(_hit(row, words))
     ordered = {kind: groups[kind] for kind in KINDS if kind in groups}
     return Results(words=words, groups=ordered, more={})
+
+
+LIVE_PER_KIND = 2  # as you type, each kind found first gets this many places before any kind gets more
+
+
+def _shared(best: list[Any], limit: int) -> list[Any]:
+    """The ``limit`` first of ``best``, but each kind gets its first ``LIVE_PER_KIND`` places before another fills
+    the rest: typing a partner's name shows that organisation and its people, not only its newest commitments (the
+    most recent rows come first, and meetings and commitments outnumber them)."""
+    first: list[Any] = []
+    rest: list[Any] = []
+    taken: dict[str, int] = defaultdict(int)
+    for row in best:
+        if taken[row.kind] < LIVE_PER_KIND:
+            taken[row.kind] += 1
+            first.append(row)
+        else:
+            rest.append(row)
+    chosen = {id(row) for row in first[:limit] + rest[: max(0, limit - len(first))]}
+    return [row for row in best if id(row) in chosen]
 
 
 def overview(session: DbSession, user: User, q: str, per_kind: int = 5) -> Results:

@@ -224,6 +224,17 @@ def test_header_box_answers_as_you_type(client, login_as):
     assert client.get("/search/live?q=h", headers=htmx_headers()).get_data(as_text=True) == ""
 
 
+def test_as_you_type_a_partners_name_shows_the_partner_beside_its_many_records(client, login_as):
+    user = login_as(Role.STAFF)
+    make_org("Huawei Technologies Mali", country="ML")
+    make_org("Huawei Niger", country="NE")
+    for i in range(10):  # newer than the organisations, and more numerous
+        make_commitment(user, f"Relancer Huawei, point {i}")
+    live = client.get("/search/live?q=huawei", headers=htmx_headers()).get_data(as_text=True)
+    assert "Technologies Mali" in live and "Niger" in live
+    assert live.count("Relancer") >= 4  # the other places still go to the best of the rest
+
+
 def test_the_full_page_pages_one_kind_after_another(client, login_as):
     user = login_as(Role.STAFF)
     for i in range(25):
