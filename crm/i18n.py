@@ -93,29 +93,13 @@ def lazy_gettext(string: str, **variables: Any) -> LazyString:
     return LazyString(gettext, string, **variables)
 
 
-_PLAIN: dict[tuple[NullTranslations, str, bool], str] = {}  # a page's fixed strings, as last rendered
-
-
 @pass_context
 def _template_gettext(context: Context, string: str, **variables: Any) -> str:
-    """Jinja's newstyle ``gettext`` in one call instead of three: escaped unless the template is plain text,
-    and always formatted (so "%%" reads "%" whether or not the string has variables), as Jinja's own. A string
-    without variables is kept once translated: a list page shows the same few labels on every row."""
-    catalogue, autoescape = translations(), context.eval_ctx.autoescape
-    if not variables:
-        key = (catalogue, string, autoescape)
-        done = _PLAIN.get(key)
-        if done is None:
-            done = _template_text(catalogue, string, autoescape, {})
-            if len(_PLAIN) < KEPT:
-                _PLAIN[key] = done
-        return done
-    return _template_text(catalogue, string, autoescape, variables)
-
-
-def _template_text(catalogue: NullTranslations, string: str, autoescape: bool, variables: dict[str, Any]) -> str:
-    text = catalogue.ugettext(string)
-    if autoescape:
+    """Jinja's newstyle ``gettext`` in one call instead of three: escaped unless the template is plain text, and
+    always formatted (so "%%" reads "%" whether or not the string has variables), as Jinja's own. Templates' fixed
+    strings are translated when they are compiled (``TranslatedEnvironment``): what comes here has variables."""
+    text = translations().ugettext(string)
+    if context.eval_ctx.autoescape:
         text = Markup(text)
     return text % variables
 

@@ -185,13 +185,16 @@ def _name_references(session: DbSession, rows: list[dict[str, Any]]) -> None:
     """Changes of a field that points to another record keep that record's name beside its id, as it was named at
     the time (``[old id, new id, old name, new name]``): the history shows "Orange Mali → Huawei Technologies", not
     "3 → 1". One statement per kind of record named, in the flush's own transaction."""
+    references = [
+        (REFERENCED_TABLE[field], pair)
+        for row in rows
+        if row["action"] != "create"  # a creation's values are not shown
+        for field, pair in row["changes"].items()
+        if field in REFERENCED_TABLE
+    ]
     wanted: dict[str, set[int]] = {}
-    for row in rows:
-        if row["action"] == "create":
-            continue  # a creation's values are not shown
-        for field, pair in row["changes"].items():
-            if field in REFERENCED_TABLE:
-                wanted.setdefault(REFERENCED_TABLE[field], set()).update(v for v in pair if type(v) is int)
+    for table_name, pair in references:
+        wanted.setdefault(table_name, set()).update(v for v in pair if type(v) is int)
     named: dict[tuple[str, int], str] = {}
     for table_name, ids in wanted.items():
         if ids:
@@ -200,15 +203,9 @@ def _name_references(session: DbSession, rows: list[dict[str, Any]]) -> None:
             statement = select(table.c.id, *columns).where(table.c.id.in_(sorted(ids)))
             for found in session.connection().execute(statement):
                 named[(table_name, found[0])] = " ".join(part for part in found[1:] if part)
-    if not named:
-        return
-    for row in rows:
-        if row["action"] == "create":
-            continue
-        for field, pair in row["changes"].items():
-            referenced = REFERENCED_TABLE.get(field)
-            if referenced is not None:
-                pair.extend(named.get((referenced, v), "") if type(v) is int else "" for v in pair[:2])
+    if named:
+        for table_name, pair in references:
+            pair.extend(named.get((table_name, v), "") if type(v) is int else "" for v in pair[:2])
 
 
 def history(session: DbSession, owner_type: str, owner_id: int) -> list[AuditEvent]:
